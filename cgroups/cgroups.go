@@ -1,0 +1,262 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Mode is the host's cgroup layout.
+type Mode int
+
+const (
+	// Unavailable means no cgroup filesystem is mounted at /sys/fs/cgroup.
+	Unavailable Mode = iota
+	// Legacy is pure cgroup v1: one hierarchy per controller (or group).
+	Legacy
+	// Hybrid is cgroup v1 controllers plus a controller-less v2 tree at
+	// /sys/fs/cgroup/unified. nook uses the v1 controllers.
+	Hybrid
+	// Unified is pure cgroup v2.
+	Unified
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Legacy:
+		return "legacy"
+	case Hybrid:
+		return "hybrid"
+	case Unified:
+		return "unified"
+	default:
+		return "unavailable"
+	}
+}
+
+// Root is where the cgroup filesystems are expected.
+const Root = "/sys/fs/cgroup"
+
+// ParentV2 is the shared parent of all sandbox cgroups on cgroup v2.
+const ParentV2 = Root + "/nook"
+
+// dirPrefixV1 prefixes a sandbox's directory in each v1 hierarchy.
+const dirPrefixV1 = "nook-"
+
+// MinMemoryLimit is the smallest memory limit Create accepts, in bytes. The
+// kernel itself accepts any value and silently rounds it down to whole pages
+// (so a 1-byte limit becomes 0), which no process can start under; a limit
+// this small is always a configuration mistake, so it is rejected with
+// ErrInvalid rather than turned into a useless limit.
+const MinMemoryLimit = 1 << 20
+
+var (
+	// ErrNotSupported is wrapped by errors about limits or operations that
+	// this host cannot enforce (controller not mounted or not enabled, a
+	// v2-only setting on v1, device rules on v2, ...).
+	ErrNotSupported = errors.New("not supported on this host")
+	// ErrInvalid is wrapped by errors about malformed or nonsensical
+	// settings. These are errors even with Options.BestEffort.
+	ErrInvalid = errors.New("invalid setting")
+)
+
+// kindError is an error whose text is msg and which matches kind (one of
+// ErrNotSupported, ErrInvalid) with errors.Is.
+type kindError struct {
+	kind error
+	msg  string
+}
+
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == e.kind }
+
+func notSupported(format string, args ...any) error {
+	return &kindError{kind: ErrNotSupported, msg: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) error {
+	return &kindError{kind: ErrInvalid, msg: fmt.Sprintf(format, args...)}
+}
+
+// LimitError reports a limit that could not be applied.
+type LimitError struct {
+	Limit string // e.g. "memory limit", "cpuset cpus", "unified io.max"
+	Err   error
+}
+
+func (e *LimitError) Error() string { return "cgroups: " + e.Limit + ": " + e.Err.Error() }
+func (e *LimitError) Unwrap() error { return e.Err }
+
+// DetectMode reports the host's cgroup layout. It costs one statfs(2) of
+// /sys/fs/cgroup and, unless that is cgroup2, one of /sys/fs/cgroup/unified.
+func DetectMode() Mode {
+	var st unix.Statfs_t
+	if err := unix.Statfs(Root, &st); err != nil {
+		return Unavailable
+	}
+	if st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Unified
+	}
+	if err := unix.Statfs(Root+"/unified", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return Hybrid
+	}
+	return Legacy
+}
+
+// Options tune Create.
+type Options struct {
+	// BestEffort makes a limit that cannot be enforced here a warning (see
+	// Manager.Warnings) instead of an error; the limit is dropped. Malformed
+	// settings (ErrInvalid) are errors regardless.
+	BestEffort bool
+}
+
+// Manager owns the cgroup directories of one sandbox.
+type Manager struct {
+	mu       sync.Mutex
+	mode     Mode
+	name     string
+	bestEff  bool
+	dirs     []string          // unique directories, in creation order
+	ctrl     map[string]string // v1: controller -> directory
+	warnings []string
+	gone     bool // Destroy succeeded
+}
+
+// Create makes the cgroup(s) of the sandbox called name (see the package
+// documentation for where), applies r (which may be nil) and returns their
+// Manager. No process is added. On error, everything Create made has been
+// removed again. name must be 1 to 128 characters of [A-Za-z0-9_.-], not
+// starting with '.', and must not be in use by another live sandbox.
+func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	m := &Manager{name: name, mode: DetectMode()}
+	if opts != nil {
+		m.bestEff = opts.BestEffort
+	}
+	if r == nil {
+		r = &specs.LinuxResources{}
+	}
+	if err := m.validate(r); err != nil {
+		return nil, err
+	}
+	var err error
+	switch m.mode {
+	case Unified:
+		err = m.createV2(r)
+	case Legacy, Hybrid:
+		err = m.createV1(r)
+	default:
+		err = fmt.Errorf("cgroups: create %s: %w", name, notSupported("no cgroup filesystem mounted at %s", Root))
+	}
+	if err != nil {
+		m.rollback()
+		return nil, err
+	}
+	return m, nil
+}
+
+func checkName(name string) error {
+	if name == "" || len(name) > 128 || name[0] == '.' {
+		return fmt.Errorf("cgroups: sandbox name %q: %w", name, invalid("must be 1-128 characters and not start with '.'"))
+	}
+	for _, c := range []byte(name) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return fmt.Errorf("cgroups: sandbox name %q: %w", name, invalid("only [A-Za-z0-9_.-] allowed"))
+		}
+	}
+	return nil
+}
+
+// mkdir makes dir, which must not exist yet, and records it for removal.
+func (m *Manager) mkdir(dir string) error {
+	if err := unix.Mkdir(dir, 0o755); err != nil {
+		if err == unix.EEXIST {
+			return fmt.Errorf("cgroups: create %s: %w (cgroup already exists; is another sandbox called %q running?)",
+				dir, os.ErrExist, m.name)
+		}
+		return fmt.Errorf("cgroups: create: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
+	}
+	m.dirs = append(m.dirs, dir)
+	return nil
+}
+
+// rollback removes what a failed Create made. Nothing has joined yet, so a
+// plain rmdir suffices.
+func (m *Manager) rollback() {
+	for i := len(m.dirs) - 1; i >= 0; i-- {
+		_ = unix.Rmdir(m.dirs[i])
+	}
+	m.dirs = nil
+}
+
+// fail records a limit that could not be applied: an error, or with
+// BestEffort (and unless the setting is malformed) a warning, in which case
+// fail returns nil and the caller goes on without the limit.
+func (m *Manager) fail(limit string, err error) error {
+	le := &LimitError{Limit: limit, Err: err}
+	if m.bestEff && !errors.Is(err, ErrInvalid) {
+		m.warn(le.Error() + " (limit dropped)")
+		return nil
+	}
+	return le
+}
+
+func (m *Manager) warn(s string) { m.warnings = append(m.warnings, s) }
+
+// forget drops dir from the directories to remove and from the controller
+// map, after it was removed early (a BestEffort limit that was dropped).
+func (m *Manager) forget(dir string) {
+	m.dirs = slices.DeleteFunc(m.dirs, func(d string) bool { return d == dir })
+	for c, d := range m.ctrl {
+		if d == dir {
+			delete(m.ctrl, c)
+		}
+	}
+}
+
+// Mode reports the layout the Manager was created for.
+func (m *Manager) Mode() Mode { return m.mode }
+
+// Name reports the sandbox name given to Create.
+func (m *Manager) Name() string { return m.name }
+
+// Paths returns every directory the Manager made (and owns), in the order
+// they must be removed. Directories already removed by Destroy are omitted.
+func (m *Manager) Paths() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := slices.Clone(m.dirs)
+	slices.Reverse(p)
+	return p
+}
+
+// ProcsFiles returns the cgroup.procs files a pid must be written into to
+// join all of the sandbox's cgroups, in the order Add uses.
+func (m *Manager) ProcsFiles() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f := make([]string, len(m.dirs))
+	for i, d := range m.dirs {
+		f[i] = filepath.Join(d, "cgroup.procs")
+	}
+	return f
+}
+
+// Warnings returns the limits dropped because of Options.BestEffort and the
+// features (accounting, freezer) that are unavailable on this host.
+func (m *Manager) Warnings() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.warnings)
+}

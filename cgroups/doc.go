@@ -1,0 +1,94 @@
+// Package cgroups creates, limits, accounts, kills and removes the control
+// groups of one nook sandbox.
+//
+// # Mode detection
+//
+// [DetectMode] looks at the host's cgroup layout with at most two statfs(2)
+// calls and no parsing:
+//
+//   - /sys/fs/cgroup is cgroup2 (CGROUP2_SUPER_MAGIC): [Unified] (pure v2).
+//   - otherwise, /sys/fs/cgroup/unified is cgroup2: [Hybrid]. The controllers
+//     (memory, pids, cpu, ...) are all on v1 hierarchies; the v2 tree holds no
+//     controllers, so nook treats Hybrid exactly like [Legacy] and never
+//     touches the unified tree (v2-only files such as memory.peak do not
+//     exist there; the v1 equivalents are used).
+//   - otherwise, if /sys/fs/cgroup exists: [Legacy] (pure v1).
+//   - otherwise: [Unavailable]; [Create] fails with [ErrNotSupported].
+//
+// On v1 each controller hierarchy is expected at /sys/fs/cgroup/<controller>
+// (a symlink such as cpu -> cpu,cpuacct is fine; co-mounted controllers are
+// detected by device number and share one directory). Only if that path is
+// not a cgroup mount is /proc/self/mountinfo parsed. The result is cached for
+// the life of the process.
+//
+// # Layout
+//
+// On v1 and hybrid hosts a sandbox called name gets one flat directory per
+// hierarchy it needs, directly under the hierarchy's root:
+//
+//	/sys/fs/cgroup/{freezer,memory,pids,cpu,cpuacct}/nook-<name>
+//	/sys/fs/cgroup/cpuset/nook-<name>    only when CPU.Cpus or CPU.Mems is set
+//	/sys/fs/cgroup/devices/nook-<name>   only when Devices is set
+//
+// memory, pids and cpu/cpuacct are always made (accounting for [Manager.Stats]
+// and the CPU-time limit), freezer is always made (race-free [Manager.Kill]);
+// no directory is made in any other mounted hierarchy. A missing accounting
+// controller is reported by [Manager.Warnings]; a missing controller that a
+// requested limit needs is an error (or, with [Options.BestEffort], a warning
+// and the limit is dropped).
+//
+// On pure v2 hosts a sandbox gets /sys/fs/cgroup/nook/<name>. The parent
+// /sys/fs/cgroup/nook is shared by all sandboxes of all nook processes: it is
+// created on first use, "+memory +pids +cpu" (and "+cpuset", or the
+// controller of a linux.resources.unified key, when asked for) are enabled in
+// its cgroup.subtree_control (and, if missing there, in the root's), and it is
+// then left in place. It never holds processes, so the no-internal-process
+// rule is never violated; the root cgroup is exempt from that rule anyway.
+// Removing the parent after each sandbox would race with sandboxes being
+// created in parallel, cost a mkdir and the controller set-up on every start,
+// and is not done; [RemoveParent] removes it when it is empty (EBUSY, meaning
+// another sandbox still uses it, is not an error), and [Create] retries if the
+// parent vanished under it.
+//
+// # Lifecycle and ownership
+//
+//  1. [Create] makes the directories, applies the limits and returns a
+//     [Manager]. No process is moved: only pids later given to [Manager.Add]
+//     are ever written to a cgroup.procs file. If anything fails, every
+//     directory Create made is removed again before it returns. A directory
+//     that already exists is never adopted: Create fails instead, so two
+//     sandboxes can never share (or destroy) each other's cgroups.
+//  2. The caller starts the sandbox's first process and calls [Manager.Add]
+//     (or writes the pid into each of [Manager.ProcsFiles] itself, e.g. from a
+//     child before exec). Children inherit the cgroups.
+//  3. [Manager.Stats] reads usage at any time; [Manager.Kill] kills every
+//     process in the sandbox's cgroups: cgroup.kill on v2, and on v1
+//     freeze, SIGKILL every pid (through pidfds, so a recycled pid is never
+//     signalled), thaw, until the cgroups are empty.
+//  4. [Manager.Destroy] removes every directory in the order of
+//     [Manager.Paths], killing the remaining processes first if the cgroups
+//     are still populated and retrying briefly on EBUSY. It is idempotent and
+//     safe on a nil Manager; once it succeeded, later calls do nothing, even if
+//     a new sandbox with the same name exists by then.
+//
+// The Manager owns exactly the directories listed by [Manager.Paths]; it never
+// changes, moves processes out of, or removes any other cgroup (apart from
+// enabling controllers in the v2 parents described above).
+//
+// # Limits
+//
+// Supported from specs.LinuxResources: Memory.Limit, Memory.Swap (OCI
+// memory+swap total), Pids.Limit, CPU.Shares (cpu.weight on v2, converted as
+// runc does), CPU.Quota/Period, CPU.Cpus/Mems, Devices (v1 only) and Unified
+// (v2 only). Malformed values (for example a memory limit below
+// [MinMemoryLimit], or swap below the memory limit) fail with [ErrInvalid]
+// even with BestEffort. Everything else that cannot be enforced on this host,
+// including any other field of LinuxResources, fails with an error wrapping
+// [ErrNotSupported] (or whatever the kernel said), naming the limit, or, with
+// [Options.BestEffort], is dropped and reported by [Manager.Warnings]. No limit
+// is ever silently ignored.
+//
+// Most cgroupfs access goes through github.com/opencontainers/cgroups (its
+// openat2-based file helpers and the fs/fs2 subsystem setters); the systemd
+// driver is not used.
+package cgroups

@@ -1,0 +1,180 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fscommon"
+)
+
+// Stats is the sandbox's resource usage. Fields whose controller is not
+// available (see Manager.Warnings) are zero.
+type Stats struct {
+	// CPUUsage is the total CPU time (v1 cpuacct.usage, v2 cpu.stat
+	// usage_usec); CPUUser and CPUSystem split it (v1
+	// cpuacct.usage_user/usage_sys, or cpuacct.stat in clock ticks on old
+	// kernels; v2 user_usec/system_usec).
+	CPUUsage, CPUUser, CPUSystem time.Duration
+	// MemoryPeak is the highest memory usage seen (v1
+	// memory.max_usage_in_bytes; v2 memory.peak, kernel 5.19+, see
+	// HaveMemoryPeak).
+	MemoryPeak     uint64
+	HaveMemoryPeak bool
+	// MemoryCurrent is the memory in use now (memory.usage_in_bytes /
+	// memory.current).
+	MemoryCurrent uint64
+	// OOMKills counts processes the OOM killer killed in the sandbox
+	// (v1 memory.oom_control oom_kill, v2 memory.events oom_kill).
+	OOMKills uint64
+	// PidsPeak is the highest number of tasks seen (pids.peak, where the
+	// kernel has it: see HavePidsPeak).
+	PidsPeak     uint64
+	HavePidsPeak bool
+	// PidsCurrent is the number of tasks (threads included) now.
+	PidsCurrent uint64
+}
+
+// userHZ is the unit of cpuacct.stat (USER_HZ, 100 on every Linux ABI).
+const userHZ = 100
+
+// Stats reads the sandbox's current usage. It reads the few files it needs
+// with the library's fscommon helpers rather than the fs/fs2 GetStats
+// methods, which read many unrelated files (memory.stat, per-CPU usage, PSI)
+// and do not report oom_kill or pids.peak.
+func (m *Manager) Stats() (*Stats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gone {
+		return nil, fmt.Errorf("cgroups: stats of %s: %w", m.name, os.ErrClosed)
+	}
+	s := &Stats{}
+	var err error
+	if m.mode == Unified {
+		err = m.statsV2(s)
+	} else {
+		err = m.statsV1(s)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: stats of %s: %w", m.name, err)
+	}
+	return s, nil
+}
+
+// optional turns "file does not exist" into ok=false.
+func optional(err error) (ok bool, _ error) {
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return false, err
+}
+
+func (m *Manager) statsV1(s *Stats) error {
+	if dir := m.ctrl["cpuacct"]; dir != "" {
+		ns, err := fscommon.GetCgroupParamUint(dir, "cpuacct.usage")
+		if err != nil {
+			return err
+		}
+		s.CPUUsage = time.Duration(ns)
+		user, err := fscommon.GetCgroupParamUint(dir, "cpuacct.usage_user")
+		if ok, err := optional(err); err != nil {
+			return err
+		} else if ok {
+			sys, err := fscommon.GetCgroupParamUint(dir, "cpuacct.usage_sys")
+			if err != nil {
+				return err
+			}
+			s.CPUUser, s.CPUSystem = time.Duration(user), time.Duration(sys)
+		} else {
+			// Kernels before 4.7 have only cpuacct.stat, in ticks.
+			u, err := fscommon.GetValueByKey(dir, "cpuacct.stat", "user")
+			if err != nil {
+				return err
+			}
+			sy, err := fscommon.GetValueByKey(dir, "cpuacct.stat", "system")
+			if err != nil {
+				return err
+			}
+			s.CPUUser = time.Duration(u) * time.Second / userHZ
+			s.CPUSystem = time.Duration(sy) * time.Second / userHZ
+		}
+	}
+	if dir := m.ctrl["memory"]; dir != "" {
+		var err error
+		if s.MemoryCurrent, err = fscommon.GetCgroupParamUint(dir, "memory.usage_in_bytes"); err != nil {
+			return err
+		}
+		if s.MemoryPeak, err = fscommon.GetCgroupParamUint(dir, "memory.max_usage_in_bytes"); err != nil {
+			return err
+		}
+		s.HaveMemoryPeak = true
+		// oom_kill is there since 4.13; older kernels leave it 0.
+		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.oom_control", "oom_kill"); err != nil {
+			return err
+		}
+	}
+	return m.statsPids(s)
+}
+
+func (m *Manager) statsPids(s *Stats) error {
+	dir := m.ctrl["pids"]
+	if dir == "" {
+		return nil
+	}
+	var err error
+	if s.PidsCurrent, err = fscommon.GetCgroupParamUint(dir, "pids.current"); err != nil {
+		return err
+	}
+	peak, err := fscommon.GetCgroupParamUint(dir, "pids.peak")
+	s.HavePidsPeak, err = optional(err)
+	if s.HavePidsPeak {
+		s.PidsPeak = peak
+	}
+	return err
+}
+
+func (m *Manager) statsV2(s *Stats) error {
+	dir := m.dirs[0]
+	// cpu.stat is there with or without the cpu controller; one read for
+	// the three keys.
+	st, err := cgroups.ReadFile(dir, "cpu.stat")
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(st, "\n") {
+		k, v, err := fscommon.ParseKeyValue(line)
+		if err != nil {
+			continue
+		}
+		switch k {
+		case "usage_usec":
+			s.CPUUsage = time.Duration(v) * time.Microsecond
+		case "user_usec":
+			s.CPUUser = time.Duration(v) * time.Microsecond
+		case "system_usec":
+			s.CPUSystem = time.Duration(v) * time.Microsecond
+		}
+	}
+	if m.ctrl["memory"] != "" {
+		if s.MemoryCurrent, err = fscommon.GetCgroupParamUint(dir, "memory.current"); err != nil {
+			return err
+		}
+		peak, err := fscommon.GetCgroupParamUint(dir, "memory.peak")
+		if s.HaveMemoryPeak, err = optional(err); err != nil {
+			return err
+		}
+		if s.HaveMemoryPeak {
+			s.MemoryPeak = peak
+		}
+		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.events", "oom_kill"); err != nil {
+			return err
+		}
+	}
+	return m.statsPids(s)
+}

@@ -1,0 +1,288 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/namespaces"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Options say how to run a spec, beyond what the spec itself says.
+type Options struct {
+	// Bundle is the directory relative paths in the spec start from.
+	Bundle string
+	// Init makes nook's init PID 1, with the command as its child: it
+	// reaps orphans and passes signals on. Without it the command is
+	// PID 1 itself, as the OCI runtimes run it.
+	Init bool
+	// Stdin, Stdout and Stderr are the command's; nil means nook's own.
+	// They are handed over as they are: no copying in between.
+	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, ... in the sandbox.
+	ExtraFiles []*os.File
+	// DenySetgroups writes "deny" to the new user namespace's setgroups
+	// before its maps; an unprivileged caller must, and then the command
+	// cannot change its groups.
+	DenySetgroups bool
+
+	waitFD bool
+}
+
+// Result is how a command ended.
+type Result struct {
+	// ExitCode is the command's exit status, or 128+N when signal N
+	// killed it (as a shell reports it).
+	ExitCode int
+	// Signal is the signal that killed the command, or 0.
+	Signal syscall.Signal
+	// Rusage covers the whole sandbox: the command and everything it
+	// started, as PID 1 reaped them.
+	Rusage unix.Rusage
+	// Wall is the time from the start of the command to its end.
+	Wall time.Duration
+}
+
+// Container is one sandbox, from New to Close. Its zero value is not
+// usable; its methods are not safe for concurrent use, except Signal.
+type Container struct {
+	id      string
+	spec    *specs.Spec
+	opts    Options
+	plan    *plan
+	proc    *spawn.Process
+	tty     *os.File
+	started time.Time
+	closed  bool
+}
+
+// New validates spec and prepares to run it. Nothing is made on the host
+// until Start, so an error here leaves nothing behind.
+func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
+	c := &Container{id: id, spec: spec}
+	if opts != nil {
+		c.opts = *opts
+	}
+	if err := Validate(spec); err != nil {
+		return nil, err
+	}
+	pl, err := compile(spec, &c.opts)
+	if err != nil {
+		return nil, err
+	}
+	c.plan = pl
+	return c, nil
+}
+
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.id }
+
+// Pid returns the host PID of the sandbox's PID 1, or 0 before Start.
+func (c *Container) Pid() int {
+	if c.proc == nil {
+		return 0
+	}
+	return c.proc.Pid
+}
+
+// Validate checks a spec for what would otherwise fail half-way through a
+// start. Errors name the field.
+func Validate(s *specs.Spec) error {
+	if s == nil {
+		return errors.New("spec: missing")
+	}
+	if s.Process == nil {
+		return errors.New("process: missing")
+	}
+	if len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
+		return errors.New("process.args: no command given")
+	}
+	if s.Root != nil && s.Root.Path != "" {
+		fi, err := os.Stat(s.Root.Path)
+		if err != nil {
+			return fmt.Errorf("root.path: %w", err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("root.path: %s is not a directory", s.Root.Path)
+		}
+	}
+	if len(s.Hostname) > 64 {
+		return fmt.Errorf("hostname: %q is longer than 64 bytes", s.Hostname)
+	}
+	if s.Process.Cwd != "" && !filepath.IsAbs(s.Process.Cwd) {
+		return fmt.Errorf("process.cwd: %q is not absolute", s.Process.Cwd)
+	}
+	return nil
+}
+
+// Start creates the sandbox and starts its command. On error nothing it
+// made is left.
+func (c *Container) Start() (err error) {
+	if c.proc != nil {
+		return errors.New("container: already started")
+	}
+	files := []*os.File{c.opts.Stdin, c.opts.Stdout, c.opts.Stderr}
+	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if files[i] == nil {
+			files[i] = def
+		}
+	}
+	files = append(files, c.opts.ExtraFiles...)
+	cleanup := &spawn.Plan{}
+	cfg := &spawn.Config{
+		Steps:      &c.plan.steps,
+		Cleanup:    cleanup,
+		CloneFlags: c.plan.cloneFlags,
+		CgroupFD:   -1,
+		Files:      files,
+		Init:       c.opts.Init,
+		TTY:        c.plan.tty,
+	}
+	c.started = time.Now()
+	proc, err := spawn.Start(cfg)
+	if err != nil {
+		return err
+	}
+	c.proc = proc
+	defer func() {
+		if err != nil {
+			proc.Close()
+		}
+	}()
+	if c.plan.newUser {
+		if err := writeIDMaps(proc.Pid, c.spec.Linux, c.opts.DenySetgroups); err != nil {
+			return err
+		}
+	}
+	if err := proc.Release(); err != nil {
+		var ce *spawn.ChildError
+		if errors.As(err, &ce) {
+			return &StartError{Err: ce, ExitCode: ce.ExitCode}
+		}
+		return err
+	}
+	if c.plan.tty {
+		m, err := proc.TTY()
+		if err != nil {
+			return err
+		}
+		c.tty = m
+	}
+	return nil
+}
+
+// StartError is a failure of the sandbox's set-up or of the command's exec,
+// with the exit status a shell would give it (127: not found).
+type StartError struct {
+	Err      error
+	ExitCode int
+}
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// TTY returns the master side of the command's pseudo-terminal
+// (process.terminal), or nil.
+func (c *Container) TTY() *os.File { return c.tty }
+
+// Signal sends sig to the sandbox's PID 1; nook's init passes it on to
+// the command.
+func (c *Container) Signal(sig syscall.Signal) error {
+	if c.proc == nil {
+		return errors.New("container: not started")
+	}
+	return c.proc.Signal(sig)
+}
+
+// Wait waits for the command to end. When ctx is done first, the sandbox
+// is killed.
+func (c *Container) Wait(ctx context.Context) (*Result, error) {
+	if c.proc == nil {
+		return nil, errors.New("container: not started")
+	}
+	stop := context.AfterFunc(ctx, func() { c.proc.Signal(unix.SIGKILL) })
+	defer stop()
+	ex, err := c.proc.Wait()
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Rusage: ex.Rusage, Wall: time.Since(c.started)}
+	switch {
+	case ex.Status.Exited():
+		r.ExitCode = ex.Status.ExitStatus()
+	case ex.Status.Signaled():
+		r.Signal = ex.Status.Signal()
+		r.ExitCode = 128 + int(r.Signal)
+	}
+	return r, nil
+}
+
+// Close kills whatever is left of the sandbox and removes what it made on
+// the host. It is idempotent.
+func (c *Container) Close() error {
+	if c == nil || c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.tty != nil {
+		c.tty.Close()
+	}
+	return c.proc.Close()
+}
+
+// Run runs spec to completion: New, Start, Wait, Close.
+func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Result, error) {
+	c, err := New(id, spec, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	return c.Wait(ctx)
+}
+
+func writeIDMaps(pid int, lx *specs.Linux, deny bool) error {
+	dir := "/proc/" + strconv.Itoa(pid)
+	if deny {
+		if err := os.WriteFile(dir+"/setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("write %s/setgroups: %w", dir, err)
+		}
+	}
+	if len(lx.GIDMappings) > 0 {
+		if err := writeMap(pid, "gid", lx.GIDMappings); err != nil {
+			return err
+		}
+	}
+	if len(lx.UIDMappings) > 0 {
+		if err := writeMap(pid, "uid", lx.UIDMappings); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeMap(pid int, kind string, m []specs.LinuxIDMapping) error {
+	path := "/proc/" + strconv.Itoa(pid) + "/" + kind + "_map"
+	err := os.WriteFile(path, []byte(namespaces.FormatIDMaps(m)), 0)
+	if err == nil {
+		return nil
+	}
+	// an unprivileged user may map more than itself only through the
+	// setuid helpers, which check /etc/subuid and /etc/subgid
+	if errors.Is(err, unix.EPERM) && os.Geteuid() != 0 {
+		if herr := newIDMap(pid, kind, m); herr == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("write %s: %w", path, err)
+}

@@ -1,0 +1,405 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/namespaces"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// plan is a spec compiled for the child: the clone flags, the steps, and
+// what the parent has to do between clone and release.
+type plan struct {
+	steps      spawn.Plan
+	cloneFlags uint64
+	newUser    bool // the parent writes ID maps
+	newCgroup  bool
+	tty        bool
+}
+
+// compile turns a validated spec into the child's steps. Everything that
+// can be decided before clone is decided here, in Go, so the child only
+// makes system calls. The order of the steps is the order of the start
+// path in doc.go.
+func compile(s *specs.Spec, o *Options) (*plan, error) {
+	p := &plan{}
+	st := &p.steps
+	lx := s.Linux
+	if lx == nil {
+		lx = &specs.Linux{}
+	}
+
+	// 1. namespaces: new ones come from clone3, except cgroup (the child
+	// must join its cgroup first, so that the namespace's root is that
+	// cgroup) and time (its offsets must be written before anyone is in
+	// it). Existing ones are joined by path.
+	var newNS = map[namespaces.Type]bool{}
+	var join []specs.LinuxNamespace
+	for _, ns := range lx.Namespaces {
+		if namespaces.CloneFlag(ns.Type) == 0 {
+			return nil, fmt.Errorf("linux.namespaces: unknown type %q", ns.Type)
+		}
+		if ns.Path != "" {
+			join = append(join, ns)
+			continue
+		}
+		newNS[ns.Type] = true
+		switch ns.Type {
+		case namespaces.Cgroup, namespaces.Time:
+		default:
+			p.cloneFlags |= uint64(namespaces.CloneFlag(ns.Type))
+		}
+	}
+	p.newUser = newNS[namespaces.User]
+	p.newCgroup = newNS[namespaces.Cgroup]
+	// the user namespace first: joining it decides what the others may do
+	for _, ns := range join {
+		if ns.Type == namespaces.User {
+			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+		}
+	}
+	for _, ns := range join {
+		if ns.Type != namespaces.User {
+			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+		}
+	}
+	st.Add(spawn.OpSetsid)
+	if p.newCgroup {
+		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWCGROUP))
+	}
+	if newNS[namespaces.Time] {
+		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWTIME))
+		var off strings.Builder
+		for _, clock := range []string{"monotonic", "boottime"} {
+			if v, ok := lx.TimeOffsets[clock]; ok {
+				fmt.Fprintf(&off, "%s %d %d\n", clock, v.Secs, v.Nanosecs)
+			}
+		}
+		if off.Len() > 0 {
+			st.Add(spawn.OpWrite, "/proc/self/timens_offsets", off.String())
+		}
+		// enter it ourselves, so that the command is in it with or
+		// without an init between
+		st.Add(spawn.OpSetns, "/proc/self/ns/time_for_children", uint64(unix.CLONE_NEWTIME))
+	} else if len(lx.TimeOffsets) > 0 {
+		return nil, fmt.Errorf("linux.timeOffsets: needs a new time namespace")
+	}
+
+	// 2. host name and network
+	if s.Hostname != "" {
+		if !newNS[namespaces.UTS] && !joins(join, namespaces.UTS) {
+			return nil, fmt.Errorf("hostname: needs a uts namespace of its own")
+		}
+		st.Add(spawn.OpHostname, s.Hostname)
+	}
+	if s.Domainname != "" {
+		st.Add(spawn.OpDomainname, s.Domainname)
+	}
+	if newNS[namespaces.Network] {
+		st.Add(spawn.OpLoopback)
+	}
+
+	// 3. the root file system
+	if !newNS[namespaces.Mount] {
+		return nil, fmt.Errorf("linux.namespaces: a mount namespace is required")
+	}
+	prop, err := propagation(lx.RootfsPropagation)
+	if err != nil {
+		return nil, err
+	}
+	st.Add(spawn.OpPropagation, uint64(prop))
+	host := "" // where the host's "/" is, while the new root is built
+	if s.Root == nil || s.Root.Path == "" {
+		st.Add(spawn.OpBasePivot, "/tmp")
+		st.Add(spawn.OpRoot, "/newroot", true)
+		host = "/oldroot"
+	} else {
+		st.Add(spawn.OpRoot, s.Root.Path, false)
+	}
+	if err := compileMounts(st, s.Mounts, host, o.Bundle); err != nil {
+		return nil, err
+	}
+	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
+		return nil, err
+	}
+	for _, m := range lx.MaskedPaths {
+		st.Add(spawn.OpMask, m)
+	}
+	for _, r := range lx.ReadonlyPaths {
+		st.Add(spawn.OpReadonly, r)
+	}
+	st.Add(spawn.OpPivot)
+	if s.Root != nil && s.Root.Readonly {
+		st.Add(spawn.OpRootReadonly)
+	}
+
+	proc := s.Process
+	if proc.Terminal {
+		p.tty = true
+		st.Add(spawn.OpTTY)
+	}
+	cwd := proc.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	st.Add(spawn.OpChdir, cwd)
+	for _, r := range proc.Rlimits {
+		res, ok := rlimitByName(r.Type)
+		if !ok {
+			return nil, fmt.Errorf("process.rlimits: unknown type %q", r.Type)
+		}
+		st.Add(spawn.OpRlimit, res, r.Soft, r.Hard, r.Type)
+	}
+	if proc.OOMScoreAdj != nil {
+		st.Add(spawn.OpWrite, "/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
+	}
+
+	// 4. who the command runs as, and what it may do
+	caps, err := capSets(proc.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	groups := make([]uint32, 0, len(proc.User.AdditionalGids))
+	groups = append(groups, proc.User.AdditionalGids...)
+	setGroups := !(p.newUser && o.DenySetgroups)
+	st.Add(spawn.OpUser, uint64(proc.User.UID), uint64(proc.User.GID), groups,
+		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups)
+	if proc.NoNewPrivileges {
+		st.Add(spawn.OpNoNewPrivs)
+	}
+	if lx.Seccomp != nil {
+		prog, err := compileSeccomp(lx.Seccomp)
+		if err != nil {
+			return nil, err
+		}
+		if prog != nil {
+			st.Add(spawn.OpSeccomp, prog, uint64(0))
+		}
+	}
+	for _, e := range proc.Env {
+		st.Add(spawn.OpEnv, e)
+	}
+	for _, a := range proc.Args {
+		st.Add(spawn.OpArg, a)
+	}
+	if o.waitFD {
+		st.Add(spawn.OpWaitFD)
+	}
+	st.Add(spawn.OpExec, o.Init)
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func joins(join []specs.LinuxNamespace, t namespaces.Type) bool {
+	for _, ns := range join {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func propagation(s string) (uintptr, error) {
+	switch s {
+	case "", "rprivate":
+		return unix.MS_REC | unix.MS_PRIVATE, nil
+	case "private":
+		return unix.MS_PRIVATE, nil
+	case "rslave":
+		return unix.MS_REC | unix.MS_SLAVE, nil
+	case "slave":
+		return unix.MS_SLAVE, nil
+	case "rshared":
+		return unix.MS_REC | unix.MS_SHARED, nil
+	case "shared":
+		return unix.MS_SHARED, nil
+	case "runbindable":
+		return unix.MS_REC | unix.MS_UNBINDABLE, nil
+	case "unbindable":
+		return unix.MS_UNBINDABLE, nil
+	}
+	return 0, fmt.Errorf("linux.rootfsPropagation: unknown value %q", s)
+}
+
+// mountOptions splits OCI mount options into mount(2) flags, attributes
+// for mount_setattr, propagation flags and the rest, which go to the
+// file system as data.
+func mountOptions(opts []string) (flags uintptr, attr uint64, prop uintptr, data string, err error) {
+	var rest []string
+	for _, o := range opts {
+		switch o {
+		case "bind":
+			flags |= unix.MS_BIND
+		case "rbind":
+			flags |= unix.MS_BIND | unix.MS_REC
+		case "ro":
+			flags |= unix.MS_RDONLY
+			attr |= unix.MOUNT_ATTR_RDONLY
+		case "rw":
+			flags &^= unix.MS_RDONLY
+			attr &^= unix.MOUNT_ATTR_RDONLY
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+			attr |= unix.MOUNT_ATTR_NOSUID
+		case "suid":
+			flags &^= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+			attr |= unix.MOUNT_ATTR_NODEV
+		case "dev":
+			flags &^= unix.MS_NODEV
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+			attr |= unix.MOUNT_ATTR_NOEXEC
+		case "exec":
+			flags &^= unix.MS_NOEXEC
+		case "relatime":
+			flags |= unix.MS_RELATIME
+		case "strictatime":
+			flags |= unix.MS_STRICTATIME
+		case "noatime":
+			flags |= unix.MS_NOATIME
+			attr |= unix.MOUNT_ATTR_NOATIME
+		case "nodiratime":
+			flags |= unix.MS_NODIRATIME
+		case "sync":
+			flags |= unix.MS_SYNCHRONOUS
+		case "async", "defaults":
+		case "private":
+			prop = unix.MS_PRIVATE
+		case "rprivate":
+			prop = unix.MS_PRIVATE | unix.MS_REC
+		case "slave":
+			prop = unix.MS_SLAVE
+		case "rslave":
+			prop = unix.MS_SLAVE | unix.MS_REC
+		case "shared":
+			prop = unix.MS_SHARED
+		case "rshared":
+			prop = unix.MS_SHARED | unix.MS_REC
+		case "unbindable":
+			prop = unix.MS_UNBINDABLE
+		case "runbindable":
+			prop = unix.MS_UNBINDABLE | unix.MS_REC
+		default:
+			if strings.ContainsRune(o, ',') {
+				return 0, 0, 0, "", fmt.Errorf("mount option %q contains a comma", o)
+			}
+			rest = append(rest, o)
+		}
+	}
+	return flags, attr, prop, strings.Join(rest, ","), nil
+}
+
+func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) error {
+	for i, m := range mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return fmt.Errorf("mounts[%d]: destination %q is not absolute", i, m.Destination)
+		}
+		flags, attr, prop, data, err := mountOptions(m.Options)
+		if err != nil {
+			return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+		}
+		fstype, src := m.Type, m.Source
+		if fstype == "bind" {
+			flags |= unix.MS_BIND
+		}
+		if flags&unix.MS_BIND != 0 {
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(bundle, src)
+			}
+			if _, err := os.Stat(src); err != nil {
+				return fmt.Errorf("mounts[%d]: bind source: %w", i, err)
+			}
+			st.Add(spawn.OpMount, host+src, m.Destination, "", uint64(flags), "", attr, uint64(prop), spawn.MountPointAuto)
+			continue
+		}
+		switch fstype {
+		case "cgroup", "cgroup2":
+			// the cgroup namespace shows the sandbox its own cgroup as
+			// the root of the unified tree, on v2 and hybrid hosts alike
+			fstype, src = "cgroup2", "cgroup2"
+			data = ""
+		case "":
+			return fmt.Errorf("mounts[%d] (%s): no type", i, m.Destination)
+		}
+		st.Add(spawn.OpMount, src, m.Destination, fstype, uint64(flags&^unix.MS_BIND), data, uint64(0), uint64(prop), spawn.MountPointDir)
+	}
+	return nil
+}
+
+// defaultDevices are the nodes every sandbox gets (the OCI runtime spec's
+// list). They are bound from the host rather than made with mknod, which a
+// user namespace forbids.
+var defaultDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
+
+func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevice, host string) error {
+	var devTmpfs, devPts bool
+	for _, m := range mounts {
+		switch m.Destination {
+		case "/dev":
+			devTmpfs = m.Type == "tmpfs"
+		case "/dev/pts":
+			devPts = true
+		}
+	}
+	if !devTmpfs {
+		return nil // a /dev of the rootfs's own, or the host's bound in
+	}
+	seen := map[string]bool{}
+	add := func(path string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		st.Add(spawn.OpMount, host+path, path, "", uint64(unix.MS_BIND), "", uint64(0), uint64(0), spawn.MountPointFile)
+	}
+	for _, d := range defaultDevices {
+		add(d)
+	}
+	for i, d := range devs {
+		if !strings.HasPrefix(d.Path, "/dev/") {
+			return fmt.Errorf("linux.devices[%d]: path %q is not under /dev", i, d.Path)
+		}
+		if _, err := os.Stat(d.Path); err != nil {
+			return fmt.Errorf("linux.devices[%d]: %w", i, err)
+		}
+		add(d.Path)
+	}
+	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
+		st.Add(spawn.OpSymlink, l[0], l[1])
+	}
+	if devPts {
+		st.Add(spawn.OpSymlink, "pts/ptmx", "/dev/ptmx")
+	}
+	return nil
+}
+
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": 10,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func rlimitByName(name string) (int, bool) {
+	r, ok := rlimits[strings.ToUpper(name)]
+	return r, ok
+}
+
+// RlimitNames lists the rlimit types a spec may name.
+func RlimitNames() []string {
+	out := make([]string, 0, len(rlimits))
+	for k := range rlimits {
+		out = append(out, k)
+	}
+	return out
+}

@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/nookrun/nook/container"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time (-ldflags -X).
+var Version = "dev"
+
+// exitError carries an exit status out of a command without printing.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Main runs the command line and returns the process's exit status.
+func Main(args []string, stdout, stderr io.Writer) int {
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(stderr, "nook: %v\n", err)
+	var se *container.StartError
+	if errors.As(err, &se) {
+		return se.ExitCode
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return 2
+	}
+	return 125
+}
+
+// usageError is a mistake in the command line itself.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "nook",
+		Short: "Run processes in Linux namespaces, safely and fast",
+		Long: `nook puts processes into Linux namespaces: a sandbox runner with a PID-1
+init, cgroup limits and verdicts, network namespaces, and a runc-compatible
+OCI runtime. Every sandbox is an OCI runtime spec; "nook run" builds one
+from its flags.`,
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.AddCommand(newRunCmd())
+	root.SetVersionTemplate("nook version {{.Version}}\n")
+	return root
+}
+
+

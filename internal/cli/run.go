@@ -1,0 +1,282 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/sandbox"
+	"github.com/nookrun/nook/spec"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// runOptions are the flags of `nook run`, as typed.
+type runOptions struct {
+	rootfs, hostname, domainname, workdir, user string
+	share, unshare, timeOffset                 string
+	uidMaps, gidMaps, binds, tmpfs, env        []string
+	readOnly, clearEnv, noInit, tty            bool
+	bundle                                     string
+}
+
+func newRunCmd() *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --bundle DIR CONTAINER-ID",
+		Short: "Run a command in a sandbox",
+		Long: `Run COMMAND isolated, in the foreground, and exit with its exit status
+(128+N when signal N killed it; 127 when COMMAND is not found; 125 when
+nook itself failed).
+
+By default COMMAND gets new pid, mount, uts, ipc, net and cgroup
+namespaces, nook's init as PID 1, and the host's system read-only:
+/usr, /bin, /sbin, /lib* and /etc with its secrets (shadow, sudoers, ssh
+host keys...) hidden. /home, /root, /run, /var and /srv are not visible
+unless bound in. It gets its own /proc, a minimal /dev, /sys read-only
+and a private /tmp. Its net namespace has only loopback, up.
+
+Run by a user other than root, nook maps that user to root in a new user
+namespace (with the /etc/subuid range when newuidmap allows it).
+
+With --bundle, nook runs an OCI bundle the way "runc run" does: the
+bundle's config.json says everything, and COMMAND is the container's ID.`,
+		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
+  nook run --rootfs ./rootfs --read-only -- /bin/sh
+  nook run --bind ./src:/src:ro --workdir /src -- make
+  nook run --share net -- curl -sI http://localhost:8080
+  nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
+  nook run -t -- /bin/bash`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.bundle != "" {
+				return runBundle(cmd, o, args)
+			}
+			cfg, err := o.config(args)
+			if err != nil {
+				return usageError{err}
+			}
+			return runSandbox(cmd, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags after COMMAND are COMMAND's
+	f.StringVar(&o.rootfs, "rootfs", "", "use `DIR` as the root file system (pivot_root) instead of the host's system")
+	f.BoolVar(&o.readOnly, "read-only", false, "make the root file system read-only (the host view always is)")
+	f.StringVar(&o.hostname, "hostname", "", "host name inside (default \"nook\")")
+	f.StringVar(&o.domainname, "domainname", "", "NIS domain name inside")
+	f.StringVar(&o.share, "share", "", "keep the host's namespaces of these `TYPES` (comma-separated: pid,net,ipc,uts,cgroup)")
+	f.StringVar(&o.unshare, "unshare", "", "also create namespaces of these `TYPES`, off by default (user,time)")
+	f.StringArrayVar(&o.uidMaps, "uid-map", nil, "map user IDs `CONTAINER:HOST:SIZE` in the user namespace (repeatable)")
+	f.StringArrayVar(&o.gidMaps, "gid-map", nil, "map group IDs `CONTAINER:HOST:SIZE` in the user namespace (repeatable)")
+	f.StringVar(&o.timeOffset, "time-offset", "", "shift clocks in the time namespace: `monotonic=SECONDS,boottime=SECONDS`")
+	f.StringArrayVar(&o.binds, "bind", nil, "bind host path `SRC:DST[:ro]` into the sandbox (repeatable)")
+	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "mount a fresh tmpfs on `DST[:size=N]` (repeatable; N takes k, m, g)")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working `DIR` inside (default /)")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set `K=V` in the environment (repeatable)")
+	f.BoolVar(&o.clearEnv, "clear-env", false, "start from an empty environment instead of nook's own")
+	f.StringVarP(&o.user, "user", "u", "", "run as `UID[:GID]` inside (default 0:0)")
+	f.BoolVar(&o.noInit, "no-init", false, "exec COMMAND as PID 1 instead of under nook's init")
+	f.BoolVarP(&o.tty, "tty", "t", false, "give COMMAND a new pseudo-terminal")
+	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
+	return cmd
+}
+
+// config turns the flags into a sandbox configuration. Every error names
+// the flag it is about.
+func (o *runOptions) config(args []string) (*sandbox.Config, error) {
+	c := &sandbox.Config{
+		Args: args, Rootfs: o.rootfs, ReadOnly: o.readOnly,
+		Hostname: o.hostname, Domainname: o.domainname, Workdir: o.workdir,
+		ClearEnv: o.clearEnv, NoInit: o.noInit, TTY: o.tty,
+	}
+	var err error
+	if c.Share, err = namespaces.ParseList(o.share); err != nil {
+		return nil, fmt.Errorf("--share: %w", err)
+	}
+	if c.Unshare, err = namespaces.ParseList(o.unshare); err != nil {
+		return nil, fmt.Errorf("--unshare: %w", err)
+	}
+	for _, m := range o.uidMaps {
+		x, err := namespaces.ParseIDMap(m)
+		if err != nil {
+			return nil, fmt.Errorf("--uid-map: %w", err)
+		}
+		c.UIDMap = append(c.UIDMap, x)
+	}
+	for _, m := range o.gidMaps {
+		x, err := namespaces.ParseIDMap(m)
+		if err != nil {
+			return nil, fmt.Errorf("--gid-map: %w", err)
+		}
+		c.GIDMap = append(c.GIDMap, x)
+	}
+	if o.timeOffset != "" {
+		if c.TimeOffsets, err = namespaces.ParseTimeOffsets(o.timeOffset); err != nil {
+			return nil, fmt.Errorf("--time-offset: %w", err)
+		}
+	}
+	for _, b := range o.binds {
+		x, err := sandbox.ParseBind(b)
+		if err != nil {
+			return nil, err
+		}
+		c.Binds = append(c.Binds, x)
+	}
+	for _, t := range o.tmpfs {
+		x, err := sandbox.ParseTmpfs(t)
+		if err != nil {
+			return nil, err
+		}
+		c.Tmpfs = append(c.Tmpfs, x)
+	}
+	for _, e := range o.env {
+		if k, _, ok := cutEnv(e); !ok || k == "" {
+			return nil, fmt.Errorf("--env %q: want K=V", e)
+		}
+		c.Env = append(c.Env, e)
+	}
+	if o.user != "" {
+		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func cutEnv(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '=' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func runSandbox(cmd *cobra.Command, cfg *sandbox.Config) error {
+	s, err := cfg.Spec()
+	if err != nil {
+		return usageError{err}
+	}
+	if sandbox.Rootless() {
+		if err := checkUserNamespaces(); err != nil {
+			return err
+		}
+	}
+	return runSpec(cmd, "", s, cfg.Options())
+}
+
+func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
+	if len(args) != 1 {
+		return usageError{errors.New("--bundle: want exactly one argument, the container ID")}
+	}
+	dir, err := filepath.Abs(o.bundle)
+	if err != nil {
+		return err
+	}
+	s, err := spec.Load(dir)
+	if err != nil {
+		return err
+	}
+	return runSpec(cmd, args[0], s, &container.Options{Bundle: dir})
+}
+
+// runSpec runs a spec in the foreground: signals nook gets go to the
+// sandbox, a terminal is wired up when the spec asks for one, and nook
+// exits with the command's status.
+func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) error {
+	c, err := container.New(id, s, opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	// catch signals before the sandbox exists, so none is lost between
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	defer signal.Stop(sigs)
+
+	if err := c.Start(); err != nil {
+		return err
+	}
+	if m := c.TTY(); m != nil {
+		restore := wireTTY(m)
+		defer restore()
+	}
+	go func() {
+		for sig := range sigs {
+			if sig == unix.SIGWINCH && c.TTY() != nil {
+				resize(c.TTY())
+			}
+			c.Signal(sig.(syscall.Signal))
+		}
+	}()
+	r, err := c.Wait(context.Background())
+	if err != nil {
+		return err
+	}
+	if r.ExitCode != 0 {
+		return exitError{r.ExitCode}
+	}
+	return nil
+}
+
+// wireTTY copies between the user's terminal and the sandbox's pty, with
+// the user's terminal in raw mode while it lasts.
+func wireTTY(m *os.File) (restore func()) {
+	restore = func() {}
+	in := int(os.Stdin.Fd())
+	if term.IsTerminal(in) {
+		if st, err := term.MakeRaw(in); err == nil {
+			restore = func() { term.Restore(in, st) }
+		}
+		resize(m)
+	}
+	go io.Copy(m, os.Stdin)
+	done := make(chan struct{})
+	go func() {
+		io.Copy(os.Stdout, m)
+		close(done)
+	}()
+	return func() {
+		// the command is gone: let its last output through, then give
+		// the terminal back
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		restore()
+	}
+}
+
+func resize(m *os.File) {
+	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
+	if err == nil {
+		unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
+	}
+}
+
+// checkUserNamespaces tells an unprivileged user what to do when the
+// kernel does not let it create user namespaces.
+func checkUserNamespaces() error {
+	for _, f := range []struct{ path, bad, fix string }{
+		{"/proc/sys/kernel/unprivileged_userns_clone", "0", "sysctl -w kernel.unprivileged_userns_clone=1"},
+		{"/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"},
+		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"},
+	} {
+		b, err := os.ReadFile(f.path)
+		if err == nil && string(b[:len(b)-1]) == f.bad {
+			return fmt.Errorf("unprivileged user namespaces are off on this host (%s is %s): run nook as root, or ask an administrator to run '%s'", f.path, f.bad, f.fix)
+		}
+	}
+	return nil
+}

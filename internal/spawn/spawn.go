@@ -1,0 +1,337 @@
+package spawn
+
+/*
+#cgo CFLAGS: -O2 -Wall -Wno-unused-result
+#include <stdlib.h>
+#include <string.h>
+#include "spawn.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+const maxArgs = C.NOOK_MAXARGS
+
+// ExitSetup is the exit status of a child that failed before exec.
+const ExitSetup = C.NOOK_EXIT_SETUP
+
+// Config is everything Start needs: the plan, the namespaces to create with
+// clone, and the child's file descriptors.
+type Config struct {
+	// Steps run in the child, in order; the last is OpExec.
+	Steps *Plan
+	// Cleanup runs in the janitor after the sandbox is gone. With a nil
+	// Cleanup no janitor is started.
+	Cleanup *Plan
+	// CloneFlags are the CLONE_NEW* flags for clone3.
+	CloneFlags uint64
+	// CgroupFD, when >= 0, is a cgroup v2 directory the child starts in
+	// (CLONE_INTO_CGROUP).
+	CgroupFD int
+	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
+	// Files means 0, 1 and 2 as nook has them.
+	Files []*os.File
+	// Init: the child runs nook's init as PID 1 and reports the command's
+	// status through a pipe.
+	Init bool
+	// TTY: the child opens a pty in its root (OpTTY) and sends the master.
+	TTY bool
+	// WaitFD: OpWaitFD blocks on this fd (kept open in the child).
+	WaitFD *os.File
+}
+
+// Process is a started child. Its owner must call Close.
+type Process struct {
+	Pid   int
+	PidFD int
+
+	janitorPid int
+	sync       *os.File // write end: go-ahead
+	errs       *os.File // read end: error record, EOF on exec
+	status     *os.File // read end: the command's status (init)
+	ttySock    *os.File // our end of the socketpair the pty master comes over
+	lifeline   *os.File // write end: the janitor waits for it to close
+	waited     bool
+}
+
+// ChildError is an error the child reported before or at exec.
+type ChildError struct {
+	Op       string // what failed, with its path, e.g. `mount proc on /proc`
+	Errno    syscall.Errno
+	ExitCode int // what the child exits with: 127 not found, 126 not executable, 125 otherwise
+}
+
+func (e *ChildError) Error() string {
+	if e.ExitCode == 127 && e.Errno == syscall.ENOENT {
+		return e.Op + ": executable file not found"
+	}
+	return e.Op + ": " + e.Errno.Error()
+}
+
+func (e *ChildError) Unwrap() error { return e.Errno }
+
+// Start clones the child. It waits, before its first step, until Release;
+// in between the caller writes ID maps and joins cgroups.
+func Start(cfg *Config) (_ *Process, err error) {
+	if cfg.Steps == nil || cfg.Steps.Err() != nil {
+		return nil, fmt.Errorf("spawn: bad plan: %v", cfg.Steps.Err())
+	}
+	var closers []*os.File
+	defer func() {
+		for _, f := range closers {
+			f.Close()
+		}
+	}()
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("spawn: pipe: %w", err)
+		}
+		return r, w, nil
+	}
+	p := &Process{PidFD: -1}
+	defer func() {
+		if err != nil {
+			p.closeFiles()
+		}
+	}()
+
+	syncR, syncW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, syncR)
+	p.sync = syncW
+	errR, errW, err := pipe()
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, errW)
+	p.errs = errR
+
+	cs := (*C.struct_nook_spawn)(C.calloc(1, C.sizeof_struct_nook_spawn))
+	defer C.free(unsafe.Pointer(cs))
+	cs.sync_fd = C.int(syncR.Fd())
+	cs.err_fd = C.int(errW.Fd())
+	cs.tty_sock = -1
+	cs.status_fd = -1
+	cs.wait_fd = -1
+	cs.lifeline_fd = -1
+	cs.cgroup_fd = C.int(cfg.CgroupFD)
+	cs.clone_flags = C.ulonglong(cfg.CloneFlags)
+
+	if cfg.Init {
+		r, w, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, w)
+		p.status = r
+		cs.status_fd = C.int(w.Fd())
+	}
+	if cfg.TTY {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("spawn: socketpair: %w", err)
+		}
+		p.ttySock = os.NewFile(uintptr(fds[0]), "tty")
+		child := os.NewFile(uintptr(fds[1]), "tty")
+		closers = append(closers, child)
+		cs.tty_sock = C.int(fds[1])
+	}
+	if cfg.WaitFD != nil {
+		cs.wait_fd = C.int(cfg.WaitFD.Fd())
+	}
+	if cfg.Cleanup != nil {
+		r, w, err := pipe()
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, r)
+		p.lifeline = w
+		cs.lifeline_fd = C.int(r.Fd())
+	}
+
+	files := cfg.Files
+	if files == nil {
+		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	}
+	if len(files) > C.NOOK_MAXFDS {
+		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), C.NOOK_MAXFDS)
+	}
+	cs.nfds = C.int(len(files))
+	for i, f := range files {
+		cs.fds[i] = -1
+		if f != nil {
+			cs.fds[i] = C.int(f.Fd())
+		}
+	}
+
+	steps := cfg.Steps.Bytes()
+	cs.ops = (*C.uchar)(C.CBytes(steps))
+	cs.ops_len = C.ulong(len(steps))
+	defer C.free(unsafe.Pointer(cs.ops))
+	if cfg.Cleanup != nil {
+		j := cfg.Cleanup.Bytes()
+		if len(j) > 0 {
+			cs.jops = (*C.uchar)(C.CBytes(j))
+			cs.jops_len = C.ulong(len(j))
+			defer C.free(unsafe.Pointer(cs.jops))
+		}
+	}
+
+	if r := C.nook_spawn(cs); r < 0 {
+		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
+	}
+	p.Pid = int(cs.pid)
+	p.PidFD = int(cs.pidfd)
+	p.janitorPid = int(cs.janitor_pid)
+	return p, nil
+}
+
+// Release lets the child run its steps and waits until it has exec'd the
+// command (nil) or failed (a *ChildError). A child that fails is left for
+// Wait to reap.
+func (p *Process) Release() error {
+	_, err := p.sync.Write([]byte{1})
+	p.sync.Close()
+	p.sync = nil
+	if err != nil {
+		return fmt.Errorf("spawn: start child: %w", err)
+	}
+	return p.readError()
+}
+
+func (p *Process) readError() error {
+	defer func() {
+		p.errs.Close()
+		p.errs = nil
+	}()
+	var hdr [8]byte
+	if _, err := io.ReadFull(p.errs, hdr[:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // exec'd: the close-on-exec pipe closed
+		}
+		return &ChildError{Op: "spawn: child exited before its first step", Errno: syscall.EIO, ExitCode: ExitSetup}
+	}
+	errno := int32(binary.NativeEndian.Uint32(hdr[:4]))
+	n := binary.NativeEndian.Uint32(hdr[4:])
+	msg := make([]byte, n)
+	io.ReadFull(p.errs, msg)
+	ce := &ChildError{Op: string(msg), Errno: syscall.Errno(errno), ExitCode: ExitSetup}
+	switch {
+	case len(msg) > 5 && string(msg[:5]) == "exec ":
+		ce.ExitCode = 126
+		if ce.Errno == syscall.ENOENT {
+			ce.ExitCode = 127
+		}
+	}
+	return ce
+}
+
+// TTY receives the pty master the child opened (Config.TTY).
+func (p *Process) TTY() (*os.File, error) {
+	if p.ttySock == nil {
+		return nil, errors.New("spawn: no tty was asked for")
+	}
+	defer func() { p.ttySock.Close(); p.ttySock = nil }()
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(p.ttySock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("spawn: receive pty: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("spawn: receive pty: no fd in message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("spawn: receive pty: no fd in message")
+	}
+	return os.NewFile(uintptr(fds[0]), "/dev/ptmx"), nil
+}
+
+// Signal sends sig to the child through its pidfd (no pid reuse race).
+func (p *Process) Signal(sig syscall.Signal) error {
+	return unix.PidfdSendSignal(p.PidFD, sig, nil, 0)
+}
+
+// Exit is how the child ended.
+type Exit struct {
+	// Status is the command's wait status: under nook's init the one init
+	// reported, otherwise the child's own.
+	Status unix.WaitStatus
+	// Rusage covers the child and every descendant it reaped.
+	Rusage unix.Rusage
+}
+
+// Wait reaps the child. Only one goroutine may call it.
+func (p *Process) Wait() (*Exit, error) {
+	var ex Exit
+	for {
+		_, err := unix.Wait4(p.Pid, &ex.Status, 0, &ex.Rusage)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wait for pid %d: %w", p.Pid, err)
+		}
+		break
+	}
+	p.waited = true
+	if p.status != nil {
+		var raw [4]byte
+		if n, _ := io.ReadFull(p.status, raw[:]); n == 4 {
+			ex.Status = unix.WaitStatus(binary.NativeEndian.Uint32(raw[:]))
+		}
+	}
+	return &ex, nil
+}
+
+// Close kills the child if it still runs, reaps it, and hands the
+// cleanup to the janitor, waiting until that is done. It is idempotent.
+func (p *Process) Close() error {
+	if p == nil {
+		return nil
+	}
+	if !p.waited && p.Pid > 0 {
+		p.Signal(unix.SIGKILL)
+		p.Wait()
+	}
+	p.closeFiles()
+	if p.janitorPid > 0 {
+		var ws unix.WaitStatus
+		for {
+			_, err := unix.Wait4(p.janitorPid, &ws, 0, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		p.janitorPid = 0
+	}
+	return nil
+}
+
+func (p *Process) closeFiles() {
+	for _, f := range []**os.File{&p.sync, &p.errs, &p.status, &p.ttySock, &p.lifeline} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
+	if p.PidFD >= 0 {
+		unix.Close(p.PidFD)
+		p.PidFD = -1
+	}
+}

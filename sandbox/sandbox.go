@@ -1,0 +1,265 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/namespaces"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Config is a sandbox as `nook run` describes it. The zero value plus Args
+// is a complete sandbox: the host's system read-only, new pid, mount, uts,
+// ipc, net and cgroup namespaces, nook's init as PID 1.
+type Config struct {
+	// Args is the command and its arguments. Required.
+	Args []string
+	// Rootfs is the directory that becomes "/"; empty means the host's
+	// system read-only (see HostView).
+	Rootfs string
+	// ReadOnly makes the root read-only (always so for the host view).
+	ReadOnly bool
+	// Hostname defaults to "nook"; Domainname to none.
+	Hostname, Domainname string
+	// Share keeps the host's namespaces of these types.
+	Share []namespaces.Type
+	// Unshare adds types that are off by default (user, time).
+	Unshare []namespaces.Type
+	// UIDMap and GIDMap map IDs in a user namespace. Empty maps map the
+	// caller to root inside.
+	UIDMap, GIDMap []specs.LinuxIDMapping
+	// TimeOffsets shift CLOCK_MONOTONIC ("monotonic") and
+	// CLOCK_BOOTTIME ("boottime") in a time namespace.
+	TimeOffsets map[string]specs.LinuxTimeOffset
+	// Binds are host paths made visible inside.
+	Binds []Bind
+	// Tmpfs are fresh tmpfs mounts inside.
+	Tmpfs []Tmpfs
+	// Workdir is the command's working directory inside (default "/").
+	Workdir string
+	// Env is added to the environment: the caller's, or none with
+	// ClearEnv.
+	Env      []string
+	ClearEnv bool
+	// User is who the command runs as inside (default root, 0:0).
+	UID, GID uint32
+	// NoInit runs the command as PID 1 instead of under nook's init.
+	NoInit bool
+	// TTY gives the command a new pseudo-terminal.
+	TTY bool
+}
+
+// Bind is a bind mount of a host path.
+type Bind struct {
+	Source, Dest string
+	ReadOnly     bool
+}
+
+// Tmpfs is a tmpfs mount; Size in bytes, 0 for the kernel's default.
+type Tmpfs struct {
+	Dest string
+	Size int64
+}
+
+// Rootless reports whether the sandbox runs without privileges, with the
+// caller mapped to root in a user namespace of its own.
+func Rootless() bool { return os.Geteuid() != 0 }
+
+// Spec builds the OCI runtime spec that runs this sandbox. Every sandbox,
+// from `nook run` or from Go, starts from one.
+func (c *Config) Spec() (*specs.Spec, error) {
+	if len(c.Args) == 0 || c.Args[0] == "" {
+		return nil, errors.New("no command given")
+	}
+	ns, err := c.namespaces()
+	if err != nil {
+		return nil, err
+	}
+	has := func(t namespaces.Type) bool {
+		return slices.ContainsFunc(ns, func(n specs.LinuxNamespace) bool { return n.Type == t })
+	}
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: c.Hostname,
+		Process: &specs.Process{
+			Args: c.Args,
+			Cwd:  "/",
+			User: specs.User{UID: c.UID, GID: c.GID},
+			Env:  c.env(),
+		},
+		Root: &specs.Root{Readonly: c.ReadOnly},
+		Linux: &specs.Linux{
+			Namespaces:    ns,
+			MaskedPaths:   MaskedPaths(),
+			ReadonlyPaths: ReadonlyPaths(),
+		},
+	}
+	if s.Hostname == "" && has(namespaces.UTS) {
+		s.Hostname = "nook"
+	}
+	if c.Domainname != "" {
+		if !has(namespaces.UTS) {
+			return nil, errors.New("--domainname: needs a uts namespace of its own")
+		}
+		s.Domainname = c.Domainname
+	}
+	if c.Workdir != "" {
+		if !filepath.IsAbs(c.Workdir) {
+			return nil, fmt.Errorf("--workdir %q: not an absolute path", c.Workdir)
+		}
+		s.Process.Cwd = c.Workdir
+	}
+	if c.TTY {
+		s.Process.Terminal = true
+	}
+	if c.Rootfs != "" {
+		abs, err := filepath.Abs(c.Rootfs)
+		if err != nil {
+			return nil, fmt.Errorf("--rootfs %q: %w", c.Rootfs, err)
+		}
+		fi, err := os.Stat(abs)
+		if err != nil {
+			return nil, fmt.Errorf("--rootfs: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("--rootfs %q: not a directory", c.Rootfs)
+		}
+		s.Root.Path = abs
+	} else {
+		// the host view: an empty root that only the whitelisted
+		// system directories are bound into
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts, HostView()...)
+		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, HostSecrets()...)
+	}
+	s.Mounts = append(s.Mounts, systemMounts(has(namespaces.IPC), has(namespaces.User))...)
+	for _, b := range c.Binds {
+		if !filepath.IsAbs(b.Dest) {
+			return nil, fmt.Errorf("--bind %s:%s: destination is not an absolute path", b.Source, b.Dest)
+		}
+		src, err := filepath.Abs(b.Source)
+		if err != nil {
+			return nil, fmt.Errorf("--bind %s: %w", b.Source, err)
+		}
+		if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("--bind: source: %w", err)
+		}
+		opts := []string{"rbind", "nosuid", "nodev"}
+		if b.ReadOnly {
+			opts = append(opts, "ro")
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: b.Dest, Type: "bind", Source: src, Options: opts})
+	}
+	for _, t := range c.Tmpfs {
+		if !filepath.IsAbs(t.Dest) {
+			return nil, fmt.Errorf("--tmpfs %s: not an absolute path", t.Dest)
+		}
+		opts := []string{"nosuid", "nodev", "mode=1777"}
+		if t.Size > 0 {
+			opts = append(opts, "size="+strconv.FormatInt(t.Size, 10))
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: t.Dest, Type: "tmpfs", Source: "tmpfs", Options: opts})
+	}
+	if has(namespaces.User) {
+		s.Linux.UIDMappings, s.Linux.GIDMappings = c.idMaps()
+	} else if len(c.UIDMap) > 0 || len(c.GIDMap) > 0 {
+		return nil, errors.New("--uid-map/--gid-map: need a user namespace (--unshare user)")
+	}
+	if len(c.TimeOffsets) > 0 {
+		if !has(namespaces.Time) {
+			return nil, errors.New("--time-offset: needs a time namespace (--unshare time)")
+		}
+		s.Linux.TimeOffsets = c.TimeOffsets
+	}
+	return s, nil
+}
+
+func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
+	want := namespaces.Default()
+	for _, t := range c.Unshare {
+		if !slices.Contains(want, t) {
+			want = append(want, t)
+		}
+	}
+	if Rootless() && !slices.Contains(want, namespaces.User) {
+		want = append(want, namespaces.User)
+	}
+	var out []specs.LinuxNamespace
+	for _, t := range want {
+		if slices.Contains(c.Share, t) {
+			if t == namespaces.Mount {
+				return nil, errors.New("--share mnt: a sandbox needs a mount namespace of its own")
+			}
+			if t == namespaces.User && Rootless() {
+				return nil, errors.New("--share user: an unprivileged sandbox needs a user namespace of its own")
+			}
+			continue
+		}
+		out = append(out, specs.LinuxNamespace{Type: t})
+	}
+	return out, nil
+}
+
+func (c *Config) env() []string {
+	var env []string
+	if !c.ClearEnv {
+		env = os.Environ()
+	}
+	return mergeEnv(env, c.Env)
+}
+
+// mergeEnv appends add to env, a later KEY= replacing an earlier one.
+func mergeEnv(env, add []string) []string {
+	out := slices.Clone(env)
+	for _, kv := range add {
+		k, _, _ := strings.Cut(kv, "=")
+		out = slices.DeleteFunc(out, func(e string) bool { return strings.HasPrefix(e, k+"=") })
+		out = append(out, kv)
+	}
+	return out
+}
+
+// idMaps returns the maps to write: the caller's own, or, by default, the
+// caller as root inside, plus the subordinate ranges where
+// /etc/subuid and newuidmap(1) provide them.
+func (c *Config) idMaps() (uid, gid []specs.LinuxIDMapping) {
+	uid, gid = c.UIDMap, c.GIDMap
+	if len(uid) == 0 {
+		uid = defaultMap(os.Geteuid(), "/etc/subuid", "newuidmap")
+	}
+	if len(gid) == 0 {
+		gid = defaultMap(os.Getegid(), "/etc/subgid", "newgidmap")
+	}
+	return uid, gid
+}
+
+// DenySetgroups reports whether the maps are written without the setuid
+// helpers, so that setgroups(2) must be denied inside.
+func (c *Config) DenySetgroups() bool {
+	if !Rootless() {
+		return false
+	}
+	uid, gid := c.idMaps()
+	return len(uid) == 1 && len(gid) == 1 && uid[0].Size == 1 && gid[0].Size == 1
+}
+
+// Options returns the container options this sandbox runs with.
+func (c *Config) Options() *container.Options {
+	return &container.Options{Init: !c.NoInit, DenySetgroups: c.DenySetgroups()}
+}
+
+// Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
+func Run(ctx context.Context, c *Config) (*container.Result, error) {
+	s, err := c.Spec()
+	if err != nil {
+		return nil, err
+	}
+	return container.Run(ctx, "", s, c.Options())
+}

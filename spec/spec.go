@@ -1,0 +1,37 @@
+package spec
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Spec is an OCI runtime spec: the whole configuration of a sandbox.
+type Spec = specs.Spec
+
+// Load reads bundle/config.json and makes its root path absolute, relative
+// to the bundle as the runtime spec says.
+func Load(bundle string) (*Spec, error) {
+	path := filepath.Join(bundle, "config.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load bundle: %w", err)
+	}
+	var s Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("load bundle: %s: %w", path, err)
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return nil, fmt.Errorf("load bundle: %s: root.path is missing", path)
+	}
+	if !filepath.IsAbs(s.Root.Path) {
+		s.Root.Path = filepath.Join(bundle, s.Root.Path)
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("load bundle: %s: process is missing", path)
+	}
+	return &s, nil
+}
