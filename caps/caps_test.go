@@ -58,7 +58,7 @@ func TestDefaultMask(t *testing.T) {
 	// MKNOD(27) AUDIT_WRITE(29) SETFCAP(31)
 	const want = 1<<0 | 1<<1 | 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<13 | 1<<18 | 1<<27 | 1<<29 | 1<<31
 	if m != want {
-		t.Errorf("default mask %#x, want %#x", m, want)
+		t.Errorf("default mask %#x, want %#x", m, uint64(want))
 	}
 	if m != 0xa80425fb {
 		t.Errorf("default mask %#x, want 0xa80425fb", m) // the value runc/Docker containers show as CapBnd

@@ -159,10 +159,23 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		st.Add(spawn.OpWrite, "/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
 	}
 
-	// 4. who the command runs as, and what it may do
+	// 4. who the command runs as, and what it may do. With no_new_privs
+	// the filter goes in last, so it never sees nook's own set-up calls;
+	// without it, loading a filter needs CAP_SYS_ADMIN, so it goes in
+	// while the capabilities are still there.
 	caps, err := capSets(proc.Capabilities)
 	if err != nil {
 		return nil, err
+	}
+	var filter []byte
+	var filterFlags uint32
+	if lx.Seccomp != nil {
+		if filter, filterFlags, err = compileSeccomp(lx.Seccomp); err != nil {
+			return nil, err
+		}
+	}
+	if filter != nil && !proc.NoNewPrivileges {
+		st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
 	}
 	groups := make([]uint32, 0, len(proc.User.AdditionalGids))
 	groups = append(groups, proc.User.AdditionalGids...)
@@ -171,14 +184,8 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups)
 	if proc.NoNewPrivileges {
 		st.Add(spawn.OpNoNewPrivs)
-	}
-	if lx.Seccomp != nil {
-		prog, err := compileSeccomp(lx.Seccomp)
-		if err != nil {
-			return nil, err
-		}
-		if prog != nil {
-			st.Add(spawn.OpSeccomp, prog, uint64(0))
+		if filter != nil {
+			st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
 		}
 	}
 	for _, e := range proc.Env {

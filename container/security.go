@@ -1,6 +1,10 @@
 package container
 
 import (
+	"fmt"
+
+	"github.com/nookrun/nook/caps"
+	"github.com/nookrun/nook/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -14,13 +18,32 @@ func (c *capMasks) get(i int) uint64 {
 	return c[i]
 }
 
+// capSets compiles process.capabilities; nil means the spec does not touch
+// capabilities at all (the command keeps what its user has).
 func capSets(c *specs.LinuxCapabilities) (*capMasks, error) {
 	if c == nil {
 		return nil, nil
 	}
-	return nil, nil // TODO(security): caps package
+	s, err := caps.FromSpec(c)
+	if err != nil {
+		return nil, fmt.Errorf("process.capabilities: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("process.capabilities: %w", err)
+	}
+	return &capMasks{s.Bounding, s.Effective, s.Permitted, s.Inheritable, s.Ambient}, nil
 }
 
-func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, error) {
-	return nil, nil // TODO(security): seccomp package
+// compileSeccomp compiles linux.seccomp into the BPF program the child
+// loads, and the flags to load it with.
+func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, uint32, error) {
+	prog, err := seccomp.Compile(s)
+	if err != nil {
+		return nil, 0, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	flags, err := seccomp.FilterFlags(s)
+	if err != nil {
+		return nil, 0, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	return prog.Bytes(), flags, nil
 }

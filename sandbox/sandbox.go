@@ -10,9 +10,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Config is a sandbox as `nook run` describes it. The zero value plus Args
@@ -54,6 +57,19 @@ type Config struct {
 	NoInit bool
 	// TTY gives the command a new pseudo-terminal.
 	TTY bool
+
+	// CapAdd and CapDrop adjust the default capability set (caps.Default);
+	// "ALL" names every capability.
+	CapAdd, CapDrop []string
+	// Privileged gives every capability and turns off seccomp and the
+	// masked and read-only paths. The namespaces stay.
+	Privileged bool
+	// Seccomp is a profile file (OCI or Docker format), "unconfined" for
+	// none, or empty for nook's default profile.
+	Seccomp string
+	// AllowNewPrivs leaves no_new_privs off, so setuid programs inside
+	// can gain privileges.
+	AllowNewPrivs bool
 }
 
 // Bind is a bind mount of a host path.
@@ -101,6 +117,9 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			ReadonlyPaths: ReadonlyPaths(),
 		},
 	}
+	if err := c.security(s); err != nil {
+		return nil, err
+	}
 	if s.Hostname == "" && has(namespaces.UTS) {
 		s.Hostname = "nook"
 	}
@@ -137,6 +156,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 		// system directories are bound into
 		s.Root.Readonly = true
 		s.Mounts = append(s.Mounts, HostView()...)
+		// secrets stay hidden even in a privileged sandbox
 		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, HostSecrets()...)
 	}
 	s.Mounts = append(s.Mounts, systemMounts(has(namespaces.IPC), has(namespaces.User))...)
@@ -262,4 +282,50 @@ func Run(ctx context.Context, c *Config) (*container.Result, error) {
 		return nil, err
 	}
 	return container.Run(ctx, "", s, c.Options())
+}
+
+// security sets the capabilities, no_new_privs, seccomp and the masked
+// and read-only paths.
+func (c *Config) security(s *specs.Spec) error {
+	base := caps.Default()
+	if c.Privileged {
+		base = heldCaps()
+	}
+	names, err := caps.Adjust(base, c.CapAdd, c.CapDrop)
+	if err != nil {
+		return fmt.Errorf("--cap-add/--cap-drop: %w", err)
+	}
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: names, Effective: names, Permitted: names}
+	s.Process.NoNewPrivileges = !c.AllowNewPrivs
+	switch {
+	case c.Privileged && c.Seccomp == "", c.Seccomp == "unconfined":
+	case c.Seccomp != "":
+		p, err := seccomp.LoadWithCaps(c.Seccomp, names)
+		if err != nil {
+			return fmt.Errorf("--seccomp: %w", err)
+		}
+		s.Linux.Seccomp = p
+	default:
+		s.Linux.Seccomp = seccomp.DefaultFor(names)
+	}
+	if c.Privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}
+	return nil
+}
+
+// heldCaps lists the capabilities in nook's own bounding set: a privileged
+// sandbox gets all of them, and no more can be had.
+func heldCaps() []string {
+	var out []string
+	for _, name := range caps.All() {
+		n, err := caps.Number(name)
+		if err != nil {
+			continue
+		}
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0); err == nil && r == 1 {
+			out = append(out, name)
+		}
+	}
+	return out
 }

@@ -27,6 +27,9 @@ type runOptions struct {
 	uidMaps, gidMaps, binds, tmpfs, env        []string
 	readOnly, clearEnv, noInit, tty            bool
 	bundle                                     string
+	capAdd, capDrop                            []string
+	privileged, noNewPrivs                     bool
+	seccomp                                    string
 }
 
 func newRunCmd() *cobra.Command {
@@ -44,6 +47,13 @@ namespaces, nook's init as PID 1, and the host's system read-only:
 host keys...) hidden. /home, /root, /run, /var and /srv are not visible
 unless bound in. It gets its own /proc, a minimal /dev, /sys read-only
 and a private /tmp. Its net namespace has only loopback, up.
+
+Security defaults, each one can be changed by a flag: the capabilities
+of Docker's default set (bounding = effective = permitted; inheritable
+and ambient empty), no_new_privs, nook's seccomp profile (no kernel
+modules, kexec, reboot, bpf, perf_event_open, keyrings, mounts, new user
+namespaces, open_by_handle_at, userfaultfd...), and /proc's and /sys's
+dangerous files masked or read-only.
 
 Run by a user other than root, nook maps that user to root in a new user
 namespace (with the /etc/subuid range when newuidmap allows it).
@@ -87,6 +97,11 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVarP(&o.user, "user", "u", "", "run as `UID[:GID]` inside (default 0:0)")
 	f.BoolVar(&o.noInit, "no-init", false, "exec COMMAND as PID 1 instead of under nook's init")
 	f.BoolVarP(&o.tty, "tty", "t", false, "give COMMAND a new pseudo-terminal")
+	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add `CAPS` to the default set (comma-separated or repeated; ALL for every one)")
+	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop `CAPS` from the default set (comma-separated or repeated; ALL for every one)")
+	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, no masked or read-only paths (namespaces stay)")
+	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
+	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -98,6 +113,8 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		Args: args, Rootfs: o.rootfs, ReadOnly: o.readOnly,
 		Hostname: o.hostname, Domainname: o.domainname, Workdir: o.workdir,
 		ClearEnv: o.clearEnv, NoInit: o.noInit, TTY: o.tty,
+		CapAdd: o.capAdd, CapDrop: o.capDrop, Privileged: o.privileged,
+		Seccomp: o.seccomp, AllowNewPrivs: !o.noNewPrivs,
 	}
 	var err error
 	if c.Share, err = namespaces.ParseList(o.share); err != nil {

@@ -1,0 +1,14 @@
+// Package sandbox runs a command isolated, as `nook run` does, in a few
+// lines of Go:
+//
+//	res, err := sandbox.Run(ctx, &sandbox.Config{Args: []string{"/bin/true"}})
+//
+// A Config describes a sandbox the way the command line does (rootfs,
+// binds, namespaces to share or add, ID maps...). Its Spec method builds the
+// OCI runtime spec that package container runs; nothing else decides what
+// a sandbox is.
+//
+// The default view is the host's system read-only: an empty root with the
+// host's /usr, /bin, /sbin, /lib* and /etc bound in, /etc's secrets hidden
+// (HostSecrets), and fresh /proc, /dev, /sys and /tmp.
+package sandbox

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what building and testing nook needs on a Debian machine, as root:
+# Go (when missing), gcc and libc's static archive for the cgo child, and
+# the tools the tests use.
+set -euo pipefail
+pkgs=(gcc libc6-dev libseccomp-dev busybox-static iproute2 nftables procps util-linux uidmap passwd make git)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v go >/dev/null; then
+  if [[ -x /usr/local/go/bin/go ]]; then
+    echo "install-deps: Go is at /usr/local/go/bin; add it to PATH" >&2
+  else
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
+  fi
+fi
