@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,6 +34,11 @@ type Options struct {
 	// before its maps; an unprivileged caller must, and then the command
 	// cannot change its groups.
 	DenySetgroups bool
+	// Limits are the run's time limits; linux.resources in the spec
+	// carries the cgroup limits.
+	Limits Limits
+	// Cgroup decides whether the sandbox gets a cgroup of its own.
+	Cgroup CgroupPolicy
 
 	waitFD bool
 }
@@ -49,6 +55,17 @@ type Result struct {
 	Rusage unix.Rusage
 	// Wall is the time from the start of the command to its end.
 	Wall time.Duration
+	// CPU is the CPU time (user and system) of the whole sandbox: the
+	// cgroup's account where there is one, else Rusage's.
+	CPU time.Duration
+	// Killed names the limit nook killed the sandbox for: "cpu-time" or
+	// "wall-time"; empty when it was not killed by nook.
+	Killed string
+	// Cgroup is the cgroup's account of the run, or nil without one.
+	Cgroup *cgroups.Stats
+	// Warnings are limits that could not be enforced, with
+	// Limits.BestEffort.
+	Warnings []string
 }
 
 // Container is one sandbox, from New to Close. Its zero value is not
@@ -60,6 +77,8 @@ type Container struct {
 	plan    *plan
 	proc    *spawn.Process
 	tty     *os.File
+	cgroup  *cgroups.Manager
+	watch   *watcher
 	started time.Time
 	closed  bool
 }
@@ -137,6 +156,14 @@ func (c *Container) Start() (err error) {
 	}
 	files = append(files, c.opts.ExtraFiles...)
 	cleanup := &spawn.Plan{}
+	if err := c.makeCgroup(); err != nil {
+		return err
+	}
+	if c.cgroup != nil {
+		for _, dir := range c.cgroup.Paths() {
+			cleanup.Add(spawn.JanitorRmdir, dir)
+		}
+	}
 	cfg := &spawn.Config{
 		Steps:      &c.plan.steps,
 		Cleanup:    cleanup,
@@ -149,6 +176,7 @@ func (c *Container) Start() (err error) {
 	c.started = time.Now()
 	proc, err := spawn.Start(cfg)
 	if err != nil {
+		c.cgroup.Destroy()
 		return err
 	}
 	c.proc = proc
@@ -159,6 +187,11 @@ func (c *Container) Start() (err error) {
 	}()
 	if c.plan.newUser {
 		if err := writeIDMaps(proc.Pid, c.spec.Linux, c.opts.DenySetgroups); err != nil {
+			return err
+		}
+	}
+	if c.cgroup != nil {
+		if err := c.cgroup.Add(proc.Pid); err != nil {
 			return err
 		}
 	}
@@ -176,6 +209,7 @@ func (c *Container) Start() (err error) {
 		}
 		c.tty = m
 	}
+	c.watch = c.startWatch()
 	return nil
 }
 
@@ -211,10 +245,24 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() { c.proc.Signal(unix.SIGKILL) })
 	defer stop()
 	ex, err := c.proc.Wait()
+	wall := time.Since(c.started)
 	if err != nil {
 		return nil, err
 	}
-	r := &Result{Rusage: ex.Rusage, Wall: time.Since(c.started)}
+	r := &Result{Rusage: ex.Rusage, Wall: wall}
+	r.CPU = time.Duration(ex.Rusage.Utime.Nano() + ex.Rusage.Stime.Nano())
+	if c.watch != nil {
+		r.Killed = c.watch.stop()
+	}
+	if c.cgroup != nil {
+		r.Warnings = c.cgroup.Warnings()
+		if st, err := c.cgroup.Stats(); err == nil {
+			r.Cgroup = st
+			if st.CPUUsage > 0 {
+				r.CPU = st.CPUUsage
+			}
+		}
+	}
 	switch {
 	case ex.Status.Exited():
 		r.ExitCode = ex.Status.ExitStatus()

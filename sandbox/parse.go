@@ -2,8 +2,13 @@ package sandbox
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/nookrun/nook/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // ParseBind reads SRC:DST[:ro|rw], as --bind takes it.
@@ -92,4 +97,69 @@ func ParseUser(s string) (uid, gid uint32, err error) {
 		}
 	}
 	return uint32(un), uint32(gn), nil
+}
+
+// ParseRlimit reads NAME=SOFT[:HARD], as --rlimit takes it. NAME is an
+// RLIMIT_* name, with or without the prefix, in any case; values are
+// numbers (sizes take k, m, g for the byte limits) or "unlimited".
+// Without HARD, HARD is SOFT.
+func ParseRlimit(s string) (specs.POSIXRlimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok || name == "" || val == "" {
+		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: want NAME=SOFT[:HARD]", s)
+	}
+	typ := strings.ToUpper(name)
+	if !strings.HasPrefix(typ, "RLIMIT_") {
+		typ = "RLIMIT_" + typ
+	}
+	if !slices.Contains(container.RlimitNames(), typ) {
+		names := container.RlimitNames()
+		slices.Sort(names)
+		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: unknown limit %q (want one of %s)", s, name, strings.Join(names, ", "))
+	}
+	soft, hard, hasHard := strings.Cut(val, ":")
+	sv, err := parseLimitValue(soft)
+	if err != nil {
+		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: %w", s, err)
+	}
+	hv := sv
+	if hasHard {
+		if hv, err = parseLimitValue(hard); err != nil {
+			return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: %w", s, err)
+		}
+	}
+	if sv > hv {
+		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: soft limit above hard limit", s)
+	}
+	return specs.POSIXRlimit{Type: typ, Soft: sv, Hard: hv}, nil
+}
+
+func parseLimitValue(v string) (uint64, error) {
+	if v == "unlimited" || v == "infinity" || v == "-1" {
+		return ^uint64(0), nil
+	}
+	n, err := ParseSize(v)
+	if err != nil {
+		return 0, err
+	}
+	return uint64(n), nil
+}
+
+// ParseDuration reads a duration: Go's form (1.5s, 500ms, 2m) or a bare
+// number of seconds.
+func ParseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if f < 0 {
+			return 0, fmt.Errorf("duration %q is negative", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("duration %q: want seconds or a Go duration (1.5s, 500ms)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	return d, nil
 }

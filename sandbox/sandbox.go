@@ -70,6 +70,17 @@ type Config struct {
 	// AllowNewPrivs leaves no_new_privs off, so setuid programs inside
 	// can gain privileges.
 	AllowNewPrivs bool
+
+	// Resources are the cgroup limits (linux.resources); nil for none.
+	Resources *specs.LinuxResources
+	// Rlimits are set on the command (process.rlimits).
+	Rlimits []specs.POSIXRlimit
+	// Limits are the time limits of the run.
+	Limits container.Limits
+	// Stdin, Stdout and Stderr are the command's; nil means nook's own.
+	// They are opened outside the sandbox, so the sandbox needs no
+	// access to their paths.
+	Stdin, Stdout, Stderr *os.File
 }
 
 // Bind is a bind mount of a host path.
@@ -120,6 +131,8 @@ func (c *Config) Spec() (*specs.Spec, error) {
 	if err := c.security(s); err != nil {
 		return nil, err
 	}
+	s.Linux.Resources = c.Resources
+	s.Process.Rlimits = c.Rlimits
 	if s.Hostname == "" && has(namespaces.UTS) {
 		s.Hostname = "nook"
 	}
@@ -272,7 +285,10 @@ func (c *Config) DenySetgroups() bool {
 
 // Options returns the container options this sandbox runs with.
 func (c *Config) Options() *container.Options {
-	return &container.Options{Init: !c.NoInit, DenySetgroups: c.DenySetgroups()}
+	return &container.Options{
+		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+	}
 }
 
 // Run runs the sandbox to completion, with nook's stdin, stdout and stderr.

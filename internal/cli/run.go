@@ -15,6 +15,7 @@ import (
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
+	"github.com/nookrun/nook/verdict"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -30,6 +31,7 @@ type runOptions struct {
 	capAdd, capDrop                            []string
 	privileged, noNewPrivs                     bool
 	seccomp                                    string
+	limitOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -75,7 +77,11 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			if err != nil {
 				return usageError{err}
 			}
-			return runSandbox(cmd, cfg)
+			if err := o.limitOptions.apply(cfg); err != nil {
+				return usageError{err}
+			}
+			defer closeFiles(cfg)
+			return runSandbox(cmd, cfg, &o.limitOptions)
 		},
 	}
 	f := cmd.Flags()
@@ -102,6 +108,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.BoolVar(&o.privileged, "privileged", false, "every capability, no seccomp filter, no masked or read-only paths (namespaces stay)")
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
+	o.limitOptions.flags(f)
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -179,7 +186,7 @@ func cutEnv(s string) (string, string, bool) {
 	return s, "", false
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config) error {
+func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}
@@ -189,7 +196,30 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config) error {
 			return err
 		}
 	}
-	return runSpec(cmd, "", s, cfg.Options())
+	r, err := runSpec(cmd, "", s, cfg.Options())
+	if lo.verdictFile != "" {
+		v := verdict.Judge(r, err, limitsOf(cfg))
+		if werr := lo.writeVerdict(v); werr != nil {
+			return werr
+		}
+	}
+	if r != nil {
+		for _, w := range r.Warnings {
+			fmt.Fprintf(cmd.ErrOrStderr(), "nook: warning: %s\n", w)
+		}
+	}
+	return exitStatus(r, err)
+}
+
+// exitStatus is nook's exit: the command's, as a shell reports it.
+func exitStatus(r *container.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if r.ExitCode != 0 {
+		return exitError{r.ExitCode}
+	}
+	return nil
 }
 
 func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
@@ -204,16 +234,16 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runSpec(cmd, args[0], s, &container.Options{Bundle: dir})
+	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
 }
 
 // runSpec runs a spec in the foreground: signals nook gets go to the
 // sandbox, a terminal is wired up when the spec asks for one, and nook
 // exits with the command's status.
-func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) error {
+func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) (*container.Result, error) {
 	c, err := container.New(id, s, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close()
 
@@ -223,7 +253,7 @@ func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Option
 	defer signal.Stop(sigs)
 
 	if err := c.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	if m := c.TTY(); m != nil {
 		restore := wireTTY(m)
@@ -237,14 +267,7 @@ func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Option
 			c.Signal(sig.(syscall.Signal))
 		}
 	}()
-	r, err := c.Wait(context.Background())
-	if err != nil {
-		return err
-	}
-	if r.ExitCode != 0 {
-		return exitError{r.ExitCode}
-	}
-	return nil
+	return c.Wait(context.Background())
 }
 
 // wireTTY copies between the user's terminal and the sandbox's pty, with

@@ -1,0 +1,157 @@
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/nookrun/nook/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Limits are time limits on a whole sandbox. When one is reached, every
+// process of the sandbox is killed and Result.Killed names the limit.
+type Limits struct {
+	// CPUTime limits the CPU time of the whole sandbox, every process
+	// together, as its cgroup accounts it.
+	CPUTime time.Duration
+	// WallTime limits the time from start to end.
+	WallTime time.Duration
+	// Extra is a grace period past each limit before the kill (isolate's
+	// --extra-time): a run that ends within it still exceeded the
+	// limit, but its output is complete.
+	Extra time.Duration
+	// BestEffort turns a cgroup limit the host cannot enforce into a
+	// warning (Result.Warnings) instead of an error.
+	BestEffort bool
+}
+
+// CgroupPolicy says when a sandbox gets a cgroup of its own.
+type CgroupPolicy int
+
+const (
+	// CgroupAuto: when nook runs as root, or when the spec sets
+	// limits (which then fail clearly where cgroups cannot be made).
+	CgroupAuto CgroupPolicy = iota
+	// CgroupAlways: always; failing to make one is an error.
+	CgroupAlways
+	// CgroupNever: never; limits in the spec are an error.
+	CgroupNever
+)
+
+func hasResources(r *specs.LinuxResources) bool {
+	return r != nil && (r.Memory != nil || r.Pids != nil || r.CPU != nil || len(r.Devices) > 0 || len(r.Unified) > 0)
+}
+
+// makeCgroup creates the sandbox's cgroup before its first process exists,
+// so that nothing the sandbox runs is ever outside it.
+func (c *Container) makeCgroup() error {
+	var res *specs.LinuxResources
+	if c.spec.Linux != nil {
+		res = c.spec.Linux.Resources
+	}
+	want := c.opts.Cgroup == CgroupAlways || hasResources(res) || c.opts.Limits.CPUTime > 0 ||
+		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)
+	if c.opts.Cgroup == CgroupNever {
+		if hasResources(res) {
+			return errors.New("linux.resources: limits need a cgroup")
+		}
+		want = false
+	}
+	if !want {
+		return nil
+	}
+	name := c.id
+	if name == "" {
+		var b [6]byte
+		rand.Read(b[:])
+		name = hex.EncodeToString(b[:])
+	}
+	m, err := cgroups.Create(name, res, &cgroups.Options{BestEffort: c.opts.Limits.BestEffort})
+	if err != nil {
+		if os.Geteuid() != 0 && !hasResources(res) && c.opts.Limits.CPUTime == 0 && c.opts.Cgroup == CgroupAuto {
+			return nil // an unprivileged sandbox without limits needs none
+		}
+		return err
+	}
+	c.cgroup = m
+	return nil
+}
+
+// watcher enforces the time limits while the command runs.
+type watcher struct {
+	once   sync.Once
+	done   chan struct{}
+	mu     sync.Mutex
+	killed string
+}
+
+func (c *Container) startWatch() *watcher {
+	l := c.opts.Limits
+	if l.CPUTime <= 0 && l.WallTime <= 0 {
+		return nil
+	}
+	w := &watcher{done: make(chan struct{})}
+	kill := func(why string) {
+		w.mu.Lock()
+		if w.killed == "" {
+			w.killed = why
+		}
+		w.mu.Unlock()
+		c.proc.Signal(unix.SIGKILL)
+		if c.cgroup != nil {
+			c.cgroup.Kill() // processes outside the pid namespace, if it is shared
+		}
+	}
+	if l.WallTime > 0 {
+		t := time.AfterFunc(l.WallTime+l.Extra-time.Since(c.started), func() { kill("wall-time") })
+		go func() { <-w.done; t.Stop() }()
+	}
+	if l.CPUTime > 0 && c.cgroup != nil {
+		go c.watchCPU(w, l.CPUTime+l.Extra, kill)
+	}
+	return w
+}
+
+// watchCPU polls the cgroup's CPU account. The sandbox cannot use more
+// than one CPU-second per second per CPU, so it sleeps for the time the
+// rest of the budget takes at full speed, at most 50ms and at least 1ms:
+// the overshoot stays within a few milliseconds per CPU.
+func (c *Container) watchCPU(w *watcher, limit time.Duration, kill func(string)) {
+	ncpu := time.Duration(runtime.NumCPU())
+	for {
+		st, err := c.cgroup.Stats()
+		if err != nil {
+			return
+		}
+		left := limit - st.CPUUsage
+		if left <= 0 {
+			kill("cpu-time")
+			return
+		}
+		sleep := min(max(left/ncpu, time.Millisecond), 50*time.Millisecond)
+		select {
+		case <-w.done:
+			return
+		case <-time.After(sleep):
+		}
+	}
+}
+
+func (w *watcher) stop() string {
+	w.once.Do(func() { close(w.done) })
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.killed
+}
+
+// String describes the limits for messages.
+func (l Limits) String() string {
+	return fmt.Sprintf("cpu-time=%v wall-time=%v extra=%v", l.CPUTime, l.WallTime, l.Extra)
+}

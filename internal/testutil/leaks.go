@@ -1,0 +1,336 @@
+package testutil
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// LeakWait is how long CheckNoLeaks waits for leftovers to go away.
+const LeakWait = 2 * time.Second
+
+// leakStable is how long a cgroup or named net namespace that no process
+// of the test can be tied to must stay before it counts as leaked: a
+// parallel test's sandbox may be starting right then.
+const leakStable = time.Second
+
+// CheckNoLeaks checks that the test leaves nothing behind on the host. Call
+// it first thing in the test: it takes a snapshot now and registers a
+// t.Cleanup that, after the test and its later cleanups, waits up to
+// LeakWait for these to be gone, then fails the test for each that is not:
+//
+//   - a process with the test's marker (see Mark) in its environment:
+//     nook, its init, its janitor or the command;
+//   - a mount on the host that was not there before, under the test's
+//     temporary directory, or anywhere outside the system's temp directory
+//     (where parallel tests make their own);
+//   - a cgroup directory named *nook* (up to three levels under
+//     /sys/fs/cgroup) that was not there before and holds a process of the
+//     test, or holds none at all and has no children;
+//   - an entry of /run/netns that was not there before, checked only when
+//     no other nook is running (a parallel test's sandbox may own it).
+//
+// What it finds it then removes (kills, unmounts, rmdirs), so that one
+// test's leak does not fail the tests after it.
+func CheckNoLeaks(t testing.TB) {
+	t.Helper()
+	mark := Mark(t)
+	root := filepath.Dir(t.TempDir())
+	mountsBefore := mountIDs()
+	cgroupsBefore := set(nookCgroups())
+	netnsBefore := set(netnsEntries())
+	t.Cleanup(func() {
+		var (
+			procs          []int
+			mounts         []mountEntry
+			cgroups, netns []string
+			since          = map[string]time.Time{}
+			deadline       = time.Now().Add(LeakWait)
+		)
+		stable := func(key string, now time.Time) bool {
+			if _, ok := since[key]; !ok {
+				since[key] = now
+			}
+			return now.Sub(since[key]) >= leakStable
+		}
+		for {
+			now := time.Now()
+			seen := map[string]bool{}
+			procs = markedProcs(mark)
+			mounts = mounts[:0]
+			for _, m := range readMountinfo() {
+				if mountsBefore[m.id] {
+					continue
+				}
+				if within(m.point, root) || !within(m.point, os.TempDir()) {
+					mounts = append(mounts, m)
+				}
+			}
+			cgroups = cgroups[:0]
+			for _, cg := range nookCgroups() {
+				if cgroupsBefore[cg] {
+					continue
+				}
+				pids, leaf := cgroupProcs(cg)
+				ours := false
+				for _, p := range pids {
+					ours = ours || hasMark(p, mark)
+				}
+				if ours || (len(pids) == 0 && leaf) {
+					seen["cg:"+cg] = true
+					if ours || stable("cg:"+cg, now) {
+						cgroups = append(cgroups, cg)
+					}
+				}
+			}
+			netns = netns[:0]
+			if !otherNookRunning(mark) {
+				for _, n := range netnsEntries() {
+					if !netnsBefore[n] {
+						seen["ns:"+n] = true
+						if stable("ns:"+n, now) {
+							netns = append(netns, n)
+						}
+					}
+				}
+			}
+			for k := range since {
+				if !seen[k] {
+					delete(since, k)
+				}
+			}
+			pending := len(since) > len(cgroups)+len(netns)
+			clean := len(procs) == 0 && len(mounts) == 0 && len(cgroups) == 0 && len(netns) == 0
+			if (clean && !pending) || now.After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, p := range procs {
+			t.Errorf("leak: process %d (%s) with %s=%s still runs %v after the test", p, procDesc(p), MarkVar, mark, LeakWait)
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		for _, m := range mounts {
+			t.Errorf("leak: new mount on the host: %s", m.line)
+		}
+		for i := len(mounts) - 1; i >= 0; i-- {
+			syscall.Unmount(mounts[i].point, syscall.MNT_DETACH)
+		}
+		for _, cg := range cgroups {
+			t.Errorf("leak: cgroup %s is left", cg)
+			if pids, _ := cgroupProcs(cg); len(pids) == 0 {
+				os.Remove(cg)
+			}
+		}
+		for _, n := range netns {
+			t.Errorf("leak: /run/netns/%s is left", n)
+		}
+	})
+}
+
+func set(l []string) map[string]bool {
+	m := make(map[string]bool, len(l))
+	for _, s := range l {
+		m[s] = true
+	}
+	return m
+}
+
+// within reports whether path is dir or under it.
+func within(path, dir string) bool {
+	dir = filepath.Clean(dir)
+	return path == dir || strings.HasPrefix(path, dir+"/")
+}
+
+// --- processes ---------------------------------------------------------------
+
+// markedProcs returns the PIDs of the processes whose environment has
+// NOOK_TEST_MARK=mark.
+func markedProcs(mark string) []int {
+	var out []int
+	for _, p := range pids() {
+		if hasMark(p, mark) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func pids() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	self := os.Getpid()
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err == nil && p != self {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func hasMark(pid int, mark string) bool {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return false
+	}
+	want := []byte(MarkVar + "=" + mark)
+	for _, kv := range bytes.Split(env, []byte{0}) {
+		if bytes.Equal(kv, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// otherNookRunning reports whether a nook process of another test (or
+// another test process) runs: argv[0] is a nook binary and the environment
+// has no mark, or another one.
+func otherNookRunning(mark string) bool {
+	for _, p := range pids() {
+		cmd, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := bytes.Cut(cmd, []byte{0})
+		if filepath.Base(string(argv0)) == "nook" && !hasMark(p, mark) {
+			return true
+		}
+	}
+	return false
+}
+
+func procDesc(pid int) string {
+	dir := "/proc/" + strconv.Itoa(pid)
+	comm, _ := os.ReadFile(dir + "/comm")
+	cmd, _ := os.ReadFile(dir + "/cmdline")
+	return fmt.Sprintf("%s: %s", strings.TrimSpace(string(comm)),
+		strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '}))))
+}
+
+// --- mounts ------------------------------------------------------------------
+
+type mountEntry struct {
+	id    string
+	point string
+	line  string
+}
+
+func readMountinfo() []mountEntry {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	var out []mountEntry
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 5 {
+			continue
+		}
+		out = append(out, mountEntry{id: f[0], point: unescapeMount(f[4]), line: l})
+	}
+	return out
+}
+
+func mountIDs() map[string]bool {
+	m := map[string]bool{}
+	for _, e := range readMountinfo() {
+		m[e.id] = true
+	}
+	return m
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// MountPoints returns the mount points of the calling process's mount
+// namespace, as /proc/self/mountinfo lists them.
+func MountPoints() []string {
+	var out []string
+	for _, m := range readMountinfo() {
+		out = append(out, m.point)
+	}
+	return out
+}
+
+// --- cgroups and net namespaces ----------------------------------------------
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// nookCgroups lists the directories named *nook* up to three levels under
+// /sys/fs/cgroup (hybrid hierarchies put the controller first).
+func nookCgroups() []string {
+	var out []string
+	var walk func(dir string, depth int)
+	walk = func(dir string, depth int) {
+		if depth > 3 {
+			return
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			if strings.Contains(strings.ToLower(e.Name()), "nook") {
+				out = append(out, p)
+			}
+			walk(p, depth+1)
+		}
+	}
+	walk(cgroupRoot, 1)
+	return out
+}
+
+// cgroupProcs returns the processes in cgroup dir and whether it has no
+// child cgroups.
+func cgroupProcs(dir string) (pids []int, leaf bool) {
+	b, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	for _, f := range strings.Fields(string(b)) {
+		if p, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, p)
+		}
+	}
+	leaf = true
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.IsDir() {
+			leaf = false
+		}
+	}
+	return pids, leaf
+}
+
+func netnsEntries() []string {
+	ents, _ := os.ReadDir("/run/netns")
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
