@@ -163,4 +163,3 @@ func (v *Verdict) WriteIsolate(w io.Writer) error {
 	_, err := w.Write(b)
 	return err
 }
-

@@ -15,13 +15,13 @@ import (
 // limitOptions are the flags of `nook run` for untrusted code: cgroup
 // limits, rlimits, time limits, judge I/O and the verdict.
 type limitOptions struct {
-	memory, memorySwap, cpusetCPUs                   string
-	pids                                             int64
-	cpus                                             float64
-	cpuWeight                                        uint64
-	rlimits                                          []string
-	openFiles, stack, fileSize, core                 string
-	cpuTime, wallTime, extraTime, limits             string
+	memory, memorySwap, cpusetCPUs                    string
+	pids                                              int64
+	cpus                                              float64
+	cpuWeight                                         uint64
+	rlimits                                           []string
+	openFiles, stack, fileSize, core                  string
+	cpuTime, wallTime, extraTime, limits              string
 	stdin, stdout, stderr, verdictFile, verdictFormat string
 }
 

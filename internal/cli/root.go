@@ -67,5 +67,3 @@ from its flags.`,
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }
-
-

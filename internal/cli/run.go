@@ -24,13 +24,13 @@ import (
 // runOptions are the flags of `nook run`, as typed.
 type runOptions struct {
 	rootfs, hostname, domainname, workdir, user string
-	share, unshare, timeOffset                 string
-	uidMaps, gidMaps, binds, tmpfs, env        []string
-	readOnly, clearEnv, noInit, tty            bool
-	bundle                                     string
-	capAdd, capDrop                            []string
-	privileged, noNewPrivs                     bool
-	seccomp                                    string
+	share, unshare, timeOffset                  string
+	uidMaps, gidMaps, binds, tmpfs, env         []string
+	readOnly, clearEnv, noInit, tty             bool
+	bundle                                      string
+	capAdd, capDrop                             []string
+	privileged, noNewPrivs                      bool
+	seccomp                                     string
 	limitOptions
 }
 
