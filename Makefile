@@ -1,5 +1,5 @@
 # nook: build, test, benchmark. Everything runs as root on Linux.
-GO      ?= go
+GO      ?= $(shell command -v go || echo /usr/local/go/bin/go)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # static: the sandbox child must not start a dynamic loader, and the binary
 # must run on hosts without Go or the same libc
