@@ -18,6 +18,12 @@ const (
 	cloneNewPID    = 0x20000000
 	cloneNewNet    = 0x40000000
 
+	tiocsti   = 0x5412 // ioctl: push a byte into a terminal's input
+	tioclinux = 0x541c // ioctl: Linux console subcommands (selection paste)
+	sIFMT     = 0o170000
+	sIFCHR    = 0o020000
+	sIFBLK    = 0o060000
+
 	perLinux    = 0x0000
 	perLinux32  = 0x0008
 	perUname26  = 0x0020000
@@ -185,6 +191,25 @@ func DefaultFor(granted []string) *specs.LinuxSeccomp {
 		// CLONE_NEWTIME shares its bit with the exit signal in clone(2),
 		// so it is only checked for unshare(2).
 		deny([]string{"unshare"}, specs.LinuxSeccompArg{Index: 0, Value: cloneNewTime, ValueTwo: cloneNewTime, Op: specs.OpMaskedEqual})
+	}
+	if !have["CAP_SYS_ADMIN"] {
+		// Typing into a terminal: a sandbox that inherits the user's
+		// terminal as stdin could queue commands for the user's shell
+		// to run after it exits (TIOCSTI), or paste through the console
+		// (TIOCLINUX). The kernel already requires CAP_SYS_ADMIN for a
+		// terminal that is not the caller's controlling one; this also
+		// covers one that is. The request is 32 bits.
+		for _, req := range []uint64{tiocsti, tioclinux} {
+			deny([]string{"ioctl"}, specs.LinuxSeccompArg{Index: 1, Value: lowWordMask, ValueTwo: req, Op: specs.OpMaskedEqual})
+		}
+		// Device nodes: the sandbox gets the ones it needs from nook.
+		// A block or character node made inside could reach a host disk
+		// wherever no device cgroup stands in the way (cgroup v2 has
+		// none without BPF); FIFOs and sockets stay allowed.
+		for _, kind := range []uint64{sIFCHR, sIFBLK} {
+			deny([]string{"mknod"}, specs.LinuxSeccompArg{Index: 1, Value: sIFMT, ValueTwo: kind, Op: specs.OpMaskedEqual})
+			deny([]string{"mknodat"}, specs.LinuxSeccompArg{Index: 2, Value: sIFMT, ValueTwo: kind, Op: specs.OpMaskedEqual})
+		}
 	}
 	enosys := uint(errnoENOSYS)
 	p.Syscalls = append(p.Syscalls, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys})

@@ -737,6 +737,12 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 	dfl.sa_handler = SIG_DFL;
 	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	// not dumpable: the sandbox cannot ptrace its init or open
+	// /proc/1/exe, which is the nook binary. Writes to that binary are
+	// refused anyway (ETXTBSY) for as long as nook runs, and nook and its
+	// janitor outlive every process of the sandbox (CVE-2019-5736). The
+	// command's exec makes it dumpable again, as usual.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
