@@ -614,18 +614,26 @@ static int forward[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGW
 // supervisor sends, reaps every process orphaned into it, and leaves with
 // the command. The command's raw wait status goes to the parent through
 // status_fd, because PID 1 cannot die of a signal to say "killed by N".
+static int cmd_main(void *arg) {
+	struct child *c = arg;
+	prepare_exec(c, c->tty_slave >= 0);
+	exec_cmd(c);
+}
+
 static void __attribute__((noreturn)) run_init(struct child *c) {
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
-	// a raw fork: glibc's fork() runs atfork handlers and takes locks that
-	// another thread of the Go process may have held when we were cloned
-	pid_t cmd = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	if (cmd < 0) fail(c->s, errno, "fork", "");
-	if (cmd == 0) {
-		prepare_exec(c, c->tty_slave >= 0);
-		exec_cmd(c);
-	}
+	// The command shares init's memory until its exec, as posix_spawn
+	// does it: copying init's address space (itself a copy of the Go
+	// process's) would cost more than the rest of the start. Init waits,
+	// suspended, so the command is alone on the shared memory and TLS.
+	// glibc's clone() is a plain wrapper, unlike fork(), which takes
+	// locks (see the file comment).
+	static const size_t stack_size = 64 * 1024;
+	char stack[stack_size] __attribute__((aligned(16)));
+	pid_t cmd = clone(cmd_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	if (cmd < 0) fail(c->s, errno, "start command", "");
 	// from here on only the command reports errors
 	close(c->s->err_fd);
 	if (c->tty_slave >= 0) close(c->tty_slave);
@@ -850,63 +858,111 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 
 // --- janitor -----------------------------------------------------------------
 
-// janitor outlives nook if it has to. It waits for nook to close the
-// lifeline; then it makes sure the sandbox is dead and removes what the
-// sandbox leaves on the host (cgroups, state files), which nothing inside
-// the sandbox can reach. One process does this on every exit path, the
-// normal one included, so there is only one way to clean up.
-static void __attribute__((noreturn)) janitor_main(struct nook_spawn *s, int pidfd) {
-	struct sigaction ign;
-	memset(&ign, 0, sizeof ign);
-	ign.sa_handler = SIG_IGN;
-	for (int i = 1; i < 65; i++)
-		if (i != SIGCHLD) sigaction(i, &ign, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	// keep only the lifeline and the sandbox's pidfd
-	int lf = fcntl(s->lifeline_fd, F_DUPFD_CLOEXEC, 3);
-	int pf = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
-	if (lf < 0 || pf < 0) _exit(1);
+// The janitor shares the Go process's memory (CLONE_VM: nothing is
+// copied) and runs beside it for as long as the sandbox lives, so it must
+// not touch anything the Go side uses: it runs on its own stack, reads
+// only its own block (struct janitor, freed by Go after reaping it), and
+// makes its system calls directly, because glibc's wrappers write errno
+// into the thread-local storage it shares with a Go thread.
+static long rsys(long n, long a, long b, long c, long d, long e) {
+#if defined(__x86_64__)
+	long ret;
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
+	return x0;
+#else
+#error "nook's janitor needs raw system calls for this architecture"
+#endif
+}
+
+// kernel_sigaction is the kernel's struct for rt_sigaction; SIG_IGN
+// needs no restorer.
+struct kernel_sigaction {
+	void *handler;
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+struct janitor {
+	int lifeline;
+	int pidfd;
+	const unsigned char *jops;
+	unsigned long jops_len;
+};
+
+// janitor_main waits for nook to close the lifeline; then it makes sure
+// the sandbox is dead and removes what the sandbox leaves on the host
+// (cgroups, state files), which nothing inside the sandbox can reach. It
+// outlives nook if it has to. One process does this on every exit path,
+// the normal one included, so there is only one way to clean up.
+static int janitor_main(void *arg) {
+	struct janitor *j = arg;
+	struct kernel_sigaction ign = {(void *)1 /* SIG_IGN */, 0, 0, 0};
+	for (long i = 1; i < 65; i++)
+		if (i != SIGKILL && i != SIGSTOP && i != SIGCHLD) rsys(SYS_rt_sigaction, i, (long)&ign, 0, 8, 0);
+	uint64_t none = 0;
+	rsys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0);
+	// keep only the lifeline and the sandbox's pidfd: nothing of nook's
+	// stays open because of us
+	int lf = j->lifeline, pf = j->pidfd;
 	int lo = lf < pf ? lf : pf, hi = lf < pf ? pf : lf;
-	syscall(SYS_close_range, 0, (unsigned)lo - 1, 0);
-	if (hi > lo + 1) syscall(SYS_close_range, (unsigned)lo + 1, (unsigned)hi - 1, 0);
-	syscall(SYS_close_range, (unsigned)hi + 1, ~0U, 0);
-	setsid();
-	prctl(PR_SET_NAME, "nook-janitor", 0, 0, 0);
+	if (lo > 0) rsys(SYS_close_range, 0, lo - 1, 0, 0, 0);
+	if (hi > lo + 1) rsys(SYS_close_range, lo + 1, hi - 1, 0, 0, 0);
+	rsys(SYS_close_range, hi + 1, ~0U, 0, 0, 0);
+	rsys(SYS_setsid, 0, 0, 0, 0, 0);
+	rsys(SYS_prctl, PR_SET_NAME, (long)"nook-janitor", 0, 0, 0);
 
 	char buf[64];
-	while (read(lf, buf, sizeof buf) > 0) {
+	for (;;) {
+		long r = rsys(SYS_read, lf, (long)buf, sizeof buf, 0, 0);
+		if (r <= 0 && r != -EINTR) break;
 	}
-	// nook is done or dead; so is the sandbox, now
-	syscall(SYS_pidfd_send_signal, pf, SIGKILL, NULL, 0);
+	// nook is done or dead; so is the sandbox, now. Its PID 1 takes the
+	// rest of its pid namespace with it.
+	rsys(SYS_pidfd_send_signal, pf, SIGKILL, 0, 0, 0);
 	struct pollfd p = {.fd = pf, .events = POLLIN};
-	poll(&p, 1, 5000);
+	rsys(SYS_poll, (long)&p, 1, 5000, 0, 0);
 
 	size_t off = 0;
 	struct step st;
-	while (decode(s->jops, s->jops_len, &off, &st) > 0) {
+	while (decode(j->jops, j->jops_len, &off, &st) > 0) {
 		const char *path = str(&st, 0);
 		switch (st.op) {
 		case JOP_RMDIR:
 			// a cgroup stays busy for a moment after its last task
-			// exits; give it up to ten seconds
+			// exits, and until then some process of the sandbox may
+			// live on; wait up to ten seconds
 			for (int i = 0; i < 1000; i++) {
-				if (rmdir(path) == 0 || errno == ENOENT) break;
-				if (errno != EBUSY) break;
+				long r = rsys(SYS_rmdir, (long)path, 0, 0, 0, 0);
+				if (r == 0 || r != -EBUSY) break;
 				struct timespec ts = {0, 10 * 1000 * 1000};
-				nanosleep(&ts, NULL);
+				rsys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
 			}
 			break;
 		case JOP_UNLINK:
-			unlink(path);
+			rsys(SYS_unlink, (long)path, 0, 0, 0, 0);
 			break;
 		case JOP_UMOUNT:
-			umount2(path, MNT_DETACH);
+			rsys(SYS_umount2, (long)path, MNT_DETACH, 0, 0, 0);
 			break;
 		}
 	}
-	_exit(0);
+	rsys(SYS_exit_group, 0, 0, 0, 0, 0);
+	return 0;
 }
 
 // --- parent ------------------------------------------------------------------
@@ -930,7 +986,7 @@ static long clone3_(uint64_t flags, int *pidfd, int cgroup) {
 
 int nook_spawn(struct nook_spawn *s) {
 	sigset_t all, old;
-	int pidfd = -1, jpidfd = -1;
+	int pidfd = -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	long pid = clone3_(s->clone_flags, &pidfd, s->cgroup_fd);
@@ -943,16 +999,23 @@ int nook_spawn(struct nook_spawn *s) {
 	s->pid = (int)pid;
 	s->pidfd = pidfd;
 	s->janitor_pid = 0;
-	if (s->lifeline_fd >= 0) {
-		long j = clone3_(0, &jpidfd, -1);
-		if (j == 0) janitor_main(s, pidfd);
-		if (j < 0) {
+	if (s->janitor_block) {
+		// the block is [struct janitor | stack], allocated by the Go
+		// side, which frees it only after reaping the janitor
+		struct janitor *j = s->janitor_block;
+		j->lifeline = s->lifeline_fd;
+		j->pidfd = pidfd;
+		j->jops = s->jops;
+		j->jops_len = s->jops_len;
+		char *top = (char *)s->janitor_block + s->janitor_block_size;
+		top = (char *)((uintptr_t)top & ~(uintptr_t)15);
+		long jp = clone(janitor_main, top, CLONE_VM | SIGCHLD, j);
+		if (jp < 0) {
 			int e = errno;
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			return -e;
 		}
-		s->janitor_pid = (int)j;
-		close(jpidfd);
+		s->janitor_pid = (int)jp;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;

@@ -1,7 +1,7 @@
 package spawn
 
 /*
-#cgo CFLAGS: -O2 -Wall -Wno-unused-result
+#cgo CFLAGS: -O2 -Wall -Wno-unused-result -fno-stack-protector
 #include <stdlib.h>
 #include <string.h>
 #include "spawn.h"
@@ -62,7 +62,15 @@ type Process struct {
 	ttySock    *os.File // our end of the socketpair the pty master comes over
 	lifeline   *os.File // write end: the janitor waits for it to close
 	waited     bool
+
+	// C memory the janitor uses for as long as it lives: freed only
+	// after it is reaped
+	janitorBlock unsafe.Pointer
+	janitorOps   unsafe.Pointer
 }
+
+// janitorBlockSize is the janitor's memory: its arguments and its stack.
+const janitorBlockSize = 64 << 10
 
 // ChildError is an error the child reported before or at exec.
 type ChildError struct {
@@ -182,15 +190,26 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.ops_len = C.ulong(len(steps))
 	defer C.free(unsafe.Pointer(cs.ops))
 	if cfg.Cleanup != nil {
-		j := cfg.Cleanup.Bytes()
-		if len(j) > 0 {
-			cs.jops = (*C.uchar)(C.CBytes(j))
+		p.janitorBlock = C.calloc(1, janitorBlockSize)
+		cs.janitor_block = p.janitorBlock
+		cs.janitor_block_size = janitorBlockSize
+		if j := cfg.Cleanup.Bytes(); len(j) > 0 {
+			p.janitorOps = C.CBytes(j)
+			cs.jops = (*C.uchar)(p.janitorOps)
 			cs.jops_len = C.ulong(len(j))
-			defer C.free(unsafe.Pointer(cs.jops))
 		}
 	}
 
 	if r := C.nook_spawn(cs); r < 0 {
+		if cs.pid > 0 {
+			// the child exists but the janitor does not: nothing will
+			// clean up after it, so it must not run
+			unix.PidfdSendSignal(int(cs.pidfd), unix.SIGKILL, nil, 0)
+			var ws unix.WaitStatus
+			unix.Wait4(int(cs.pid), &ws, 0, nil)
+			unix.Close(int(cs.pidfd))
+		}
+		p.freeJanitor()
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
 	}
 	p.Pid = int(cs.pid)
@@ -320,7 +339,17 @@ func (p *Process) Close() error {
 		}
 		p.janitorPid = 0
 	}
+	p.freeJanitor()
 	return nil
+}
+
+func (p *Process) freeJanitor() {
+	if p.janitorPid > 0 {
+		return // still running on this memory
+	}
+	C.free(p.janitorBlock)
+	C.free(p.janitorOps)
+	p.janitorBlock, p.janitorOps = nil, nil
 }
 
 func (p *Process) closeFiles() {

@@ -57,7 +57,9 @@ struct nook_spawn {
 	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
 	int status_fd;	 // init: where the command's wait status goes, or -1
 	int wait_fd;	 // OP_WAIT_FD blocks on this fd (OCI start), or -1
-	int lifeline_fd; // read end the janitor waits on, or -1 for no janitor
+	int lifeline_fd; // read end the janitor waits on
+	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
+	unsigned long janitor_block_size;
 	int nfds;	 // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
 	int fds[NOOK_MAXFDS];
 	// results
