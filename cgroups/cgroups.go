@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/opencontainers/cgroups"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -93,6 +96,14 @@ type LimitError struct {
 func (e *LimitError) Error() string { return "cgroups: " + e.Limit + ": " + e.Err.Error() }
 func (e *LimitError) Unwrap() error { return e.Err }
 
+// detectMode, v2Root and v2Parent are variables only so that the tests can
+// run the v2 code on the (controller-less) v2 tree of a hybrid host.
+var (
+	detectMode = DetectMode
+	v2Root     = Root
+	v2Parent   = ParentV2
+)
+
 // DetectMode reports the host's cgroup layout. It costs one statfs(2) of
 // /sys/fs/cgroup and, unless that is cgroup2, one of /sys/fs/cgroup/unified.
 func DetectMode() Mode {
@@ -124,7 +135,7 @@ type Manager struct {
 	name     string
 	bestEff  bool
 	dirs     []string          // unique directories, in creation order
-	ctrl     map[string]string // v1: controller -> directory
+	ctrl     map[string]string // controller -> its directory (v2: enabled ones)
 	warnings []string
 	gone     bool // Destroy succeeded
 }
@@ -138,7 +149,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	m := &Manager{name: name, mode: DetectMode()}
+	m := &Manager{name: name, mode: detectMode()}
 	if opts != nil {
 		m.bestEff = opts.BestEffort
 	}
@@ -160,6 +171,58 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	if err != nil {
 		m.rollback()
 		return nil, err
+	}
+	return m, nil
+}
+
+// Open returns a Manager for the existing cgroups of sandbox name, made by
+// Create in this or another process (for example one that crashed), so that
+// they can be inspected, killed or destroyed. It fails with os.ErrNotExist if
+// there are none. Warnings are not recovered. Managers identify cgroups by
+// path only: once one Manager destroyed the sandbox and the name was reused,
+// another Manager for the old sandbox would act on the new one, so destroy
+// through one of them only.
+func Open(name string) (*Manager, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	m := &Manager{name: name, mode: detectMode(), ctrl: make(map[string]string)}
+	switch m.mode {
+	case Unified:
+		dir := v2Parent + "/" + name
+		ctrls, err := cgroups.ReadFile(dir, "cgroup.controllers")
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			return nil, fmt.Errorf("cgroups: open %s: %w", name, err)
+		}
+		m.dirs = []string{dir}
+		for _, c := range strings.Fields(ctrls) {
+			m.ctrl[c] = dir
+		}
+	case Legacy, Hybrid:
+		seen := make(map[uint64]string)
+		for _, c := range v1Controllers {
+			mnt, ok := v1Mounts()[c]
+			if !ok {
+				continue
+			}
+			if dir, ok := seen[mnt.dev]; ok {
+				m.ctrl[c] = dir
+				continue
+			}
+			dir := filepath.Join(mnt.path, dirPrefixV1+name)
+			if _, err := os.Stat(dir); err != nil {
+				continue
+			}
+			seen[mnt.dev] = dir
+			m.ctrl[c] = dir
+			m.dirs = append(m.dirs, dir)
+		}
+	}
+	if len(m.dirs) == 0 {
+		return nil, fmt.Errorf("cgroups: open %s: %w", name, os.ErrNotExist)
 	}
 	return m, nil
 }
@@ -233,6 +296,7 @@ func (m *Manager) Name() string { return m.name }
 
 // Paths returns every directory the Manager made (and owns), in the order
 // they must be removed. Directories already removed by Destroy are omitted.
+// The shared v2 parent (ParentV2) is not included: it is not the sandbox's.
 func (m *Manager) Paths() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

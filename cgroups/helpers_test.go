@@ -85,8 +85,8 @@ func leftovers(name string) []string {
 	var found []string
 	m, _ := filepath.Glob(filepath.Join(Root, "*", dirPrefixV1+name))
 	found = append(found, m...)
-	if _, err := os.Stat(filepath.Join(ParentV2, name)); err == nil {
-		found = append(found, filepath.Join(ParentV2, name))
+	if _, err := os.Stat(filepath.Join(v2Parent, name)); err == nil {
+		found = append(found, filepath.Join(v2Parent, name))
 	}
 	return found
 }
@@ -129,6 +129,9 @@ func spawn(t *testing.T, m *Manager, cmd *exec.Cmd) *proc {
 	t.Helper()
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
+	// Background children may keep the output pipes open after the
+	// process itself has exited; do not wait for them.
+	cmd.WaitDelay = time.Second
 	var err error
 	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

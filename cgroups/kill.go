@@ -96,7 +96,20 @@ func (m *Manager) kill() error {
 func (m *Manager) pids() ([]int, error) {
 	var all []int
 	for _, dir := range m.dirs {
-		p, err := cgroups.GetAllPids(dir)
+		// A cgroupfs directory's link count is 2 plus its number of
+		// sub-cgroups: walk the tree only if there are any.
+		var st unix.Stat_t
+		if err := unix.Stat(dir, &st); err != nil {
+			if err == unix.ENOENT {
+				continue
+			}
+			return nil, fmt.Errorf("cgroups: %w", &os.PathError{Op: "stat", Path: dir, Err: err})
+		}
+		get := cgroups.GetPids
+		if st.Nlink > 2 {
+			get = cgroups.GetAllPids
+		}
+		p, err := get(dir)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue

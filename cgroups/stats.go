@@ -34,7 +34,9 @@ type Stats struct {
 	// kernel has it: see HavePidsPeak).
 	PidsPeak     uint64
 	HavePidsPeak bool
-	// PidsCurrent is the number of tasks (threads included) now.
+	// PidsCurrent is the number of tasks (threads included) now. The
+	// kernel counts a dead task until it is reaped, so killed orphans count
+	// until init collects them.
 	PidsCurrent uint64
 }
 
@@ -177,4 +179,30 @@ func (m *Manager) statsV2(s *Stats) error {
 		}
 	}
 	return m.statsPids(s)
+}
+
+// CPUUsage reads only the total CPU time (one file), for callers that poll
+// it, e.g. to enforce a CPU-time budget.
+func (m *Manager) CPUUsage() (time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.gone {
+		return 0, fmt.Errorf("cgroups: cpu usage of %s: %w", m.name, os.ErrClosed)
+	}
+	if m.mode == Unified {
+		v, err := fscommon.GetValueByKey(m.dirs[0], "cpu.stat", "usage_usec")
+		if err != nil {
+			return 0, fmt.Errorf("cgroups: cpu usage of %s: %w", m.name, err)
+		}
+		return time.Duration(v) * time.Microsecond, nil
+	}
+	dir := m.ctrl["cpuacct"]
+	if dir == "" {
+		return 0, fmt.Errorf("cgroups: cpu usage of %s: %w", m.name, notSupported("cpuacct controller not available"))
+	}
+	ns, err := fscommon.GetCgroupParamUint(dir, "cpuacct.usage")
+	if err != nil {
+		return 0, fmt.Errorf("cgroups: cpu usage of %s: %w", m.name, err)
+	}
+	return time.Duration(ns), nil
 }

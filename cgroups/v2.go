@@ -40,7 +40,7 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		}
 	}
 
-	leaf := ParentV2 + "/" + m.name
+	leaf := v2Parent + "/" + m.name
 	var enabled map[string]bool
 	var why map[string]error
 	for attempt := 0; ; attempt++ {
@@ -247,12 +247,12 @@ func parseList(s string) (map[int]bool, error) {
 // the common case (parent already set up) this is one read. It reports which
 // of want are enabled, and why the others are not.
 func ensureParentV2(want []string) (enabled map[string]bool, why map[string]error, _ error) {
-	sub, err := cgroups.ReadFile(ParentV2, "cgroup.subtree_control")
+	sub, err := cgroups.ReadFile(v2Parent, "cgroup.subtree_control")
 	if errors.Is(err, os.ErrNotExist) {
-		if err := unix.Mkdir(ParentV2, 0o755); err != nil && err != unix.EEXIST {
-			return nil, nil, &os.PathError{Op: "mkdir", Path: ParentV2, Err: err}
+		if err := unix.Mkdir(v2Parent, 0o755); err != nil && err != unix.EEXIST {
+			return nil, nil, &os.PathError{Op: "mkdir", Path: v2Parent, Err: err}
 		}
-		sub, err = cgroups.ReadFile(ParentV2, "cgroup.subtree_control")
+		sub, err = cgroups.ReadFile(v2Parent, "cgroup.subtree_control")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -272,28 +272,28 @@ func ensureParentV2(want []string) (enabled map[string]bool, why map[string]erro
 	}
 
 	why = make(map[string]error)
-	avail, err := cgroups.ReadFile(Root, "cgroup.controllers")
+	avail, err := cgroups.ReadFile(v2Root, "cgroup.controllers")
 	if err != nil {
 		return nil, nil, err
 	}
-	rootSub, err := cgroups.ReadFile(Root, "cgroup.subtree_control")
+	rootSub, err := cgroups.ReadFile(v2Root, "cgroup.subtree_control")
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, c := range missing {
 		if !slices.Contains(strings.Fields(avail), c) {
-			why[c] = notSupported("not in %s/cgroup.controllers", Root)
+			why[c] = notSupported("not in %s/cgroup.controllers", v2Root)
 			continue
 		}
 		// One controller per write, so that one the kernel refuses
 		// does not keep the others from being enabled.
 		if !slices.Contains(strings.Fields(rootSub), c) {
-			if err := cgroups.WriteFile(Root, "cgroup.subtree_control", "+"+c); err != nil {
+			if err := cgroups.WriteFile(v2Root, "cgroup.subtree_control", "+"+c); err != nil {
 				why[c] = err
 				continue
 			}
 		}
-		if err := cgroups.WriteFile(ParentV2, "cgroup.subtree_control", "+"+c); err != nil {
+		if err := cgroups.WriteFile(v2Parent, "cgroup.subtree_control", "+"+c); err != nil {
 			why[c] = err
 			continue
 		}
@@ -307,13 +307,13 @@ func ensureParentV2(want []string) (enabled map[string]bool, why map[string]erro
 // v1 and hybrid hosts, where there is no shared parent. Create copes with the
 // parent disappearing concurrently.
 func RemoveParent() error {
-	if DetectMode() != Unified {
+	if detectMode() != Unified {
 		return nil
 	}
-	switch err := unix.Rmdir(ParentV2); err {
+	switch err := unix.Rmdir(v2Parent); err {
 	case nil, unix.ENOENT, unix.EBUSY, unix.ENOTEMPTY:
 		return nil
 	default:
-		return fmt.Errorf("cgroups: %w", &os.PathError{Op: "rmdir", Path: ParentV2, Err: err})
+		return fmt.Errorf("cgroups: %w", &os.PathError{Op: "rmdir", Path: v2Parent, Err: err})
 	}
 }

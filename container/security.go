@@ -28,6 +28,11 @@ func capSets(c *specs.LinuxCapabilities) (*capMasks, error) {
 	if err != nil {
 		return nil, fmt.Errorf("process.capabilities: %w", err)
 	}
+	// an ambient capability must be permitted and inheritable, or the
+	// kernel refuses to raise it. runc's own default spec asks for
+	// ambient ones without inheritable ones; like runc, run without them
+	// rather than fail.
+	s.Ambient &= s.Permitted & s.Inheritable
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("process.capabilities: %w", err)
 	}

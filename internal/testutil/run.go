@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -88,7 +89,7 @@ func RunCmd(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%s: still running after %v, killed\nstdout:\n%s\nstderr:\n%s",
-			Quote(cmd.Args), RunTimeout, out.String(), errb.String())
+			Quote(cmd.Args), RunTimeout, Trunc(out.String(), 4000), Trunc(errb.String(), 4000))
 	}
 	code = exitCode(t, cmd, err)
 	return out.String(), errb.String(), code
@@ -206,11 +207,11 @@ func Start(t testing.TB, cmd *exec.Cmd, ready string) *Running {
 		case <-r.ready:
 		case <-time.After(100 * time.Millisecond):
 			o, e := r.Output()
-			t.Fatalf("%s: exited (%v) before printing %q\nstdout:\n%s\nstderr:\n%s", Quote(cmd.Args), r.err, ready, o, e)
+			t.Fatalf("%s: exited (%v) before printing %q\nstdout:\n%s\nstderr:\n%s", Quote(cmd.Args), r.err, ready, Trunc(o, 4000), Trunc(e, 4000))
 		}
 	case <-time.After(10 * time.Second):
 		o, e := r.Output()
-		t.Fatalf("%s: no line %q after 10s\nstdout:\n%s\nstderr:\n%s", Quote(cmd.Args), ready, o, e)
+		t.Fatalf("%s: no line %q after 10s\nstdout:\n%s\nstderr:\n%s", Quote(cmd.Args), ready, Trunc(o, 4000), Trunc(e, 4000))
 	}
 	return r
 }
@@ -245,7 +246,7 @@ func (r *Running) Wait(timeout time.Duration) (stdout, stderr string, code int) 
 		r.Cmd.Process.Kill()
 		<-r.exited
 		o, e := r.Output()
-		r.t.Fatalf("%s: still running after %v, killed\nstdout:\n%s\nstderr:\n%s", Quote(r.Cmd.Args), timeout, o, e)
+		r.t.Fatalf("%s: still running after %v, killed\nstdout:\n%s\nstderr:\n%s", Quote(r.Cmd.Args), timeout, Trunc(o, 4000), Trunc(e, 4000))
 	}
 	select {
 	case <-r.eof:
@@ -255,4 +256,14 @@ func (r *Running) Wait(timeout time.Duration) (stdout, stderr string, code int) 
 	code = exitCode(r.t, r.Cmd, r.err)
 	stdout, stderr = r.Output()
 	return stdout, stderr, code
+}
+
+// Trunc shortens s for a test message: at most max bytes, its head and
+// its tail, with what was left out counted in between.
+func Trunc(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	h := max / 2
+	return fmt.Sprintf("%s\n[... %d bytes left out ...]\n%s", s[:h], len(s)-max, s[len(s)-(max-h):])
 }
