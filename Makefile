@@ -21,8 +21,11 @@ test: nook
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./...
 
+# start-up beside the C floor, bubblewrap, runc, crun and unshare(1), then
+# throughput with limits on
 bench: nook
 	../shared/bench/compare.sh ./nook
+	./scripts/bench-throughput.sh ./nook
 
 clean:
 	rm -f nook
