@@ -345,3 +345,8 @@ func heldCaps() []string {
 	}
 	return out
 }
+
+// Memory returns resources that limit a sandbox's memory to limit bytes.
+func Memory(limit int64) *specs.LinuxResources {
+	return &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+}

@@ -52,10 +52,11 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nook",
 		Short: "Run processes in Linux namespaces, safely and fast",
-		Long: `nook puts processes into Linux namespaces: a sandbox runner with a PID-1
-init, cgroup limits and verdicts, network namespaces, and a runc-compatible
-OCI runtime. Every sandbox is an OCI runtime spec; "nook run" builds one
-from its flags.`,
+		Long: `nook puts processes into Linux namespaces, safely and fast: a sandbox
+runner with a PID-1 init, cgroup limits and a verdict a judge can trust,
+and security defaults that close the known container escapes. Every
+sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
+"nook run --bundle" runs one from an OCI bundle.`,
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
