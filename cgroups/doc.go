@@ -26,13 +26,18 @@
 // On v1 and hybrid hosts a sandbox called name gets one flat directory per
 // hierarchy it needs, directly under the hierarchy's root:
 //
-//	/sys/fs/cgroup/{freezer,memory,pids,cpu,cpuacct}/nook-<name>
+//	/sys/fs/cgroup/{freezer,memory,pids,cpuacct}/nook-<name>
+//	/sys/fs/cgroup/cpu/nook-<name>       see below
 //	/sys/fs/cgroup/cpuset/nook-<name>    only when CPU.Cpus or CPU.Mems is set
 //	/sys/fs/cgroup/devices/nook-<name>   only when Devices is set
 //
-// memory, pids and cpu/cpuacct are always made (accounting for [Manager.Stats]
-// and the CPU-time limit), freezer is always made (race-free [Manager.Kill]);
-// no directory is made in any other mounted hierarchy. A missing accounting
+// memory, pids and cpuacct are always made (accounting for [Manager.Stats],
+// which a CPU-time budget can poll with [Manager.CPUUsage]) and freezer is
+// always made (race-free [Manager.Kill]). cpu is the same directory as
+// cpuacct where they are co-mounted (the usual cpu,cpuacct layout); where
+// they are separate hierarchies, cpu is only made when CPU.Shares, Quota or
+// Period is set, since it holds no accounting of its own. No directory is
+// made in any other mounted hierarchy. A missing accounting
 // controller is reported by [Manager.Warnings]; a missing controller that a
 // requested limit needs is an error (or, with [Options.BestEffort], a warning
 // and the limit is dropped).
@@ -70,6 +75,9 @@
 //     are still populated and retrying briefly on EBUSY. It is idempotent and
 //     safe on a nil Manager; once it succeeded, later calls do nothing, even if
 //     a new sandbox with the same name exists by then.
+//
+// [Open] gives a Manager for an existing sandbox's cgroups (for example after
+// a crash), to inspect, kill or destroy them.
 //
 // The Manager owns exactly the directories listed by [Manager.Paths]; it never
 // changes, moves processes out of, or removes any other cgroup (apart from

@@ -186,8 +186,11 @@ func (m *Manager) signal() error {
 				_ = unix.Kill(pid, unix.SIGKILL)
 			}
 			return nil
+		case err != unix.ESRCH: // ESRCH: gone already
+			// Out of descriptors or the like: better a plain
+			// kill than a process left running.
+			_ = unix.Kill(pid, unix.SIGKILL)
 		}
-		// ESRCH: gone already.
 	}
 	again, err := m.pids()
 	if err != nil {

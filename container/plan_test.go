@@ -21,10 +21,14 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		edit  func(*specs.Spec)
 		field string
 	}{
-		{"unknown namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"}) }, "linux.namespaces"},
+		{"unknown namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+		}, "linux.namespaces"},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "linux.namespaces"},
 		{"relative destination", func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "tmp", Type: "tmpfs"}} }, "mounts[0]"},
-		{"missing bind source", func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/x", Type: "bind", Source: "/nonexistent"}} }, "mounts[0]"},
+		{"missing bind source", func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/x", Type: "bind", Source: "/nonexistent"}}
+		}, "mounts[0]"},
 		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "process.rlimits"},
 		{"unknown propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, "linux.rootfsPropagation"},
 		{"hostname without uts", func(s *specs.Spec) { s.Hostname = "x" }, "hostname"},
