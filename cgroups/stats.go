@@ -15,9 +15,9 @@ import (
 // available (see Manager.Warnings) are zero.
 type Stats struct {
 	// CPUUsage is the total CPU time (v1 cpuacct.usage, v2 cpu.stat
-	// usage_usec); CPUUser and CPUSystem split it (v1
-	// cpuacct.usage_user/usage_sys, or cpuacct.stat in clock ticks on old
-	// kernels; v2 user_usec/system_usec).
+	// usage_usec); CPUUser and CPUSystem split it (v2 user_usec and
+	// system_usec; on v1 the tick-sampled cpuacct.usage_user/usage_sys, or
+	// cpuacct.stat on old kernels, scaled to add up to CPUUsage).
 	CPUUsage, CPUUser, CPUSystem time.Duration
 	// MemoryPeak is the highest memory usage seen (v1
 	// memory.max_usage_in_bytes; v2 memory.peak, kernel 5.19+, see
@@ -105,6 +105,14 @@ func (m *Manager) statsV1(s *Stats) error {
 			}
 			s.CPUUser = time.Duration(u) * time.Second / userHZ
 			s.CPUSystem = time.Duration(sy) * time.Second / userHZ
+		}
+		// The v1 user/system split is sampled at each timer tick
+		// while the total is exact, so the parts can add up to more
+		// or less than the total. Scale them to the total, as the
+		// kernel does for v2's user_usec/system_usec.
+		if sum := s.CPUUser + s.CPUSystem; sum > 0 {
+			s.CPUUser = time.Duration(float64(s.CPUUsage) * float64(s.CPUUser) / float64(sum))
+			s.CPUSystem = s.CPUUsage - s.CPUUser
 		}
 	}
 	if dir := m.ctrl["memory"]; dir != "" {

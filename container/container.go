@@ -39,6 +39,10 @@ type Options struct {
 	Limits Limits
 	// Cgroup decides whether the sandbox gets a cgroup of its own.
 	Cgroup CgroupPolicy
+	// Accounting reads the cgroup's account of the run into
+	// Result.Cgroup and Result.CPU (a few file reads after the end).
+	// Time limits turn it on.
+	Accounting bool
 
 	waitFD bool
 }
@@ -256,6 +260,8 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 	}
 	if c.cgroup != nil {
 		r.Warnings = c.cgroup.Warnings()
+	}
+	if c.cgroup != nil && (c.opts.Accounting || c.opts.Limits.CPUTime > 0) {
 		if st, err := c.cgroup.Stats(); err == nil {
 			r.Cgroup = st
 			if st.CPUUsage > 0 {

@@ -126,11 +126,11 @@ func (c *Container) startWatch() *watcher {
 func (c *Container) watchCPU(w *watcher, limit time.Duration, kill func(string)) {
 	ncpu := time.Duration(runtime.NumCPU())
 	for {
-		st, err := c.cgroup.Stats()
+		used, err := c.cgroup.CPUUsage()
 		if err != nil {
 			return
 		}
-		left := limit - st.CPUUsage
+		left := limit - used
 		if left <= 0 {
 			kill("cpu-time")
 			return

@@ -287,6 +287,7 @@ func (c *Config) DenySetgroups() bool {
 func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
+		Accounting: c.Resources != nil,
 		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }

@@ -196,7 +196,9 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 			return err
 		}
 	}
-	r, err := runSpec(cmd, "", s, cfg.Options())
+	opts := cfg.Options()
+	opts.Accounting = opts.Accounting || lo.verdictFile != ""
+	r, err := runSpec(cmd, "", s, opts)
 	if lo.verdictFile != "" {
 		v := verdict.Judge(r, err, limitsOf(cfg))
 		if werr := lo.writeVerdict(v); werr != nil {
