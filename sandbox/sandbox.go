@@ -128,11 +128,14 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			ReadonlyPaths: ReadonlyPaths(),
 		},
 	}
+	if c.Resources != nil {
+		r := *c.Resources
+		s.Linux.Resources = &r
+	}
+	s.Process.Rlimits = c.Rlimits
 	if err := c.security(s); err != nil {
 		return nil, err
 	}
-	s.Linux.Resources = c.Resources
-	s.Process.Rlimits = c.Rlimits
 	if s.Hostname == "" && has(namespaces.UTS) {
 		s.Hostname = "nook"
 	}
@@ -287,7 +290,7 @@ func (c *Config) DenySetgroups() bool {
 func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
-		Accounting: c.Resources != nil,
+		Accounting: c.Resources != nil, // the caller set limits
 		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }
@@ -327,8 +330,35 @@ func (c *Config) security(s *specs.Spec) error {
 	}
 	if c.Privileged {
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	} else if !Rootless() {
+		// the device cgroup (v1) or device program (v2) allows only the
+		// nodes nook binds in, whatever else the sandbox manages to
+		// create or reach. An unprivileged sandbox has no cgroup of its
+		// own; there the seccomp filter and nodev mounts stand alone.
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		s.Linux.Resources.Devices = DeviceRules()
 	}
 	return nil
+}
+
+// DeviceRules are the device cgroup rules of a sandbox: everything denied
+// but the nodes every sandbox gets (/dev/null, zero, full, random,
+// urandom, tty, ptmx and the pty instances).
+func DeviceRules() []specs.LinuxDeviceCgroup {
+	dev := func(major, minor int64) specs.LinuxDeviceCgroup {
+		r := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Access: "rwm"}
+		if minor >= 0 {
+			r.Minor = &minor
+		}
+		return r
+	}
+	return []specs.LinuxDeviceCgroup{
+		{Allow: false, Access: "rwm"},
+		dev(1, 3), dev(1, 5), dev(1, 7), dev(1, 8), dev(1, 9), // null zero full random urandom
+		dev(5, 0), dev(5, 2), dev(136, -1), // tty, ptmx, pts
+	}
 }
 
 // heldCaps lists the capabilities in nook's own bounding set: a privileged
