@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -329,6 +330,10 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 			continue
 		}
 		switch fstype {
+		case "overlay":
+			if data, err = overlayData(data, host, bundle); err != nil {
+				return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
+			}
 		case "cgroup", "cgroup2":
 			// the cgroup namespace shows the sandbox its own cgroup as
 			// the root of the unified tree, on v2 and hybrid hosts alike
@@ -340,6 +345,47 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 		st.Add(spawn.OpMount, src, m.Destination, fstype, uint64(flags&^unix.MS_BIND), data, uint64(0), uint64(prop), spawn.MountPointDir)
 	}
 	return nil
+}
+
+// overlayData makes an overlay's layer paths host paths as the child sees
+// them, and gives a read-only overlay of one layer the empty second layer
+// the kernel wants (the base root's /empty; only where nook builds the
+// root from nothing).
+func overlayData(data, host, bundle string) (string, error) {
+	opts := strings.Split(data, ",")
+	lowers, upper := 0, false
+	for i, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lowerdir", "upperdir", "workdir":
+			paths := strings.Split(v, ":")
+			for j, p := range paths {
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(bundle, p)
+				}
+				paths[j] = host + p
+			}
+			if k == "lowerdir" {
+				lowers = len(paths)
+			}
+			upper = upper || k == "upperdir"
+			opts[i] = k + "=" + strings.Join(paths, ":")
+		}
+	}
+	if lowers == 1 && !upper {
+		if host == "" {
+			return "", errors.New("a read-only overlay needs two lower directories")
+		}
+		for i, o := range opts {
+			if strings.HasPrefix(o, "lowerdir=") {
+				opts[i] = o + ":/empty"
+			}
+		}
+	}
+	return strings.Join(opts, ","), nil
 }
 
 // defaultDevices are the nodes every sandbox gets (the OCI runtime spec's

@@ -16,13 +16,24 @@ import (
 // Everything else (/home, /root, /run, /var, /srv, /opt, /mnt...) stays out.
 var hostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"}
 
-// HostView returns the bind mounts of the host view: each of the host's
-// system directories that exists, read-only. A directory that is a
-// symlink on the host (merged /usr) is bound from where it points.
+// HostView returns the mounts of the host view: each of the host's system
+// directories that exists, read-only. A directory that is a symlink on the
+// host (merged /usr) is bound from where it points.
+//
+// /etc is a read-only overlay of the host's /etc rather than a bind: its
+// secrets are hidden by mounts on top of them, and a mount on a bound file
+// goes away when the host renames another file over it (passwd, useradd
+// and visudo all do), which would show the new file. On an overlay the
+// mounts sit on the overlay's own entries, which the host cannot touch.
 func HostView() []specs.Mount {
 	var out []specs.Mount
 	for _, d := range hostDirs {
 		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if d == "/etc" {
+			out = append(out, specs.Mount{Destination: d, Type: "overlay", Source: "overlay",
+				Options: []string{"lowerdir=/etc", "ro", "nosuid", "nodev"}})
 			continue
 		}
 		out = append(out, specs.Mount{Destination: d, Type: "bind", Source: d,

@@ -275,11 +275,11 @@ func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Option
 // wireTTY copies between the user's terminal and the sandbox's pty, with
 // the user's terminal in raw mode while it lasts.
 func wireTTY(m *os.File) (restore func()) {
-	restore = func() {}
+	giveBack := func() {}
 	in := int(os.Stdin.Fd())
 	if term.IsTerminal(in) {
 		if st, err := term.MakeRaw(in); err == nil {
-			restore = func() { term.Restore(in, st) }
+			giveBack = func() { term.Restore(in, st) }
 		}
 		resize(m)
 	}
@@ -296,7 +296,7 @@ func wireTTY(m *os.File) (restore func()) {
 		case <-done:
 		case <-time.After(time.Second):
 		}
-		restore()
+		giveBack()
 	}
 }
 

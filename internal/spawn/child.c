@@ -371,7 +371,9 @@ static void do_base_pivot(struct child *c, const struct step *st) {
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") < 0)
 		fail(c->s, errno, "mount tmpfs on", dir);
 	if (chdir(dir) < 0) fail(c->s, errno, "chdir", dir);
-	if (mkdir("oldroot", 0700) < 0 || mkdir("newroot", 0755) < 0) fail(c->s, errno, "mkdir in", dir);
+	// "empty" is the second lower layer a read-only overlay needs
+	if (mkdir("oldroot", 0700) < 0 || mkdir("newroot", 0755) < 0 || mkdir("empty", 0500) < 0)
+		fail(c->s, errno, "mkdir in", dir);
 	if (syscall(SYS_pivot_root, ".", "oldroot") < 0) fail(c->s, errno, "pivot_root to", dir);
 	if (chdir("/") < 0) fail(c->s, errno, "chdir", "/");
 	c->procdir = "/oldroot/proc";
@@ -745,12 +747,6 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 	dfl.sa_handler = SIG_DFL;
 	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
-	// not dumpable: the sandbox cannot ptrace its init or open
-	// /proc/1/exe, which is the nook binary. Writes to that binary are
-	// refused anyway (ETXTBSY) for as long as nook runs, and nook and its
-	// janitor outlive every process of the sandbox (CVE-2019-5736). The
-	// command's exec makes it dumpable again, as usual.
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
@@ -758,6 +754,13 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 	char go;
 	if (read(s->sync_fd, &go, 1) != 1) _exit(NOOK_EXIT_SETUP);
 	close(s->sync_fd);
+	// now that the parent has written our ID maps (which needs our
+	// /proc files to be the caller's), not dumpable: the sandbox cannot ptrace its init or open
+	// /proc/1/exe, which is the nook binary. Writes to that binary are
+	// refused anyway (ETXTBSY) for as long as nook runs, and nook and its
+	// janitor outlive every process of the sandbox (CVE-2019-5736). The
+	// command's exec makes it dumpable again, as usual.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	size_t off = 0;
 	struct step st;

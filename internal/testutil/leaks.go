@@ -33,10 +33,11 @@ const leakStable = time.Second
 //   - a cgroup directory named *nook* (up to three levels under
 //     /sys/fs/cgroup) that was not there before and holds a process of the
 //     test; or one that holds no process and has no children, checked only
-//     when no other nook is running (it may be a parallel test's, between
-//     its mkdir and its first process, or after its last);
-//   - an entry of /run/netns that was not there before, checked only when
-//     no other nook is running (a parallel test's sandbox may own it).
+//     when no other nook and no other Go test binary is running (it may be
+//     a parallel test's, between its mkdir and its first process, or after
+//     its last);
+//   - an entry of /run/netns that was not there before, checked under the
+//     same condition.
 //
 // What it finds it then removes (kills, unmounts, rmdirs), so that one
 // test's leak does not fail the tests after it.
@@ -76,8 +77,8 @@ func CheckNoLeaks(t testing.TB) {
 			}
 			cgroups = cgroups[:0]
 			// an empty cgroup cannot be told apart from a parallel
-			// test's: blame one only when no other nook runs
-			others := otherNookRunning(mark)
+			// test's: blame one only when no other nook or test runs
+			others := otherNookRunning(mark) || otherTestRunning()
 			for _, cg := range nookCgroups() {
 				if cgroupsBefore[cg] {
 					continue
@@ -211,6 +212,23 @@ func otherNookRunning(mark string) bool {
 		}
 		argv0, _, _ := bytes.Cut(cmd, []byte{0})
 		if filepath.Base(string(argv0)) == "nook" && !hasMark(p, mark) {
+			return true
+		}
+	}
+	return false
+}
+
+// otherTestRunning reports whether another Go test binary (*.test, as go
+// test runs them) runs: another package's tests may make nook cgroups of
+// their own.
+func otherTestRunning() bool {
+	for _, p := range pids() {
+		cmd, err := os.ReadFile("/proc/" + strconv.Itoa(p) + "/cmdline")
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := bytes.Cut(cmd, []byte{0})
+		if strings.HasSuffix(string(argv0), ".test") {
 			return true
 		}
 	}

@@ -89,7 +89,12 @@ func buildNook() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "nook-test-bin-")
+	// /tmp rather than $TMPDIR, which may be private to root
+	tmp := "/tmp"
+	if _, err := os.Stat(tmp); err != nil {
+		tmp = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(tmp, "nook-test-bin-")
 	if err != nil {
 		return "", err
 	}

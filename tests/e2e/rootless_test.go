@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nookrun/nook/internal/testutil"
+)
+
+// nookAs runs nook as u and returns its stdout, failing unless it exits 0.
+func nookAs(t *testing.T, u *testutil.User, args ...string) string {
+	t.Helper()
+	cmd := testutil.Command(t, args...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: u.Credential()}
+	out, stderr, code := testutil.RunCmd(t, cmd)
+	if code != 0 {
+		t.Fatalf("as %s (uid %d): nook %s: exit status %d\nstdout:\n%s\nstderr:\n%s", u.Name, u.UID, testutil.Quote(args), code, out, stderr)
+	}
+	return out
+}
+
+// Run by an unprivileged user, nook maps that user to root in a user
+// namespace of its own.
+//
+// Not in parallel with the other tests: useradd and userdel rewrite
+// /etc/shadow, which every sandbox's host view masks as it starts.
+func TestRootless(t *testing.T) {
+	testutil.RequireRoot(t)
+	u := testutil.CreateUser(t)
+
+	t.Run("host view", func(t *testing.T) {
+		e2e(t)
+		if got := strings.TrimSpace(nookAs(t, u, "run", "--", "id", "-u")); got != "0" {
+			t.Errorf("id -u inside = %q, want 0", got)
+		}
+	})
+	t.Run("uid_map", func(t *testing.T) {
+		e2e(t)
+		out := nookAs(t, u, "run", "--", "cat", "/proc/self/uid_map")
+		lines := testutil.Lines(out)
+		want := []string{"0", strconv.Itoa(int(u.UID)), "1"}
+		if len(lines) == 0 || strings.Join(strings.Fields(lines[0]), " ") != strings.Join(want, " ") {
+			t.Errorf("/proc/self/uid_map inside:\n%s\nwant its first line to map 0 to %d, size 1", out, u.UID)
+		}
+	})
+	t.Run("busybox rootfs", func(t *testing.T) {
+		e2e(t)
+		root := testutil.BusyboxRootfs(t)
+		out := nookAs(t, u, "run", "--rootfs", root, "--", "sh", "-c", "id -u; ls /bin/busybox")
+		if got := testutil.Lines(out); len(got) != 2 || got[0] != "0" || got[1] != "/bin/busybox" {
+			t.Errorf("--rootfs as %s: got %q, want 0 and /bin/busybox", u.Name, got)
+		}
+	})
+	t.Run("namespaces", func(t *testing.T) {
+		e2e(t)
+		out := nookAs(t, u, "run", "--", "sh", "-c", "hostname; echo $$")
+		if got := testutil.Lines(out); len(got) != 2 || got[0] != "nook" || got[1] != "2" {
+			t.Errorf("as %s: hostname, $$ = %q, want nook, 2", u.Name, got)
+		}
+	})
+}
