@@ -291,7 +291,7 @@ func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
 		Accounting: c.Resources != nil, // the caller set limits
-		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		Stdin:      c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }
 
