@@ -302,3 +302,7 @@ func (s Sets) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// Last returns the highest capability number the running kernel knows
+// (/proc/sys/kernel/cap_last_cap).
+func Last() int { return lastCap() }

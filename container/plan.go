@@ -182,7 +182,7 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	groups = append(groups, proc.User.AdditionalGids...)
 	setGroups := !(p.newUser && o.DenySetgroups)
 	st.Add(spawn.OpUser, uint64(proc.User.UID), uint64(proc.User.GID), groups,
-		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups)
+		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups, lastCap())
 	if proc.NoNewPrivileges {
 		st.Add(spawn.OpNoNewPrivs)
 		if filter != nil {
@@ -407,24 +407,30 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		return nil // a /dev of the rootfs's own, or the host's bound in
 	}
 	seen := map[string]bool{}
-	add := func(path string) {
+	add := func(path string) error {
 		if seen[path] {
-			return
+			return nil
 		}
 		seen[path] = true
-		st.Add(spawn.OpMount, host+path, path, "", uint64(unix.MS_BIND), "", uint64(0), uint64(0), spawn.MountPointFile)
+		var sb unix.Stat_t
+		if err := unix.Stat(path, &sb); err != nil {
+			return &os.PathError{Op: "stat", Path: path, Err: err}
+		}
+		st.Add(spawn.OpDevice, host+path, path, uint64(sb.Rdev), uint64(sb.Mode))
+		return nil
 	}
 	for _, d := range defaultDevices {
-		add(d)
+		if err := add(d); err != nil {
+			return fmt.Errorf("default devices: %w", err)
+		}
 	}
 	for i, d := range devs {
 		if !strings.HasPrefix(d.Path, "/dev/") {
 			return fmt.Errorf("linux.devices[%d]: path %q is not under /dev", i, d.Path)
 		}
-		if _, err := os.Stat(d.Path); err != nil {
+		if err := add(d.Path); err != nil {
 			return fmt.Errorf("linux.devices[%d]: %w", i, err)
 		}
-		add(d.Path)
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
 		st.Add(spawn.OpSymlink, l[0], l[1])

@@ -52,3 +52,6 @@ func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, uint32, error) {
 	}
 	return prog.Bytes(), flags, nil
 }
+
+// lastCap is the highest capability number this kernel knows.
+func lastCap() int { return caps.Last() }

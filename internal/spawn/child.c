@@ -70,6 +70,7 @@ struct child {
 	const char *envp[NOOK_MAXARGV + 1];
 	int argc, envc;
 	int loaded_seccomp;
+	int null_fd; // the verified null device, opened on the first mask
 };
 
 static uint64_t num(const struct step *st, int i) {
@@ -313,15 +314,16 @@ static void do_mask(struct child *c, const struct step *st) {
 		// the source must really be the null device: a /dev/null that
 		// is a symlink or another file would expose what it points to
 		// (CVE-2025-31133)
-		cat(nul, cat(nul, 0, sizeof nul, c->hostdir), sizeof nul, "/dev/null");
-		int nfd = open(nul, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (nfd < 0 || fstat(nfd, &nb) < 0) fail(c->s, errno, "open", "/dev/null");
-		if (!S_ISCHR(nb.st_mode) || major(nb.st_rdev) != 1 || minor(nb.st_rdev) != 3)
-			fail(c->s, EPERM, "/dev/null is not the null device:", nul);
+		if (c->null_fd < 0) {
+			cat(nul, cat(nul, 0, sizeof nul, c->hostdir), sizeof nul, "/dev/null");
+			c->null_fd = open(nul, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (c->null_fd < 0 || fstat(c->null_fd, &nb) < 0) fail(c->s, errno, "open", "/dev/null");
+			if (!S_ISCHR(nb.st_mode) || major(nb.st_rdev) != 1 || minor(nb.st_rdev) != 3)
+				fail(c->s, EPERM, "/dev/null is not the null device:", nul);
+		}
 		char np[64];
-		fdpath(np, sizeof np, c->procdir, nfd);
+		fdpath(np, sizeof np, c->procdir, c->null_fd);
 		if (mount(np, p, NULL, MS_BIND, NULL) < 0) fail(c->s, errno, "mask", path);
-		close(nfd);
 	}
 	close(fd);
 }
@@ -341,6 +343,46 @@ static void do_readonly(struct child *c, const struct step *st) {
 	if (fd < 0 || set_attr(fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 1) < 0)
 		fail(c->s, errno, "make read-only", path);
 	close(fd);
+}
+
+// do_device makes a device node in the new root: with mknod where the
+// kernel allows it (no user namespace), else by binding the host's node,
+// which a user namespace allows.
+static void do_device(struct child *c, const struct step *st) {
+	const char *host = str(st, 0), *path = str(st, 1);
+	dev_t dev = (dev_t)num(st, 2);
+	mode_t mode = (mode_t)num(st, 3);
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	size_t dl = slash ? (size_t)(slash - path) : 0;
+	if (dl >= sizeof dir) fail(c->s, ENAMETOOLONG, "device", path);
+	memcpy(dir, path, dl);
+	dir[dl] = 0;
+	int pfd = open_in_root(c, dir, MK_DIR);
+	if (pfd < 0) fail(c->s, errno, "open", dir);
+	const char *name = slash ? slash + 1 : path;
+	if (mknodat(pfd, name, mode, dev) == 0) {
+		// mknod honours the umask; the node's mode is the host's
+		if (fchmodat(pfd, name, mode & 07777, 0) < 0) fail(c->s, errno, "chmod", path);
+		close(pfd);
+		return;
+	}
+	if (errno != EPERM) fail(c->s, errno, "mknod", path);
+	close(pfd);
+	struct step b;
+	memset(&b, 0, sizeof b);
+	static const uint64_t bindflags = MS_BIND, zero = 0, kind = MK_FILE;
+	b.op = OP_MOUNT;
+	b.argc = 8;
+	b.arg[0] = host, b.len[0] = (uint32_t)strlen(host) + 1;
+	b.arg[1] = path, b.len[1] = (uint32_t)strlen(path) + 1;
+	b.arg[2] = "", b.len[2] = 1;
+	b.arg[3] = (const char *)&bindflags, b.len[3] = 8;
+	b.arg[4] = "", b.len[4] = 1;
+	b.arg[5] = (const char *)&zero, b.len[5] = 8;
+	b.arg[6] = (const char *)&zero, b.len[6] = 8;
+	b.arg[7] = (const char *)&kind, b.len[7] = 8;
+	do_mount(c, &b);
 }
 
 static void do_symlink(struct child *c, const struct step *st) {
@@ -394,6 +436,8 @@ static void do_root(struct child *c, const struct step *st) {
 }
 
 static void do_pivot(struct child *c) {
+	if (c->null_fd >= 0) close(c->null_fd);
+	c->null_fd = -1;
 	if (fchdir(c->rootfd) < 0) fail(c->s, errno, "chdir", "new root");
 	// pivot_root(".", ".") stacks the old root on top of the new one;
 	// detaching it leaves the new root alone, with no path back
@@ -478,10 +522,11 @@ static void do_tty(struct child *c) {
 	c->tty_slave = sl;
 }
 
-static int cap_drop_bounding(uint64_t keep) {
-	for (int cap = 0; cap < 64; cap++) {
+// cap_drop_bounding drops every capability up to the kernel's last one
+// that keep does not name; dropping one already gone is not an error.
+static int cap_drop_bounding(uint64_t keep, int last) {
+	for (int cap = 0; cap <= last && cap < 64; cap++) {
 		if (keep & (1ULL << cap)) continue;
-		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) return -1;
 	}
 	return 0;
@@ -515,9 +560,10 @@ static void do_user(struct child *c, const struct step *st) {
 	int have_caps = (int)num(st, 3);
 	uint64_t bnd = num(st, 4), eff = num(st, 5), perm = num(st, 6), inh = num(st, 7), amb = num(st, 8);
 	int set_groups = (int)num(st, 9);
+	int last_cap = (int)num(st, 10);
 	gid_t gl[NOOK_MAXGROUPS];
 
-	if (have_caps && cap_drop_bounding(bnd) < 0) fail(c->s, errno, "drop bounding capabilities", "");
+	if (have_caps && cap_drop_bounding(bnd, last_cap) < 0) fail(c->s, errno, "drop bounding capabilities", "");
 	if (set_groups) {
 		if (ngroups > NOOK_MAXGROUPS) ngroups = NOOK_MAXGROUPS;
 		for (uint32_t i = 0; i < ngroups; i++) memcpy(&gl[i], groups + 4 * i, 4);
@@ -740,6 +786,7 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 	c.hostdir = "";
 	c.status_fd = -1;
 	c.tty_slave = -1;
+	c.null_fd = -1;
 
 	// the Go runtime's handlers are meaningless here: back to defaults,
 	// still blocked (the parent blocked everything around clone)
@@ -802,6 +849,9 @@ static void __attribute__((noreturn)) child_main(struct nook_spawn *s) {
 			break;
 		case OP_SYMLINK:
 			do_symlink(&c, &st);
+			break;
+		case OP_DEVICE:
+			do_device(&c, &st);
 			break;
 		case OP_MASK:
 			do_mask(&c, &st);

@@ -37,6 +37,7 @@ const (
 	OpEnv                        // append to the environment
 	OpWaitFD                     // block until the wait fd is readable or closed
 	OpExec                       // exec the command (as PID 1, or under nook's init)
+	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
 )
 
 // Janitor steps, run on the host after the sandbox is gone.

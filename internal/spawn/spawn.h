@@ -37,6 +37,7 @@ enum {
 	OP_ENV,
 	OP_WAIT_FD,
 	OP_EXEC,
+	OP_DEVICE,
 };
 
 enum {
