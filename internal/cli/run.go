@@ -252,7 +252,8 @@ func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Option
 	// catch signals before the sandbox exists, so none is lost between
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	defer signal.Stop(sigs)
+	// no signal.Stop: it waits for the runtime's signal loop to go idle,
+	// which costs about a millisecond, and nook exits right after this
 
 	if err := c.Start(); err != nil {
 		return nil, err
