@@ -169,13 +169,14 @@ func (c *Container) Start() (err error) {
 		}
 	}
 	cfg := &spawn.Config{
-		Steps:      &c.plan.steps,
-		Cleanup:    cleanup,
-		CloneFlags: c.plan.cloneFlags,
-		CgroupFD:   -1,
-		Files:      files,
-		Init:       c.opts.Init,
-		TTY:        c.plan.tty,
+		Steps:       &c.plan.steps,
+		Cleanup:     cleanup,
+		CloneFlags:  c.plan.cloneFlags,
+		CgroupFD:    -1,
+		Files:       files,
+		Init:        c.opts.Init,
+		TTY:         c.plan.tty,
+		ShareMemory: c.plan.shareMemory,
 	}
 	c.started = time.Now()
 	proc, err := spawn.Start(cfg)

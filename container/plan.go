@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/nookrun/nook/internal/spawn"
@@ -21,6 +22,9 @@ type plan struct {
 	newUser    bool // the parent writes ID maps
 	newCgroup  bool
 	tty        bool
+	// shareMemory: the child may share nook's memory (see
+	// spawn.Config.ShareMemory)
+	shareMemory bool
 }
 
 // compile turns a validated spec into the child's steps. Everything that
@@ -57,6 +61,8 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	p.newUser = newNS[namespaces.User]
+	p.shareMemory = runtime.GOARCH == "amd64" && !newNS[namespaces.Time] &&
+		!joins(join, namespaces.User) && !joins(join, namespaces.Time)
 	p.newCgroup = newNS[namespaces.Cgroup]
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {

@@ -48,7 +48,17 @@ type Config struct {
 	TTY bool
 	// WaitFD: OpWaitFD blocks on this fd (kept open in the child).
 	WaitFD *os.File
+	// ShareMemory lets the child share nook's memory until its exec
+	// (CLONE_VM) instead of getting a copy, where the platform allows it.
+	// A plan that joins a user or time namespace, or creates a time
+	// namespace, must not: the kernel refuses those to a process that
+	// shares its memory.
+	ShareMemory bool
 }
+
+// childBlockSize is the memory of a child that shares nook's: its
+// thread-local storage (64 KiB) and its stack.
+const childBlockSize = 512 << 10
 
 // Process is a started child. Its owner must call Close.
 type Process struct {
@@ -67,6 +77,14 @@ type Process struct {
 	// after it is reaped
 	janitorBlock unsafe.Pointer
 	janitorOps   unsafe.Pointer
+	// C memory the child reads until it has exec'd or failed (args,
+	// plan), and, when it shares nook's memory, its stack and TLS until
+	// it is reaped
+	args       *C.struct_nook_spawn
+	ops        unsafe.Pointer
+	childBlock unsafe.Pointer
+	// SharedMemory reports whether the child shares nook's memory.
+	SharedMemory bool
 }
 
 // janitorBlockSize is the janitor's memory: its arguments and its stack.
@@ -111,6 +129,10 @@ func Start(cfg *Config) (_ *Process, err error) {
 	defer func() {
 		if err != nil {
 			p.closeFiles()
+			if p.Pid == 0 {
+				p.freeArgs()
+				p.freeChild()
+			}
 		}
 	}()
 
@@ -128,7 +150,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 	p.errs = errR
 
 	cs := (*C.struct_nook_spawn)(C.calloc(1, C.sizeof_struct_nook_spawn))
-	defer C.free(unsafe.Pointer(cs))
+	p.args = cs
 	cs.sync_fd = C.int(syncR.Fd())
 	cs.err_fd = C.int(errW.Fd())
 	cs.tty_sock = -1
@@ -186,9 +208,15 @@ func Start(cfg *Config) (_ *Process, err error) {
 	}
 
 	steps := cfg.Steps.Bytes()
-	cs.ops = (*C.uchar)(C.CBytes(steps))
+	p.ops = C.CBytes(steps)
+	cs.ops = (*C.uchar)(p.ops)
 	cs.ops_len = C.ulong(len(steps))
-	defer C.free(unsafe.Pointer(cs.ops))
+	if cfg.ShareMemory {
+		p.childBlock = C.calloc(1, childBlockSize)
+		cs.child_block = p.childBlock
+		cs.child_block_size = childBlockSize
+		cs.share_memory = 1
+	}
 	if cfg.Cleanup != nil {
 		p.janitorBlock = C.calloc(1, janitorBlockSize)
 		cs.janitor_block = p.janitorBlock
@@ -210,7 +238,15 @@ func Start(cfg *Config) (_ *Process, err error) {
 			unix.Close(int(cs.pidfd))
 		}
 		p.freeJanitor()
+		p.freeArgs()
+		p.freeChild()
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
+	}
+	p.SharedMemory = cs.share_memory != 0
+	if !p.SharedMemory {
+		// the child has a copy of everything
+		p.freeArgs()
+		p.freeChild()
 	}
 	p.Pid = int(cs.pid)
 	p.PidFD = int(cs.pidfd)
@@ -235,6 +271,8 @@ func (p *Process) readError() error {
 	defer func() {
 		p.errs.Close()
 		p.errs = nil
+		// exec'd, or failed after its last read of them
+		p.freeArgs()
 	}()
 	var hdr [8]byte
 	if _, err := io.ReadFull(p.errs, hdr[:]); err != nil {
@@ -309,6 +347,7 @@ func (p *Process) Wait() (*Exit, error) {
 		break
 	}
 	p.waited = true
+	p.freeChild()
 	if p.status != nil {
 		var raw [4]byte
 		if n, _ := io.ReadFull(p.status, raw[:]); n == 4 {
@@ -328,6 +367,7 @@ func (p *Process) Close() error {
 		p.Signal(unix.SIGKILL)
 		p.Wait()
 	}
+	p.freeArgs() // the child is gone
 	p.closeFiles()
 	if p.janitorPid > 0 {
 		var ws unix.WaitStatus
@@ -341,6 +381,19 @@ func (p *Process) Close() error {
 	}
 	p.freeJanitor()
 	return nil
+}
+
+func (p *Process) freeArgs() {
+	C.free(unsafe.Pointer(p.args))
+	C.free(p.ops)
+	p.args, p.ops = nil, nil
+}
+
+// freeChild frees the shared child's stack and TLS; only once it is
+// reaped, or never ran.
+func (p *Process) freeChild() {
+	C.free(p.childBlock)
+	p.childBlock = nil
 }
 
 func (p *Process) freeJanitor() {

@@ -61,6 +61,9 @@ struct nook_spawn {
 	int lifeline_fd; // read end the janitor waits on
 	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
 	unsigned long janitor_block_size;
+	int share_memory; // in: try CLONE_VM with child_block; out: whether it was used
+	void *child_block; // the child's TLS and stack with share_memory, freed after it is reaped
+	unsigned long child_block_size;
 	int nfds;	 // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
 	int fds[NOOK_MAXFDS];
 	// results
