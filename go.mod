@@ -3,6 +3,7 @@ module github.com/nookrun/nook
 go 1.26.8
 
 require (
+	github.com/cilium/ebpf v0.17.3
 	github.com/moby/sys/capability v0.5.0
 	github.com/opencontainers/cgroups v0.1.0
 	github.com/opencontainers/runtime-spec v1.3.0

@@ -62,7 +62,7 @@ const MinMemoryLimit = 1 << 20
 var (
 	// ErrNotSupported is wrapped by errors about limits or operations that
 	// this host cannot enforce (controller not mounted or not enabled, a
-	// v2-only setting on v1, device rules on v2, ...).
+	// v2-only setting on v1, no eBPF for device rules on v2, ...).
 	ErrNotSupported = errors.New("not supported on this host")
 	// ErrInvalid is wrapped by errors about malformed or nonsensical
 	// settings. These are errors even with Options.BestEffort.

@@ -147,12 +147,14 @@ func TestBadInput(t *testing.T) {
 		// v1 only
 		{name: "unified on v1", r: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, is: ErrNotSupported, msg: "unified"},
 		{name: "unified on v1 besteffort", best: true, r: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, warning: "unified"},
-		// v2 only
-		{name: "devices on v2", r: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, is: ErrNotSupported, msg: "cgroups: devices:"},
-		{name: "devices on v2 besteffort", best: true, r: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}}, warning: "devices"},
+		{name: "device hole in wildcard", best: true, r: &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Access: "rwm"},
+			{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "w"},
+		}}, is: ErrInvalid, msg: "cannot override \"w\" of the earlier rule allow c *:* rwm"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if strings.HasPrefix(tc.name, "unified on v1") && v2 || strings.HasPrefix(tc.name, "devices on v2") && !v2 {
+			if strings.HasPrefix(tc.name, "unified on v1") && v2 {
 				t.Skip("other cgroup version")
 			}
 			name := uniqueName(t)
@@ -415,10 +417,12 @@ func TestCpuset(t *testing.T) {
 	}
 }
 
-func TestDevicesV1(t *testing.T) {
+// TestDevices checks device rules through Create: the v1 devices controller,
+// or on v2 the eBPF program (see also devices_test.go).
+func TestDevices(t *testing.T) {
 	requireRoot(t)
 	if DetectMode() == Unified {
-		t.Skip("device rules are v1 only (v2 is covered by TestBadInput)")
+		requireDeviceBPF(t)
 	}
 	t.Parallel()
 	m := create(t, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{

@@ -87,14 +87,22 @@
 //
 // Supported from specs.LinuxResources: Memory.Limit, Memory.Swap (OCI
 // memory+swap total), Pids.Limit, CPU.Shares (cpu.weight on v2, converted as
-// runc does), CPU.Quota/Period, CPU.Cpus/Mems, Devices (v1 only) and Unified
-// (v2 only). Malformed values (for example a memory limit below
+// runc does), CPU.Quota/Period, CPU.Cpus/Mems, Devices and Unified (v2
+// only). Malformed values (for example a memory limit below
 // [MinMemoryLimit], or swap below the memory limit) fail with [ErrInvalid]
 // even with BestEffort. Everything else that cannot be enforced on this host,
 // including any other field of LinuxResources, fails with an error wrapping
 // [ErrNotSupported] (or whatever the kernel said), naming the limit, or, with
 // [Options.BestEffort], is dropped and reported by [Manager.Warnings]. No limit
 // is ever silently ignored.
+//
+// Devices are enforced by the v1 devices controller on Legacy and Hybrid
+// hosts, and on Unified hosts by an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE)
+// that Create attaches to the sandbox's cgroup before anything can join it
+// (see [AttachDevices]); rules that allow every device attach nothing. Both
+// apply the rules as runc does, and rule lists whose effect on cgroup v1
+// would contradict their order are rejected with ErrInvalid on every host
+// (see devices.go).
 //
 // Most cgroupfs access goes through github.com/opencontainers/cgroups (its
 // openat2-based file helpers and the fs/fs2 subsystem setters); the systemd

@@ -47,6 +47,10 @@ func runHelper(mode string) {
 		for {
 			sink++
 		}
+	case "devcheck":
+		devCheck()
+	case "devfirst":
+		devFirst()
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper", mode)
 		os.Exit(2)

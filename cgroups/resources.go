@@ -85,6 +85,14 @@ func (m *Manager) validate(r *specs.LinuxResources) error {
 			return &LimitError{fmt.Sprintf("devices[%d]", i), err}
 		}
 	}
+	// Rule lists whose effect on cgroup v1 would contradict their order
+	// (see devices.go) are errors on every host, so that v1 and v2
+	// enforce the same lists the same way.
+	if len(r.Devices) > 0 {
+		if _, err := canonDevices(r.Devices); err != nil {
+			return &LimitError{"devices", err}
+		}
+	}
 	for k := range r.Unified {
 		if k == "" || strings.ContainsRune(k, '/') || k[0] == '.' {
 			return &LimitError{"unified " + strconv.Quote(k), invalid("not a cgroup file name")}
@@ -167,18 +175,6 @@ func deviceRule(d specs.LinuxDeviceCgroup) (string, error) {
 		return "", invalid("device access %q (want a combination of r, w, m)", acc)
 	}
 	return typ + " " + maj + ":" + mnr + " " + acc, nil
-}
-
-// allowsAll reports whether rules leave every device accessible, i.e. need no
-// enforcement at all.
-func allowsAll(rules []specs.LinuxDeviceCgroup) bool {
-	for _, d := range rules {
-		r, _ := deviceRule(d)
-		if !d.Allow || r != "a" {
-			return false
-		}
-	}
-	return true
 }
 
 // writePidsMax sets pids.max. Written here rather than with the library's

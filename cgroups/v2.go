@@ -33,10 +33,19 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 			want = append(want, c)
 		}
 	}
-	if len(r.Devices) > 0 && !allowsAll(r.Devices) {
-		// Check before anything is made: this is the common failure.
-		if err := m.fail("devices", notSupported("device rules need an eBPF program on cgroup v2, which nook does not load yet")); err != nil {
-			return err
+	// Device rules: an eBPF program (devices_bpf.go), loaded before
+	// anything is made, since loading is what fails where eBPF is not
+	// available, and attached right after the mkdir, before any process
+	// can join. -1 if there are no rules or they allow everything.
+	devProg := -1
+	if len(r.Devices) > 0 {
+		var err error
+		if devProg, err = loadDevices(r.Devices); err != nil {
+			if err := m.fail("devices", err); err != nil {
+				return err
+			}
+		} else if devProg >= 0 {
+			defer unix.Close(devProg) // the attachment keeps its own reference
 		}
 	}
 
@@ -56,6 +65,13 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		// parent between the two steps; set it up again.
 		if !errors.Is(err, unix.ENOENT) || attempt == 3 {
 			return err
+		}
+	}
+	if devProg >= 0 {
+		if err := attachDeviceProgram(leaf, devProg); err != nil {
+			if err := m.fail("devices", err); err != nil {
+				return err
+			}
 		}
 	}
 	m.ctrl = make(map[string]string, len(want))

@@ -81,10 +81,14 @@ func TestV2CodeOnHybridTree(t *testing.T) {
 		{CPU: &specs.LinuxCPU{Quota: ptr[int64](10000)}},
 		{CPU: &specs.LinuxCPU{Cpus: "0"}},
 		{Unified: map[string]string{"memory.high": "1000000"}},
-		{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
+		// Rollback after the device program was attached.
+		{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, Pids: &specs.LinuxPids{Limit: ptr[int64](10)}},
 	} {
 		name := uniqueName(t)
-		_, err := Create(name, r, nil)
+		m, err := Create(name, r, nil)
+		if err == nil {
+			_ = m.Destroy()
+		}
 		if !errors.Is(err, ErrNotSupported) {
 			t.Errorf("%+v: %v, want ErrNotSupported", r, err)
 		} else {
@@ -99,7 +103,30 @@ func TestV2CodeOnHybridTree(t *testing.T) {
 		t.Errorf("BestEffort warnings %q", w)
 	}
 	// Allow-all device rules need no enforcement.
-	create(t, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}, nil)
+	ma := create(t, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}, nil)
+	if ids := progIDs(t, ma.Paths()[0]); len(ids) != 0 {
+		t.Errorf("allow-all attached programs %v", ids)
+	}
+
+	// Device rules: an eBPF program, which this tree accepts without any
+	// controller (see also TestAttachDevices).
+	t.Run("devices", func(t *testing.T) {
+		requireDeviceBPF(t)
+		md := create(t, &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{
+			{Allow: false, Access: "rwm"},
+			{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rw"}, // /dev/null
+		}}, nil)
+		if ids := progIDs(t, md.Paths()[0]); len(ids) != 1 {
+			t.Errorf("programs attached: %v", ids)
+		}
+		p := spawn(t, md, shell(`echo x > /dev/null && echo null-ok; head -c1 /dev/zero >/dev/null 2>&1 || echo zero-denied`))
+		if err := p.wait(t, 10*time.Second); err != nil {
+			t.Fatal(err, p.stderr.String())
+		}
+		if got := strings.Fields(p.stdout.String()); !slices.Equal(got, []string{"null-ok", "zero-denied"}) {
+			t.Fatalf("got %q", got)
+		}
+	})
 }
 
 func TestRemoveParentOnHybridTree(t *testing.T) {
