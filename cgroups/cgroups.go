@@ -126,6 +126,14 @@ type Options struct {
 	// Manager.Warnings) instead of an error; the limit is dropped. Malformed
 	// settings (ErrInvalid) are errors regardless.
 	BestEffort bool
+	// Minimal makes, on cgroup v1, only the hierarchies the limits in r
+	// need: no memory, pids and cpuacct for accounting alone, and no
+	// freezer. Each hierarchy costs a start-up a directory and a join,
+	// and a v1 join waits for an RCU grace period; a sandbox that reads
+	// no account needs none of them. Stats then reports zero for what is
+	// not accounted, and Kill signals without freezing. On v2 there is
+	// one directory either way.
+	Minimal bool
 }
 
 // Manager owns the cgroup directories of one sandbox.
@@ -134,6 +142,7 @@ type Manager struct {
 	mode     Mode
 	name     string
 	bestEff  bool
+	minimal  bool
 	dirs     []string          // unique directories, in creation order
 	ctrl     map[string]string // controller -> its directory (v2: enabled ones)
 	warnings []string
@@ -152,6 +161,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	m := &Manager{name: name, mode: detectMode()}
 	if opts != nil {
 		m.bestEff = opts.BestEffort
+		m.minimal = opts.Minimal
 	}
 	if r == nil {
 		r = &specs.LinuxResources{}

@@ -74,6 +74,15 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 	m.ctrl = make(map[string]string, len(v1Controllers))
 	made := make(map[uint64]string, len(v1Controllers))
 	for _, c := range v1Controllers {
+		if m.minimal {
+			switch c {
+			case "memory", "pids", "cpuacct", "freezer":
+				limited := (c == "memory" && r.Memory != nil) || (c == "pids" && r.Pids != nil)
+				if !limited {
+					continue
+				}
+			}
+		}
 		switch c {
 		case "cpuset":
 			if !wantCpuset {
@@ -86,7 +95,7 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 		case "cpu":
 			// cpu is for limits only (accounting is cpuacct's);
 			// when co-mounted with cpuacct it costs nothing extra.
-			if !wantCPU && (mounts["cpuacct"].dev != mounts["cpu"].dev || mounts["cpu"].path == "") {
+			if !wantCPU && (m.minimal || mounts["cpuacct"].dev != mounts["cpu"].dev || mounts["cpu"].path == "") {
 				continue
 			}
 		}
@@ -108,7 +117,7 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 		made[mnt.dev] = dir
 		m.ctrl[c] = dir
 	}
-	if len(m.dirs) == 0 {
+	if len(m.dirs) == 0 && !m.minimal {
 		return fmt.Errorf("cgroups: create %s: %w", m.name, notSupported("none of the v1 controllers nook uses is mounted"))
 	}
 
