@@ -37,7 +37,7 @@ func BusyboxRootfs(t testing.TB) string {
 	if err := os.Chmod(filepath.Join(dir, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	if err := copyFile(Busybox, filepath.Join(dir, "bin", "busybox"), 0o755); err != nil {
+	if err := CopyFile(Busybox, filepath.Join(dir, "bin", "busybox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	list, err := exec.Command(Busybox, "--list").Output()
@@ -64,7 +64,8 @@ func BusyboxRootfs(t testing.TB) string {
 	return dir
 }
 
-func copyFile(src, dst string, mode os.FileMode) error {
+// CopyFile copies src to a new file dst with the given mode.
+func CopyFile(src, dst string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

@@ -148,7 +148,7 @@ func TestEscapes(t *testing.T) {
 		start(t)
 		dir := worldDir(t)
 		bin := filepath.Join(dir, "nook")
-		if err := copyFile(testutil.Nook(t), bin, 0o755); err != nil {
+		if err := testutil.CopyFile(testutil.Nook(t), bin, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		before := sha(t, bin)

@@ -62,7 +62,7 @@ func attackerDir(t *testing.T) string {
 		}
 		out := filepath.Join(dir, "attacker")
 		if p := os.Getenv("ATTACKER_BINARY"); p != "" {
-			attackerBuild.err = copyFile(p, out, 0o755)
+			attackerBuild.err = testutil.CopyFile(p, out, 0o755)
 			return
 		}
 		root, err := testutil.ModuleRoot()
@@ -98,26 +98,6 @@ func goTool() string {
 		}
 	}
 	return "go"
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Chmod(dst, mode)
 }
 
 func fileExists(p string) bool {

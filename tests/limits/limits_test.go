@@ -9,26 +9,14 @@ import (
 	"testing"
 
 	"github.com/nookrun/nook/internal/testutil"
+	"github.com/nookrun/nook/verdict"
 )
 
 func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
-type verdict struct {
-	Status     string  `json:"status"`
-	ExitCode   int     `json:"exit_code"`
-	Signal     int     `json:"signal"`
-	CPUTimeMS  int64   `json:"cpu_time_ms"`
-	WallTimeMS int64   `json:"wall_time_ms"`
-	MaxRSSKiB  int64   `json:"max_rss_kib"`
-	OOMKilled  bool    `json:"oom_killed"`
-	PidsPeak   *uint64 `json:"pids_peak"`
-	Killed     bool    `json:"killed"`
-	Message    string  `json:"message"`
-}
-
 // judge runs a shell script in a busybox sandbox with the given nook flags
 // and returns the verdict and nook's exit status.
-func judge(t *testing.T, flags []string, script string) (verdict, int, string) {
+func judge(t *testing.T, flags []string, script string) (verdict.Verdict, int, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.CheckNoLeaks(t)
@@ -41,7 +29,7 @@ func judge(t *testing.T, flags []string, script string) (verdict, int, string) {
 	if err != nil {
 		t.Fatalf("no verdict (exit %d): %v\n%s", code, err, stderr)
 	}
-	var v verdict
+	var v verdict.Verdict
 	if err := json.Unmarshal(b, &v); err != nil {
 		t.Fatalf("verdict is not JSON: %v\n%s", err, b)
 	}
