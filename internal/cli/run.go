@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -317,7 +318,7 @@ func checkUserNamespaces() error {
 		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"},
 	} {
 		b, err := os.ReadFile(f.path)
-		if err == nil && string(b[:len(b)-1]) == f.bad {
+		if err == nil && strings.TrimSpace(string(b)) == f.bad {
 			return fmt.Errorf("unprivileged user namespaces are off on this host (%s is %s): run nook as root, or ask an administrator to run '%s'", f.path, f.bad, f.fix)
 		}
 	}

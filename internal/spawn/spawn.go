@@ -109,8 +109,11 @@ func (e *ChildError) Unwrap() error { return e.Errno }
 // Start clones the child. It waits, before its first step, until Release;
 // in between the caller writes ID maps and joins cgroups.
 func Start(cfg *Config) (_ *Process, err error) {
-	if cfg.Steps == nil || cfg.Steps.Err() != nil {
-		return nil, fmt.Errorf("spawn: bad plan: %v", cfg.Steps.Err())
+	if cfg.Steps == nil {
+		return nil, errors.New("spawn: no plan")
+	}
+	if err := cfg.Steps.Err(); err != nil {
+		return nil, fmt.Errorf("spawn: bad plan: %w", err)
 	}
 	var closers []*os.File
 	defer func() {
