@@ -69,7 +69,6 @@ struct child {
 	const char *argv[NOOK_MAXARGV + 1];
 	const char *envp[NOOK_MAXARGV + 1];
 	int argc, envc;
-	int loaded_seccomp;
 	int null_fd; // the verified null device, opened on the first mask
 };
 
@@ -148,7 +147,7 @@ static int openat2_in_root(int rootfd, const char *path, int flags) {
 	struct open_how how;
 	memset(&how, 0, sizeof how);
 	how.flags = (uint64_t)flags | O_CLOEXEC;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV * 0;
+	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	while (*path == '/') path++;
 	if (!*path) path = ".";
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
