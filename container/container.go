@@ -164,6 +164,10 @@ func (c *Container) Start() (err error) {
 		return err
 	}
 	if c.cgroup != nil {
+		// every process is in every hierarchy: one is enough to find them
+		if dirs := c.cgroup.Paths(); len(dirs) > 0 {
+			cleanup.Add(spawn.JanitorKill, dirs[0])
+		}
 		for _, dir := range c.cgroup.Paths() {
 			cleanup.Add(spawn.JanitorRmdir, dir)
 		}

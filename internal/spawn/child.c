@@ -685,6 +685,9 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	close(c->s->err_fd);
 	if (c->tty_slave >= 0) close(c->tty_slave);
 	prctl(PR_SET_NAME, "nook-init", 0, 0, 0);
+	// orphans are ours to reap even where the pid namespace is the
+	// host's, in which we are not its init
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t wanted;
 	sigemptyset(&wanted);
 	sigaddset(&wanted, SIGCHLD);
@@ -956,6 +959,57 @@ struct janitor {
 	unsigned long jops_len;
 };
 
+// jcat joins a directory and a file name into buf, raw-syscall style.
+static int jcat(char *buf, size_t cap, const char *dir, const char *file) {
+	size_t n = 0;
+	for (const char *p = dir; *p; p++)
+		if (n + 1 < cap) buf[n++] = *p;
+	if (n + 1 < cap) buf[n++] = '/';
+	for (const char *p = file; *p; p++)
+		if (n + 1 < cap) buf[n++] = *p;
+	buf[n] = 0;
+	return n + 1 < cap;
+}
+
+// janitor_kill kills every process left in the cgroup at dir. Killing
+// the sandbox's PID 1 takes its pid namespace with it, but a sandbox that
+// shares the host's pid namespace has no such end: its processes are
+// found by their cgroup instead. cgroup.kill does it in one write (v2);
+// on v1 the pids are read and killed until none is left.
+static void janitor_kill(const char *dir) {
+	char path[4096], buf[4096];
+	if (!jcat(path, sizeof path, dir, "cgroup.kill")) return;
+	long fd = rsys(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0, 0);
+	if (fd >= 0) {
+		long w = rsys(SYS_write, fd, (long)"1", 1, 0, 0);
+		rsys(SYS_close, fd, 0, 0, 0, 0);
+		if (w == 1) return;
+	}
+	if (!jcat(path, sizeof path, dir, "cgroup.procs")) return;
+	for (int round = 0; round < 200; round++) {
+		fd = rsys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0);
+		if (fd < 0) return;
+		int found = 0;
+		long pid = 0, n;
+		while ((n = rsys(SYS_read, fd, (long)buf, sizeof buf, 0, 0)) > 0) {
+			for (long i = 0; i < n; i++) {
+				if (buf[i] >= '0' && buf[i] <= '9') {
+					pid = pid * 10 + (buf[i] - '0');
+				} else if (pid > 0) {
+					rsys(SYS_kill, pid, SIGKILL, 0, 0, 0);
+					found = 1;
+					pid = 0;
+				}
+			}
+		}
+		if (pid > 0) rsys(SYS_kill, pid, SIGKILL, 0, 0, 0), found = 1;
+		rsys(SYS_close, fd, 0, 0, 0, 0);
+		if (!found) return;
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		rsys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
+	}
+}
+
 // janitor_main waits for nook to close the lifeline; then it makes sure
 // the sandbox is dead and removes what the sandbox leaves on the host
 // (cgroups, state files), which nothing inside the sandbox can reach. It
@@ -994,6 +1048,9 @@ static int janitor_main(void *arg) {
 	while (decode(j->jops, j->jops_len, &off, &st) > 0) {
 		const char *path = str(&st, 0);
 		switch (st.op) {
+		case JOP_KILL:
+			janitor_kill(path);
+			break;
 		case JOP_RMDIR:
 			// a cgroup stays busy for a moment after its last task
 			// exits, and until then some process of the sandbox may

@@ -45,6 +45,7 @@ const (
 	JanitorRmdir  Op = iota + 1 // rmdir, retrying while the cgroup is busy
 	JanitorUnlink               // unlink a file
 	JanitorUmount               // detach a mount
+	JanitorKill                 // kill every process of a cgroup (cgroup.kill, or its procs)
 )
 
 // Mount point kinds for OpMount: what to create when the destination is

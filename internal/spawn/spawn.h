@@ -44,6 +44,7 @@ enum {
 	JOP_RMDIR = 1,
 	JOP_UNLINK,
 	JOP_UMOUNT,
+	JOP_KILL,
 };
 
 struct nook_spawn {

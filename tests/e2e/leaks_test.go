@@ -63,6 +63,9 @@ func TestNoLeakAfterNookIsKilled(t *testing.T) {
 		{"init", nil},
 		{"no-init", []string{"--no-init"}},
 		{"rootfs", []string{"--rootfs", ""}},
+		// no pid namespace to take the processes along: the janitor
+		// finds them by their cgroup
+		{"shared pid namespace", []string{"--share", "pid"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e2eAlone(t)
@@ -70,7 +73,9 @@ func TestNoLeakAfterNookIsKilled(t *testing.T) {
 			if c.name == "rootfs" {
 				flags = []string{"--rootfs", testutil.BusyboxRootfs(t)}
 			}
-			r := testutil.Start(t, testutil.Command(t, sh("echo ready; sleep 100", flags...)...), "ready")
+			// a second process besides the command, which is not PID 1's
+			// direct concern
+			r := testutil.Start(t, testutil.Command(t, sh("sleep 100 & echo ready; sleep 100", flags...)...), "ready")
 			r.Signal(syscall.SIGKILL)
 			if _, _, code := r.Wait(10 * time.Second); code != -1 {
 				t.Fatalf("nook survived SIGKILL (exit status %d)", code)
