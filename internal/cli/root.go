@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"strings"
 	"fmt"
 	"io"
 
@@ -37,8 +38,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return se.ExitCode
 	}
 	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		return 2 // cobra's own word for a mistyped command
 	}
 	return 125
 }
