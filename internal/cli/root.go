@@ -2,9 +2,9 @@ package cli
 
 import (
 	"errors"
-	"strings"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/nookrun/nook/container"
 	"github.com/spf13/cobra"
