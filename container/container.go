@@ -97,6 +97,9 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 	if err := Validate(spec); err != nil {
 		return nil, err
 	}
+	if err := checkCommand(spec); err != nil {
+		return nil, err
+	}
 	pl, err := compile(spec, &c.opts)
 	if err != nil {
 		return nil, err
