@@ -134,6 +134,9 @@ type Options struct {
 	// not accounted, and Kill signals without freezing. On v2 there is
 	// one directory either way.
 	Minimal bool
+	// CPUUsage keeps the CPU account (cpuacct on v1) in Minimal mode, for
+	// Manager.CPUUsage: a CPU-time limit needs it.
+	CPUUsage bool
 }
 
 // Manager owns the cgroup directories of one sandbox.
@@ -143,6 +146,7 @@ type Manager struct {
 	name     string
 	bestEff  bool
 	minimal  bool
+	cpuUsage bool
 	dirs     []string          // unique directories, in creation order
 	ctrl     map[string]string // controller -> its directory (v2: enabled ones)
 	warnings []string
@@ -162,6 +166,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	if opts != nil {
 		m.bestEff = opts.BestEffort
 		m.minimal = opts.Minimal
+		m.cpuUsage = opts.CPUUsage
 	}
 	if r == nil {
 		r = &specs.LinuxResources{}

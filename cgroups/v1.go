@@ -77,7 +77,8 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 		if m.minimal {
 			switch c {
 			case "memory", "pids", "cpuacct", "freezer":
-				limited := (c == "memory" && r.Memory != nil) || (c == "pids" && r.Pids != nil)
+				limited := (c == "memory" && r.Memory != nil) || (c == "pids" && r.Pids != nil) ||
+					(c == "cpuacct" && m.cpuUsage)
 				if !limited {
 					continue
 				}

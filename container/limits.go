@@ -73,9 +73,13 @@ func (c *Container) makeCgroup() error {
 		rand.Read(b[:])
 		name = hex.EncodeToString(b[:])
 	}
-	// without an account to read, only the hierarchies the limits need
-	minimal := !c.opts.Accounting && c.opts.Limits.CPUTime == 0
-	m, err := cgroups.Create(name, res, &cgroups.Options{BestEffort: c.opts.Limits.BestEffort, Minimal: minimal})
+	// without an account to read, only the hierarchies the limits need;
+	// a CPU-time limit needs the CPU account
+	m, err := cgroups.Create(name, res, &cgroups.Options{
+		BestEffort: c.opts.Limits.BestEffort,
+		Minimal:    !c.opts.Accounting,
+		CPUUsage:   c.opts.Limits.CPUTime > 0,
+	})
 	if err != nil {
 		if os.Geteuid() != 0 && !hasResources(res) && c.opts.Limits.CPUTime == 0 && c.opts.Cgroup == CgroupAuto {
 			return nil // an unprivileged sandbox without limits needs none

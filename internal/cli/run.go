@@ -203,7 +203,8 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 		}
 	}
 	opts := cfg.Options()
-	opts.Accounting = opts.Accounting || lo.verdictFile != ""
+	// the command line reads the cgroup's account only for a verdict
+	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
 	if lo.verdictFile != "" {
 		v := verdict.Judge(r, err, limitsOf(cfg))
