@@ -585,30 +585,9 @@ func checkDevices(t *testing.T, dir string, probes []probe) {
 // spawnInto is spawn for a bare cgroup directory.
 func spawnInto(t *testing.T, dir string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
-	var err error
-	if p.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
+	return spawnWith(t, cmd, func(pid int) error {
+		return os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
 	})
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.stdin.Write([]byte("go\n")); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // progIDs lists the device programs attached to the cgroup dir itself.

@@ -131,6 +131,12 @@ type proc struct {
 // anything), adds it to m and lets it go.
 func spawn(t *testing.T, m *Manager, cmd *exec.Cmd) *proc {
 	t.Helper()
+	return spawnWith(t, cmd, m.Add)
+}
+
+// spawnWith starts cmd, puts it into its cgroup with join and lets it go.
+func spawnWith(t *testing.T, cmd *exec.Cmd, join func(pid int) error) *proc {
+	t.Helper()
 	p := &proc{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = &p.stdout, &p.stderr
 	// Background children may keep the output pipes open after the
@@ -151,8 +157,8 @@ func spawn(t *testing.T, m *Manager, cmd *exec.Cmd) *proc {
 		_ = cmd.Process.Kill()
 		<-p.done
 	})
-	if err := m.Add(cmd.Process.Pid); err != nil {
-		t.Fatalf("Add(%d): %v", cmd.Process.Pid, err)
+	if err := join(cmd.Process.Pid); err != nil {
+		t.Fatalf("join pid %d: %v", cmd.Process.Pid, err)
 	}
 	if _, err := io.WriteString(p.stdin, "go\n"); err != nil {
 		t.Fatal(err)
