@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"runtime"
 	"sync"
@@ -155,9 +154,4 @@ func (w *watcher) stop() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.killed
-}
-
-// String describes the limits for messages.
-func (l Limits) String() string {
-	return fmt.Sprintf("cpu-time=%v wall-time=%v extra=%v", l.CPUTime, l.WallTime, l.Extra)
 }

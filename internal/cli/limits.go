@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"time"
 
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/verdict"
@@ -138,8 +139,13 @@ func (o *limitOptions) apply(c *sandbox.Config) error {
 
 	for _, x := range []struct {
 		flag, val string
-		dst       *int64
-	}{{"--cpu-time-limit", o.cpuTime, nil}, {"--wall-time-limit", o.wallTime, nil}, {"--extra-time", o.extraTime, nil}} {
+		dst       *time.Duration
+		zeroOK    bool
+	}{
+		{"--cpu-time-limit", o.cpuTime, &c.Limits.CPUTime, false},
+		{"--wall-time-limit", o.wallTime, &c.Limits.WallTime, false},
+		{"--extra-time", o.extraTime, &c.Limits.Extra, true},
+	} {
 		if x.val == "" {
 			continue
 		}
@@ -147,17 +153,10 @@ func (o *limitOptions) apply(c *sandbox.Config) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", x.flag, err)
 		}
-		if d == 0 && x.flag != "--extra-time" {
+		if d == 0 && !x.zeroOK {
 			return fmt.Errorf("%s %q: want a positive duration", x.flag, x.val)
 		}
-		switch x.flag {
-		case "--cpu-time-limit":
-			c.Limits.CPUTime = d
-		case "--wall-time-limit":
-			c.Limits.WallTime = d
-		case "--extra-time":
-			c.Limits.Extra = d
-		}
+		*x.dst = d
 	}
 	switch o.limits {
 	case "strict":
