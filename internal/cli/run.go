@@ -170,7 +170,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		c.Tmpfs = append(c.Tmpfs, x)
 	}
 	for _, e := range o.env {
-		if k, _, ok := cutEnv(e); !ok || k == "" {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return nil, fmt.Errorf("--env %q: want K=V", e)
 		}
 		c.Env = append(c.Env, e)
@@ -181,15 +181,6 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		}
 	}
 	return c, nil
-}
-
-func cutEnv(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '=' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
