@@ -28,8 +28,15 @@ type State struct {
 	// the foreground.
 	Monitor Process `json:"monitor"`
 	// NookInit: nook's init is PID 1 and the command its child.
-	NookInit bool   `json:"nook_init,omitempty"`
-	Bundle   string `json:"bundle,omitempty"`
+	NookInit bool `json:"nook_init,omitempty"`
+	// DenySetgroups: "deny" was written to the user namespace's
+	// setgroups (an unprivileged creator).
+	DenySetgroups bool `json:"deny_setgroups,omitempty"`
+	// AutoRemove: the monitor removes the state once the sandbox stops.
+	AutoRemove bool `json:"auto_remove,omitempty"`
+	// LogSize is the size at which Log is rotated to Log.1.
+	LogSize int64  `json:"log_size,omitempty"`
+	Bundle  string `json:"bundle,omitempty"`
 	// Spec is the OCI runtime spec the sandbox runs.
 	Spec *specs.Spec `json:"spec"`
 	// Owner is the user ID of whoever created the sandbox.

@@ -68,6 +68,15 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	root.AddCommand(newRunCmd())
 	addRootFlag(root)
 	root.AddCommand(newNSCmd())
+	root.AddCommand(newMonitorCmd())
+	root.AddCommand(newListCmd())
+	root.AddCommand(newPsCmd())
+	root.AddCommand(newStopCmd())
+	root.AddCommand(newKillCmd())
+	root.AddCommand(newRmCmd())
+	root.AddCommand(newLogsCmd())
+	root.AddCommand(newWaitCmd())
+	root.AddCommand(newInspectCmd())
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }

@@ -33,6 +33,7 @@ type runOptions struct {
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	limitOptions
+	detachOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -76,6 +77,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.detachOptions.check(o.tty, &o.limitOptions); err != nil {
+				return usageError{err}
+			}
 			if o.bundle != "" {
 				return runBundle(cmd, o, args)
 			}
@@ -87,6 +91,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 				return usageError{err}
 			}
 			defer closeFiles(cfg)
+			if o.detach {
+				return detachSandbox(cmd, cfg, &o.detachOptions)
+			}
 			return runSandbox(cmd, cfg, &o.limitOptions)
 		},
 	}
@@ -115,6 +122,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.detachOptions.flags(cmd)
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -233,6 +241,9 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	s, err := spec.Load(dir)
 	if err != nil {
 		return err
+	}
+	if o.detach {
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir}, dir, args[0])
 	}
 	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
 }

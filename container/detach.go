@@ -1,0 +1,351 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// DetachOptions say how to start a sandbox that outlives its starter.
+type DetachOptions struct {
+	// ID is the sandbox's ID; empty for a random one.
+	ID string
+	// Name is the user's name for it; empty for none.
+	Name string
+	// Bundle is the OCI bundle directory, if the spec came from one.
+	Bundle string
+	// Init makes nook's init PID 1 (Options.Init).
+	Init bool
+	// DenySetgroups: Options.DenySetgroups.
+	DenySetgroups bool
+	// AutoRemove removes the sandbox's state once it has stopped.
+	AutoRemove bool
+	// LogSize caps the output kept: the log is rotated once at this size,
+	// so at most twice it is kept. 0 means DefaultLogSize.
+	LogSize int64
+	// Monitor is the command that runs Monitor for the sandbox: nook's
+	// hidden `monitor` command, or a program of the caller's that calls
+	// Monitor. Detach adds the sandbox's ID as its last argument and gives
+	// it the report pipe as fd 3.
+	Monitor []string
+}
+
+// DefaultLogSize is the size at which a detached sandbox's log is rotated.
+const DefaultLogSize = 1 << 20
+
+// monitorReport is what the monitor tells its starter over fd 3, once
+// the command runs or could not be started.
+type monitorReport struct {
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code,omitempty"`
+}
+
+// reportFD is the monitor's fd of the report pipe.
+const reportFD = 3
+
+// Detach records a new sandbox in store, starts its monitor and returns
+// once the command runs (or has failed to start: then nothing is left).
+// The monitor is a new session, with its standard files on /dev/null; it
+// outlives the caller.
+func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, error) {
+	if err := Validate(spec); err != nil {
+		return nil, err
+	}
+	if err := checkCommand(spec); err != nil {
+		return nil, err
+	}
+	if len(o.Monitor) == 0 {
+		return nil, errors.New("detach: no monitor command")
+	}
+	id := o.ID
+	if id == "" {
+		id = state.NewID()
+	}
+	st := &state.State{
+		OCIVersion: specs.Version, ID: id, Name: o.Name, Status: state.Creating,
+		NookInit: o.Init, DenySetgroups: o.DenySetgroups, AutoRemove: o.AutoRemove,
+		Bundle: o.Bundle, Spec: spec, LogSize: o.LogSize,
+	}
+	if spec.Annotations != nil {
+		st.Annotations = spec.Annotations
+	}
+	if st.LogSize <= 0 {
+		st.LogSize = DefaultLogSize
+	}
+	h, err := store.Create(st)
+	if err != nil {
+		return nil, err
+	}
+	st.Log = filepath.Join(h.Dir(), state.LogFile)
+	if err := h.Save(); err != nil {
+		h.Remove()
+		return nil, err
+	}
+	h.Close()
+	fail := func(err error) (*Instance, error) {
+		if h, lerr := store.Lock(id); lerr == nil {
+			h.Remove()
+		}
+		return nil, err
+	}
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		return fail(fmt.Errorf("detach: pipe: %w", err))
+	}
+	defer r.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		w.Close()
+		return fail(fmt.Errorf("detach: %w", err))
+	}
+	defer null.Close()
+	cmd := exec.Command(o.Monitor[0], append(o.Monitor[1:], id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{w} // fd 3 = reportFD
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return fail(fmt.Errorf("detach: start monitor %s: %w", o.Monitor[0], err))
+	}
+	b, _ := io.ReadAll(r)
+	var rep monitorReport
+	if len(b) == 0 {
+		// the monitor died before it reported
+		cmd.Wait()
+		return fail(fmt.Errorf("detach: the monitor ended before the sandbox ran (%s)", cmd.ProcessState))
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fail(fmt.Errorf("detach: the monitor's report %q: %w", b, err))
+	}
+	if rep.Error != "" {
+		cmd.Wait()
+		return fail(&StartError{Err: errors.New(rep.Error), ExitCode: rep.ExitCode})
+	}
+	// the monitor lives on; it is the caller's child until the caller
+	// exits, then the subreaper's
+	cmd.Process.Release()
+	return LoadIn(store, id)
+}
+
+// Monitor runs sandbox id, recorded in store by Detach, in the calling
+// process until it ends: it starts the command with its output going to
+// the sandbox's log, records init in the state and reports to its starter
+// over report (nil for none), then waits for the end, records the exit
+// status and resource use, and removes what the sandbox made on the host.
+// Signals the process gets (TERM, INT, HUP, QUIT, USR1, USR2) go to the
+// sandbox.
+func Monitor(ctx context.Context, store *state.Store, id string, report *os.File) error {
+	rep := func(r monitorReport) {
+		if report != nil {
+			b, _ := json.Marshal(r)
+			report.Write(b)
+			report.Close()
+			report = nil
+		}
+	}
+	defer rep(monitorReport{Error: "monitor: ended before the sandbox ran", ExitCode: 125})
+	h, err := store.Lock(id)
+	if err != nil {
+		rep(monitorReport{Error: err.Error(), ExitCode: 125})
+		return err
+	}
+	st := h.State
+	failStart := func(err error) error {
+		h.Remove()
+		code := 125
+		var se *StartError
+		if errors.As(err, &se) {
+			code = se.ExitCode
+		}
+		rep(monitorReport{Error: err.Error(), ExitCode: code})
+		return err
+	}
+	if st.Status != state.Creating {
+		h.Close()
+		err := fmt.Errorf("monitor: sandbox %s is %s, not creating", id, st.Status)
+		rep(monitorReport{Error: err.Error(), ExitCode: 125})
+		return err
+	}
+	self, err := state.Identify(os.Getpid())
+	if err != nil {
+		return failStart(err)
+	}
+	st.Monitor = self
+	log, err := openLog(st.Log, st.LogSize)
+	if err != nil {
+		return failStart(err)
+	}
+	defer log.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return failStart(fmt.Errorf("monitor: pipe: %w", err))
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return failStart(err)
+	}
+	c, err := New(id, st.Spec, &Options{
+		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups,
+		Stdin: null, Stdout: pw, Stderr: pw,
+	})
+	if err != nil {
+		return failStart(err)
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		pw.Close()
+		pr.Close()
+		null.Close()
+		return failStart(err)
+	}
+	pw.Close()
+	null.Close()
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(log, pr)
+		pr.Close()
+		close(copied)
+	}()
+	init, err := state.Identify(c.Pid())
+	if err == nil {
+		st.Init = init
+		for _, dir := range c.cgroupPaths() {
+			st.Undo = append(st.Undo, state.Undo{Kind: state.UndoCgroup, Path: dir})
+		}
+		err = h.Transition(state.Running)
+	}
+	if err != nil {
+		c.Close()
+		return failStart(err)
+	}
+	h.Close()
+	rep(monitorReport{})
+
+	go func() {
+		for sig := range sigs {
+			c.Signal(sig.(syscall.Signal))
+		}
+	}()
+	res, werr := c.Wait(ctx)
+	cerr := c.Close()
+	select {
+	case <-copied:
+	case <-time.After(time.Second):
+		pr.Close() // a process outside the sandbox holds the pipe
+	}
+
+	h, err = store.Lock(id)
+	if err != nil {
+		if errors.Is(err, state.ErrNotExist) {
+			return nil // removed meanwhile (rm -f)
+		}
+		return err
+	}
+	defer h.Close()
+	st = h.State
+	if res != nil {
+		st.Exit = &state.Exit{
+			Code: res.ExitCode, Signal: int(res.Signal), Killed: res.Killed,
+			CPUTimeMS: res.CPU.Milliseconds(), WallTimeMS: res.Wall.Milliseconds(),
+			MaxRSSKiB: res.Rusage.Maxrss,
+		}
+	}
+	if werr != nil {
+		st.Error = werr.Error()
+	}
+	if cerr == nil {
+		st.Undo = nil // the janitor removed it all
+	}
+	if err := h.Transition(state.Stopped); err != nil {
+		return err
+	}
+	if st.AutoRemove {
+		undo(st)
+		return h.Remove()
+	}
+	return errors.Join(werr, cerr)
+}
+
+// cgroupPaths returns the directories of the sandbox's cgroup.
+func (c *Container) cgroupPaths() []string {
+	if c.cgroup == nil {
+		return nil
+	}
+	return c.cgroup.Paths()
+}
+
+// cappedLog is a file that is rotated (to NAME.1) when it reaches its cap.
+type cappedLog struct {
+	path string
+	max  int64
+	f    *os.File
+	size int64
+}
+
+func openLog(path string, max int64) (*cappedLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	fi, _ := f.Stat()
+	l := &cappedLog{path: path, max: max, f: f}
+	if fi != nil {
+		l.size = fi.Size()
+	}
+	return l, nil
+}
+
+func (l *cappedLog) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		room := l.max - l.size
+		if room <= 0 {
+			if err := l.rotate(); err != nil {
+				return n - len(p), err
+			}
+			continue
+		}
+		chunk := p[:min(int64(len(p)), room)]
+		w, err := l.f.Write(chunk)
+		l.size += int64(w)
+		p = p[w:]
+		if err != nil {
+			return n - len(p), err
+		}
+	}
+	return n, nil
+}
+
+func (l *cappedLog) rotate() error {
+	l.f.Close()
+	if err := os.Rename(l.path, l.path+".1"); err != nil {
+		return fmt.Errorf("rotate log: %w", err)
+	}
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("rotate log: %w", err)
+	}
+	l.f, l.size = f, 0
+	return nil
+}
+
+func (l *cappedLog) Close() error { return l.f.Close() }

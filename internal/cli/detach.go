@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/sandbox"
+	"github.com/nookrun/nook/spec"
+	"github.com/spf13/cobra"
+)
+
+// detachOptions are the flags of `nook run` about sandboxes that outlive
+// it.
+type detachOptions struct {
+	detach, rm bool
+	name       string
+	logSize    string
+}
+
+func (o *detachOptions) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background: print the sandbox's ID once COMMAND runs, and exit")
+	f.StringVar(&o.name, "name", "", "name the sandbox `NAME` (with -d), for nook exec, stop, rm...")
+	f.BoolVar(&o.rm, "rm", false, "with -d: remove the sandbox's state once it stops")
+	f.StringVar(&o.logSize, "log-size", "1m", "with -d: rotate the output log at `SIZE` (k, m, g); two are kept")
+}
+
+// check refuses what detach cannot do (yet) with the other flags.
+func (o *detachOptions) check(tty bool, lo *limitOptions) error {
+	if !o.detach {
+		switch {
+		case o.name != "":
+			return errors.New("--name: a named sandbox runs in the background: add -d")
+		case o.rm:
+			return errors.New("--rm: only with -d (a foreground sandbox leaves no state)")
+		}
+		return nil
+	}
+	if tty {
+		return errors.New("-t with -d: a detached sandbox has no terminal; use nook exec -t to get one in it")
+	}
+	if lo != nil && (lo.verdictFile != "" || lo.stdin != "" || lo.stdout != "" || lo.stderr != "") {
+		return errors.New("--verdict, --stdin, --stdout and --stderr are for the foreground; a detached sandbox's output goes to nook logs")
+	}
+	return nil
+}
+
+// runDetached starts s in the background under nook's monitor and prints
+// its ID.
+func runDetached(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string) error {
+	store, err := openStore(cmd)
+	if err != nil {
+		return err
+	}
+	mon, err := monitorCommand(store.Dir())
+	if err != nil {
+		return err
+	}
+	size, err := sandbox.ParseSize(o.logSize)
+	if err != nil {
+		return usageError{fmt.Errorf("--log-size: %w", err)}
+	}
+	in, err := container.Detach(store, s, &container.DetachOptions{
+		ID: id, Name: o.name, Bundle: bundle, Init: opts.Init, DenySetgroups: opts.DenySetgroups,
+		AutoRemove: o.rm, LogSize: size, Monitor: mon,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), in.State.ID)
+	return nil
+}
+
+// detachSandbox runs a sandbox of nook run's flags in the background.
+func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) error {
+	if cfg.Limits.CPUTime > 0 || cfg.Limits.WallTime > 0 {
+		return usageError{errors.New("--cpu-time-limit and --wall-time-limit are for the foreground (not with -d yet)")}
+	}
+	s, err := cfg.Spec()
+	if err != nil {
+		return usageError{err}
+	}
+	if sandbox.Rootless() {
+		if err := checkUserNamespaces(); err != nil {
+			return err
+		}
+	}
+	return runDetached(cmd, o, s, cfg.Options(), "", "")
+}
