@@ -141,7 +141,13 @@ func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, 
 	// the monitor lives on; it is the caller's child until the caller
 	// exits, then the subreaper's
 	cmd.Process.Release()
-	return LoadIn(store, id)
+	in, err := LoadIn(store, id)
+	if errors.Is(err, state.ErrNotExist) && o.AutoRemove {
+		// it ran, ended and was removed already
+		st.Status = state.Stopped
+		return &Instance{store: store, State: st}, nil
+	}
+	return in, err
 }
 
 // Monitor runs sandbox id, recorded in store by Detach, in the calling

@@ -137,7 +137,7 @@ func (s *Store) Create(st *State) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("create state: %w", err)
 	}
-	h, err := s.lockDir(st.ID)
+	h, err := s.lockDir(st.ID, true)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -234,7 +234,7 @@ func (s *Store) Lock(ref string) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.lockDir(id)
+	h, err := s.lockDir(id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (s *Store) LockDamaged(ref string) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.lockDir(id)
+	h, err := s.lockDir(id, false)
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +262,15 @@ func (s *Store) LockDamaged(ref string) (*Handle, error) {
 	return h, nil
 }
 
-func (s *Store) lockDir(id string) (*Handle, error) {
+func (s *Store) lockDir(id string, create bool) (*Handle, error) {
 	path := filepath.Join(s.Path(id), lockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	flags := os.O_RDWR | unix.O_CLOEXEC
+	if create {
+		// only the creator makes the lock file: a locker that raced with
+		// a removal must not make a new one in a dying directory
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("sandbox %q: %w", id, ErrNotExist)

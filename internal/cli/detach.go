@@ -7,6 +7,7 @@ import (
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
+	"github.com/nookrun/nook/state"
 	"github.com/spf13/cobra"
 )
 
@@ -36,6 +37,11 @@ func (o *detachOptions) check(tty bool, lo *limitOptions) error {
 			return errors.New("--rm: only with -d (a foreground sandbox leaves no state)")
 		}
 		return nil
+	}
+	if o.name != "" {
+		if err := state.CheckName(o.name); err != nil {
+			return fmt.Errorf("--name: %w", err)
+		}
 	}
 	if tty {
 		return errors.New("-t with -d: a detached sandbox has no terminal; use nook exec -t to get one in it")
