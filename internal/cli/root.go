@@ -77,6 +77,8 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	root.AddCommand(newLogsCmd())
 	root.AddCommand(newWaitCmd())
 	root.AddCommand(newInspectCmd())
+	root.AddCommand(newExecCmd())
+	root.AddCommand(newEnterCmd())
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }
