@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -70,14 +69,27 @@ func (s *Store) Dir() string { return s.dir }
 // Path returns the directory of sandbox id.
 func (s *Store) Path(id string) string { return filepath.Join(s.dir, id) }
 
-var (
-	idRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$`)
-	nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-)
+// validName reports whether s is 1 to 128 letters, digits and the
+// punctuation in extra, starting with a letter or digit. (No regexp: its
+// compilation at start-up would cost every nook command most of a
+// millisecond.)
+func validName(s, extra string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || strings.IndexByte(extra, c) < 0) {
+			return false
+		}
+	}
+	return true
+}
 
 // CheckID returns an error naming what is wrong with id.
 func CheckID(id string) error {
-	if !idRE.MatchString(id) {
+	if !validName(id, "_.+-") {
 		return fmt.Errorf("invalid sandbox id %q: want 1 to 128 of A-Z a-z 0-9 _ . + -, not starting with a punctuation mark", id)
 	}
 	return nil
@@ -85,7 +97,7 @@ func CheckID(id string) error {
 
 // CheckName returns an error naming what is wrong with name.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !validName(name, "_.-") {
 		return fmt.Errorf("invalid sandbox name %q: want 1 to 128 of A-Z a-z 0-9 _ . -, not starting with a punctuation mark", name)
 	}
 	return nil
