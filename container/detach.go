@@ -167,14 +167,17 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 		}
 	}
 	defer rep(monitorReport{Error: "monitor: ended before the sandbox ran", ExitCode: 125})
-	h, err := store.Lock(id)
+	st, err := store.Load(id)
 	if err != nil {
 		rep(monitorReport{Error: err.Error(), ExitCode: 125})
 		return err
 	}
-	st := h.State
+	// until the command runs, a failure removes the record: nook run -d
+	// leaves nothing half-made
 	failStart := func(err error) error {
-		h.Remove()
+		if h, lerr := store.Lock(id); lerr == nil {
+			h.Remove()
+		}
 		code := 125
 		var se *StartError
 		if errors.As(err, &se) {
@@ -184,16 +187,10 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 		return err
 	}
 	if st.Status != state.Creating {
-		h.Close()
 		err := fmt.Errorf("monitor: sandbox %s is %s, not creating", id, st.Status)
 		rep(monitorReport{Error: err.Error(), ExitCode: 125})
 		return err
 	}
-	self, err := state.Identify(os.Getpid())
-	if err != nil {
-		return failStart(err)
-	}
-	st.Monitor = self
 	log, err := openLog(st.Log, st.LogSize)
 	if err != nil {
 		return failStart(err)
@@ -210,6 +207,9 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	c, err := New(id, st.Spec, &Options{
 		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups,
 		Stdin: null, Stdout: pw, Stderr: pw,
+		// Start records this process as the monitor, and init, in the
+		// state Detach made
+		Record: &Record{Store: store, Name: st.Name, AutoRemove: st.AutoRemove, created: true},
 	})
 	if err != nil {
 		return failStart(err)
@@ -217,33 +217,19 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 	defer signal.Stop(sigs)
-	if err := c.Start(); err != nil {
-		pw.Close()
-		pr.Close()
-		null.Close()
-		return failStart(err)
-	}
+	err = c.Start()
 	pw.Close()
 	null.Close()
+	if err != nil {
+		pr.Close()
+		return failStart(err)
+	}
 	copied := make(chan struct{})
 	go func() {
 		io.Copy(log, pr)
 		pr.Close()
 		close(copied)
 	}()
-	init, err := state.Identify(c.Pid())
-	if err == nil {
-		st.Init = init
-		for _, dir := range c.cgroupPaths() {
-			st.Undo = append(st.Undo, state.Undo{Kind: state.UndoCgroup, Path: dir})
-		}
-		err = h.Transition(state.Running)
-	}
-	if err != nil {
-		c.Close()
-		return failStart(err)
-	}
-	h.Close()
 	rep(monitorReport{})
 
 	go func() {
@@ -251,44 +237,14 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 			c.Signal(sig.(syscall.Signal))
 		}
 	}()
-	res, werr := c.Wait(ctx)
-	cerr := c.Close()
+	_, werr := c.Wait(ctx)
+	// the output is complete before the end is recorded (by Close)
 	select {
 	case <-copied:
 	case <-time.After(time.Second):
-		pr.Close() // a process outside the sandbox holds the pipe
+		pr.Close() // a process outside the pid namespace holds the pipe
 	}
-
-	h, err = store.Lock(id)
-	if err != nil {
-		if errors.Is(err, state.ErrNotExist) {
-			return nil // removed meanwhile (rm -f)
-		}
-		return err
-	}
-	defer h.Close()
-	st = h.State
-	if res != nil {
-		st.Exit = &state.Exit{
-			Code: res.ExitCode, Signal: int(res.Signal), Killed: res.Killed,
-			CPUTimeMS: res.CPU.Milliseconds(), WallTimeMS: res.Wall.Milliseconds(),
-			MaxRSSKiB: res.Rusage.Maxrss,
-		}
-	}
-	if werr != nil {
-		st.Error = werr.Error()
-	}
-	if cerr == nil {
-		st.Undo = nil // the janitor removed it all
-	}
-	if err := h.Transition(state.Stopped); err != nil {
-		return err
-	}
-	if st.AutoRemove {
-		undo(st)
-		return h.Remove()
-	}
-	return errors.Join(werr, cerr)
+	return errors.Join(werr, c.Close())
 }
 
 // cgroupPaths returns the directories of the sandbox's cgroup.

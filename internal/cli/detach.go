@@ -22,26 +22,23 @@ type detachOptions struct {
 func (o *detachOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background: print the sandbox's ID once COMMAND runs, and exit")
-	f.StringVar(&o.name, "name", "", "name the sandbox `NAME` (with -d), for nook exec, stop, rm...")
-	f.BoolVar(&o.rm, "rm", false, "with -d: remove the sandbox's state once it stops")
+	f.StringVar(&o.name, "name", "", "name the sandbox `NAME` and keep its state, for nook list, exec, stop, rm... (implied by -d)")
+	f.BoolVar(&o.rm, "rm", false, "remove the sandbox's state once it stops (with -d or --name)")
 	f.StringVar(&o.logSize, "log-size", "1m", "with -d: rotate the output log at `SIZE` (k, m, g); two are kept")
 }
 
 // check refuses what detach cannot do (yet) with the other flags.
 func (o *detachOptions) check(tty bool, lo *limitOptions) error {
-	if !o.detach {
-		switch {
-		case o.name != "":
-			return errors.New("--name: a named sandbox runs in the background: add -d")
-		case o.rm:
-			return errors.New("--rm: only with -d (a foreground sandbox leaves no state)")
-		}
-		return nil
-	}
 	if o.name != "" {
 		if err := state.CheckName(o.name); err != nil {
 			return fmt.Errorf("--name: %w", err)
 		}
+	}
+	if !o.detach {
+		if o.rm && o.name == "" {
+			return errors.New("--rm: only with -d or --name (an unnamed foreground sandbox leaves no state)")
+		}
+		return nil
 	}
 	if tty {
 		return errors.New("-t with -d: a detached sandbox has no terminal; use nook exec -t to get one in it")
@@ -50,6 +47,19 @@ func (o *detachOptions) check(tty bool, lo *limitOptions) error {
 		return errors.New("--verdict, --stdin, --stdout and --stderr are for the foreground; a detached sandbox's output goes to nook logs")
 	}
 	return nil
+}
+
+// record is what a foreground sandbox with --name keeps in the state
+// directory while it runs; nil without --name.
+func (o *detachOptions) record(cmd *cobra.Command) (*container.Record, error) {
+	if o.name == "" {
+		return nil, nil
+	}
+	s, err := openStore(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &container.Record{Store: s, Name: o.name, AutoRemove: o.rm}, nil
 }
 
 // runDetached starts s in the background under nook's monitor and prints

@@ -94,7 +94,11 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			if o.detach {
 				return detachSandbox(cmd, cfg, &o.detachOptions)
 			}
-			return runSandbox(cmd, cfg, &o.limitOptions)
+			rec, err := o.detachOptions.record(cmd)
+			if err != nil {
+				return err
+			}
+			return runSandbox(cmd, cfg, &o.limitOptions, rec)
 		},
 	}
 	f := cmd.Flags()
@@ -191,7 +195,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
+func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, rec *container.Record) error {
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}
@@ -202,6 +206,7 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 		}
 	}
 	opts := cfg.Options()
+	opts.Record = rec
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
@@ -245,7 +250,11 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if o.detach {
 		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir}, dir, args[0])
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
+	}
+	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir, Record: rec}))
 }
 
 // runSpec runs a spec in the foreground: signals nook gets go to the

@@ -142,6 +142,36 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 }
 
+// A named sandbox in the foreground is recorded too: nook list shows it and
+// nook exec enters it while it runs; it stays, stopped, until nook rm
+// (or goes by itself with --rm).
+func TestForegroundNamed(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	fg := testutil.Start(t, testutil.Command(t, "--root", root, "run", "--name", "fg", "--hostname", "fgh", "--",
+		"sh", "-c", "echo ready; exec sleep 300"), "ready")
+	if list := nook(t, "--root", root, "list"); !strings.Contains(list, "fg") || !strings.Contains(list, "running") {
+		t.Errorf("list:\n%s", list)
+	}
+	if h := nookLine(t, "--root", root, "exec", "fg", "hostname"); h != "fgh" {
+		t.Errorf("exec: hostname %q", h)
+	}
+	st := inspect(t, root, "fg")
+	if st.Monitor.Pid != fg.Pid() {
+		t.Errorf("the foreground nook (%d) is not the monitor (%d)", fg.Pid(), st.Monitor.Pid)
+	}
+	nook(t, "--root", root, "stop", "-t", "2", "fg")
+	fg.Wait(5 * time.Second)
+	if st := inspect(t, root, "fg"); st.Status != state.Stopped || st.Exit == nil {
+		t.Errorf("after stop: %s %+v", st.Status, st.Exit)
+	}
+	nook(t, "--root", root, "rm", "fg")
+	nook(t, "--root", root, "run", "--name", "fg", "--rm", "--", "true")
+	if list := nook(t, "--root", root, "list", "-a", "-q"); strings.TrimSpace(list) != "" {
+		t.Errorf("--rm left:\n%s", list)
+	}
+}
+
 // Without a name, the ID is the handle; --rm removes the state once the
 // command ends by itself, and nook wait reports its exit status.
 func TestDetachedExitAndAutoRemove(t *testing.T) {
@@ -244,9 +274,9 @@ func TestLifecycleBadInput(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "no such process") {
 		t.Errorf("ns show of no pid: %d %q", code, errOut)
 	}
-	_, errOut = nookFails(t, 2, "--root", root, "run", "--name", "x", "--", "true")
-	if !strings.Contains(errOut, "-d") {
-		t.Errorf("--name without -d: %q", errOut)
+	_, errOut = nookFails(t, 2, "--root", root, "run", "--rm", "--", "true")
+	if !strings.Contains(errOut, "--name") {
+		t.Errorf("--rm without -d or --name: %q", errOut)
 	}
 	_, errOut = nookFails(t, 2, "--root", root, "run", "-d", "--name", "../x", "--", "true")
 	if !strings.Contains(errOut, "invalid sandbox name") {
