@@ -204,7 +204,11 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	if err != nil {
 		return failStart(err)
 	}
-	c, err := New(id, st.Spec, &Options{
+	spec, err := store.Spec(id)
+	if err != nil {
+		return failStart(err)
+	}
+	c, err := New(id, spec, &Options{
 		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups,
 		Stdin: null, Stdout: pw, Stderr: pw,
 		// Start records this process as the monitor, and init, in the

@@ -2,10 +2,13 @@ package container
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -100,15 +103,15 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("exec: no command given")
 	}
-	if st.Spec == nil || st.Spec.Process == nil {
-		return nil, fmt.Errorf("sandbox %s: its state has no process", st.DisplayName())
+	es, err := loadExecSpec(in.store, st.ID)
+	if err != nil {
+		return nil, err
 	}
 	// the sandbox's process, changed as asked
-	sp := *st.Spec.Process
-	proc := &sp
+	proc := es.Process
 	proc.Args = o.Args
 	proc.Terminal = o.TTY
-	proc.Env = mergeEnv(sp.Env, o.Env)
+	proc.Env = mergeEnv(proc.Env, o.Env)
 	if o.Cwd != "" {
 		if !filepath.IsAbs(o.Cwd) {
 			return nil, fmt.Errorf("exec: working directory %q is not absolute", o.Cwd)
@@ -118,9 +121,9 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	if o.User != nil {
 		proc.User = *o.User
 	}
-	var sc *specs.LinuxSeccomp
-	if st.Spec.Linux != nil {
-		sc = st.Spec.Linux.Seccomp
+	filter, flags, err := es.filter(in.store.Path(st.ID))
+	if err != nil {
+		return nil, err
 	}
 	fd, err := st.Init.Open()
 	if err != nil {
@@ -138,10 +141,64 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 		}
 	}
 	return start(&enterPlan{
-		joins: join, userFirst: os.Geteuid() != 0, target: st.Init.Pid, proc: proc, seccomp: sc,
+		joins: join, userFirst: os.Geteuid() != 0, target: st.Init.Pid, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID), cgroups: cg,
 		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 	})
+}
+
+// execSpec is the part of a sandbox's spec that nook exec needs: its
+// process, and its seccomp profile undecoded (decoding the whole spec
+// would cost an exec more than the rest of its work).
+type execSpec struct {
+	Process *specs.Process `json:"process"`
+	Linux   *struct {
+		Seccomp json.RawMessage `json:"seccomp"`
+	} `json:"linux"`
+}
+
+func loadExecSpec(s *state.Store, id string) (*execSpec, error) {
+	path := s.SpecFile(id)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("exec: read spec: %w", err)
+	}
+	var es execSpec
+	if err := json.Unmarshal(b, &es); err != nil {
+		return nil, fmt.Errorf("exec: %s: %w", path, err)
+	}
+	if es.Process == nil {
+		return nil, fmt.Errorf("exec: %s: no process", path)
+	}
+	return &es, nil
+}
+
+// seccompCache is the sandbox's compiled seccomp filter, kept beside its
+// state by the first exec: its flags (4 bytes), then the BPF program.
+const seccompCache = "seccomp.bpf"
+
+// filter returns the compiled seccomp filter, from the cache in dir or
+// compiled (and cached).
+func (es *execSpec) filter(dir string) ([]byte, uint32, error) {
+	if es.Linux == nil || len(es.Linux.Seccomp) == 0 || string(es.Linux.Seccomp) == "null" {
+		return nil, 0, nil
+	}
+	cache := filepath.Join(dir, seccompCache)
+	if b, err := os.ReadFile(cache); err == nil && len(b) > 4 && (len(b)-4)%8 == 0 {
+		return b[4:], binary.NativeEndian.Uint32(b), nil
+	}
+	var sc specs.LinuxSeccomp
+	if err := json.Unmarshal(es.Linux.Seccomp, &sc); err != nil {
+		return nil, 0, fmt.Errorf("exec: linux.seccomp: %w", err)
+	}
+	filter, flags, err := compileSeccomp(&sc)
+	if err != nil {
+		return nil, 0, err
+	}
+	if filter != nil {
+		state.WriteFile(cache, append(binary.NativeEndian.AppendUint32(nil, flags), filter...))
+	}
+	return filter, flags, nil
 }
 
 // innerPid is pid as its own pid namespace numbers it (the last NSpid of
@@ -232,9 +289,10 @@ type enterPlan struct {
 	target int
 	// proc is the process to become; nil keeps nook's credentials,
 	// environment and capabilities (nsenter), with args and env below
-	proc      *specs.Process
-	seccomp   *specs.LinuxSeccomp
-	setGroups bool
+	proc        *specs.Process
+	filter      []byte // a compiled seccomp filter, for proc
+	filterFlags uint32
+	setGroups   bool
 	// creds, without proc: the uid and gid to switch to (nsenter -S -G)
 	creds *specs.User
 	args  []string
@@ -300,7 +358,7 @@ func start(e *enterPlan) (*Execution, error) {
 		st.Add(spawn.OpChdir, e.cwd)
 	}
 	if e.proc != nil {
-		if err := compileProcess(st, e.proc, e.seccomp, e.setGroups); err != nil {
+		if err := compileProcess(st, e.proc, e.filter, e.filterFlags, e.setGroups); err != nil {
 			return nil, err
 		}
 	} else {
@@ -330,7 +388,7 @@ func start(e *enterPlan) (*Execution, error) {
 		Steps: st, CgroupFD: -1, Files: files, Init: e.fork, TTY: e.tty,
 		// joining a user or time namespace is refused to a process that
 		// shares its memory
-		ShareMemory: false,
+		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
 	})
 	if err != nil {
 		return nil, err

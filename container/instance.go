@@ -12,6 +12,7 @@ import (
 	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,6 +60,9 @@ func (in *Instance) Refresh() error {
 	in.State = st
 	return nil
 }
+
+// Spec reads the OCI runtime spec the sandbox runs.
+func (in *Instance) Spec() (*specs.Spec, error) { return in.store.Spec(in.State.ID) }
 
 // Status is the sandbox's status now (see state.State.Current).
 func (in *Instance) Status() state.Status { return in.State.Current() }

@@ -11,7 +11,7 @@ import (
 // rlimits, its user and capabilities, no_new_privs and seccomp, its
 // environment and arguments. A joined process (nook exec) takes the same
 // steps as a sandbox's first one.
-func compileProcess(st *spawn.Plan, proc *specs.Process, sc *specs.LinuxSeccomp, setGroups bool) error {
+func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFlags uint32, setGroups bool) error {
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitByName(r.Type)
 		if !ok {
@@ -25,13 +25,6 @@ func compileProcess(st *spawn.Plan, proc *specs.Process, sc *specs.LinuxSeccomp,
 	caps, err := capSets(proc.Capabilities)
 	if err != nil {
 		return err
-	}
-	var filter []byte
-	var filterFlags uint32
-	if sc != nil {
-		if filter, filterFlags, err = compileSeccomp(sc); err != nil {
-			return err
-		}
 	}
 	if filter != nil && !proc.NoNewPrivileges {
 		st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))

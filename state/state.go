@@ -37,8 +37,13 @@ type State struct {
 	// LogSize is the size at which Log is rotated to Log.1.
 	LogSize int64  `json:"log_size,omitempty"`
 	Bundle  string `json:"bundle,omitempty"`
-	// Spec is the OCI runtime spec the sandbox runs.
-	Spec *specs.Spec `json:"spec"`
+	// Spec is the OCI runtime spec the sandbox runs. It is kept in a file
+	// of its own (config.json, written once by Create), so that the
+	// state, written at every change, stays small; Store.Spec reads it.
+	Spec *specs.Spec `json:"-"`
+	// Rootfs and Command summarise the spec for lists.
+	Rootfs  string   `json:"rootfs,omitempty"`
+	Command []string `json:"command,omitempty"`
 	// Owner is the user ID of whoever created the sandbox.
 	Owner       int               `json:"owner"`
 	Created     time.Time         `json:"created"`

@@ -107,7 +107,7 @@ func TestCreateLoadRemove(t *testing.T) {
 }
 
 func TestDeadInitIsStopped(t *testing.T) {
-	cmd := exec.Command("true")
+	cmd := exec.Command("sleep", "10")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -115,6 +115,10 @@ func TestDeadInitIsStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st := (&State{Status: Running, Init: p}); st.Current() != Running {
+		t.Errorf("a live init: %s", st.Current())
+	}
+	cmd.Process.Kill()
 	cmd.Wait()
 	st := &State{Status: Running, Init: p}
 	if st.Current() != Stopped {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,6 +24,7 @@ type Store struct {
 // File names inside a sandbox's directory and the root.
 const (
 	stateFile = "state.json"
+	specFile  = "config.json"
 	lockFile  = "lock"
 	namesDir  = ".names"
 	// LogFile is a detached sandbox's output, in its directory.
@@ -166,11 +168,76 @@ func (s *Store) Create(st *State) (*Handle, error) {
 			return nil, fmt.Errorf("create state: name: %w", err)
 		}
 	}
+	if st.Spec != nil {
+		if st.Spec.Root != nil {
+			st.Rootfs = st.Spec.Root.Path
+		}
+		if st.Spec.Process != nil {
+			st.Command = st.Spec.Process.Args
+		}
+		if err := writeJSON(dir, specFile, st.Spec); err != nil {
+			h.Remove()
+			return nil, err
+		}
+	}
 	if err := h.Save(); err != nil {
 		h.Remove()
 		return nil, err
 	}
 	return h, nil
+}
+
+// Spec reads the OCI runtime spec of sandbox id (an ID, not a name).
+func (s *Store) Spec(id string) (*specs.Spec, error) {
+	path := filepath.Join(s.Path(id), specFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("sandbox %q: no spec: %w", id, ErrNotExist)
+		}
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	var sp specs.Spec
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, &DamagedError{ID: id, Path: path, Err: err}
+	}
+	return &sp, nil
+}
+
+// SpecFile returns the path of sandbox id's spec, for readers that want
+// only part of it.
+func (s *Store) SpecFile(id string) string { return filepath.Join(s.Path(id), specFile) }
+
+// writeJSON writes v to dir/name atomically: a temporary file renamed over
+// the old one.
+func writeJSON(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", name, err)
+	}
+	return WriteFile(filepath.Join(dir, name), append(b, '\n'))
+}
+
+// WriteFile writes data to path atomically: a temporary file in the same
+// directory, renamed over path, so that a reader sees the old content or
+// the new, never part of it.
+func WriteFile(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // Resolve turns a reference (an ID or a name) into an ID.
@@ -313,27 +380,7 @@ func (h *Handle) Dir() string { return h.store.Path(h.State.ID) }
 
 // Save writes the state: to a temporary file, renamed over the old one.
 func (h *Handle) Save() error {
-	b, err := json.MarshalIndent(h.State, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save state of %s: %w", h.State.ID, err)
-	}
-	dir := h.Dir()
-	f, err := os.CreateTemp(dir, ".state-*.json")
-	if err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, stateFile))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("save state: %w", err)
-	}
-	return nil
+	return writeJSON(h.Dir(), stateFile, h.State)
 }
 
 // Transition moves the sandbox to status to, if the rules allow it from

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
 
@@ -13,6 +14,7 @@ import (
 type inspected struct {
 	*state.State
 	Status state.Status `json:"status"`
+	Spec   *specs.Spec  `json:"spec,omitempty"`
 }
 
 func newInspectCmd() *cobra.Command {
@@ -28,7 +30,7 @@ ended, and what is left to remove from the host.`,
 			var out []inspected
 			var firstErr error
 			for _, ref := range args {
-				_, st, err := loadSandbox(cmd, ref)
+				s, st, err := loadSandbox(cmd, ref)
 				if err != nil {
 					fmt.Fprintf(cmd.ErrOrStderr(), "nook: %v\n", err)
 					if firstErr == nil {
@@ -36,7 +38,8 @@ ended, and what is left to remove from the host.`,
 					}
 					continue
 				}
-				out = append(out, inspected{State: st, Status: st.Current()})
+				sp, _ := s.Spec(st.ID)
+				out = append(out, inspected{State: st, Status: st.Current(), Spec: sp})
 			}
 			if out != nil {
 				b, err := json.MarshalIndent(out, "", "  ")

@@ -104,14 +104,7 @@ func entryOf(e state.Entry) listEntry {
 	if le.Status != state.Stopped {
 		le.Pid = st.Init.Pid
 	}
-	if st.Spec != nil {
-		if st.Spec.Root != nil {
-			le.Rootfs = st.Spec.Root.Path
-		}
-		if st.Spec.Process != nil {
-			le.Command = st.Spec.Process.Args
-		}
-	}
+	le.Rootfs, le.Command = st.Rootfs, st.Command
 	if st.Exit != nil {
 		c := st.Exit.Code
 		le.ExitCode = &c
