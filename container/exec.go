@@ -130,7 +130,11 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 		return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
 	}
 	defer unix.Close(fd)
-	join, err := sandboxJoins(st.Init.Pid)
+	target, err := joinTarget(st.Init)
+	if err != nil {
+		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
+	}
+	join, err := sandboxJoins(target)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +145,56 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 		}
 	}
 	return start(&enterPlan{
-		joins: join, userFirst: os.Geteuid() != 0, target: st.Init.Pid, proc: proc, filter: filter, filterFlags: flags,
+		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID), cgroups: cg,
 		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 	})
+}
+
+// NamespacePid returns the host PID of a process of the sandbox whose
+// namespaces the caller may open (see joinTarget): for nook enter --sandbox
+// and nook ns show.
+func (in *Instance) NamespacePid() (int, error) {
+	if cur := in.State.Current(); !cur.CanKill() {
+		return 0, fmt.Errorf("sandbox %s is %s: it has no processes", in.State.DisplayName(), cur)
+	}
+	return joinTarget(in.State.Init)
+}
+
+// joinTarget returns a process of the sandbox whose namespace files nook
+// may open: its init, or else a child of init. A sandbox made by a user
+// other than root has an init that never exec'd and lost its "dumpable"
+// flag when it gained capabilities in its new user namespace, so the
+// kernel hides its namespace files from that user (nsenter -t fails on
+// it too); the command, once exec'd, is dumpable again.
+func joinTarget(init state.Process) (int, error) {
+	_, err := namespaces.Of(init.Pid)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return init.Pid, err
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, perr := strconv.Atoi(e.Name())
+		if perr != nil || pid == init.Pid {
+			continue
+		}
+		b, rerr := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if rerr != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(init.Pid) {
+			continue
+		}
+		if _, oerr := namespaces.Of(pid); oerr == nil && init.Alive() {
+			return pid, nil
+		}
+	}
+	return 0, err
 }
 
 // execSpec is the part of a sandbox's spec that nook exec needs: its

@@ -389,15 +389,22 @@ func Of(pid int) (map[Type]uint64, error) {
 		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 	}
 	out := map[Type]uint64{}
+	var denied error
 	for _, t := range all {
 		ino, err := Inode(pid, t)
-		if err == nil {
+		switch {
+		case err == nil:
 			out[t] = ino
-		} else if errors.Is(err, os.ErrNotExist) {
+		case errors.Is(err, os.ErrNotExist):
 			if _, serr := os.Stat("/proc/" + strconv.Itoa(pid)); serr != nil {
 				return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 			}
+		case errors.Is(err, os.ErrPermission):
+			denied = err
 		}
+	}
+	if len(out) == 0 && denied != nil {
+		return nil, fmt.Errorf("the namespaces of pid %d: %w", pid, denied)
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/state"
 	"github.com/spf13/cobra"
 )
@@ -54,12 +55,13 @@ func targetPid(cmd *cobra.Command, ref string) (int, error) {
 		}
 		return pid, nil
 	}
-	_, st, err := loadSandbox(cmd, ref)
+	s, err := openStore(cmd)
 	if err != nil {
 		return 0, err
 	}
-	if cur := st.Current(); cur != state.Running && cur != state.Created && cur != state.Paused {
-		return 0, fmt.Errorf("sandbox %s is %s: it has no processes", ref, cur)
+	in, err := container.LoadIn(s, ref)
+	if err != nil {
+		return 0, notFound(err, ref)
 	}
-	return st.Init.Pid, nil
+	return in.NamespacePid()
 }
