@@ -282,7 +282,11 @@ func (in *Instance) Processes() ([]int, error) {
 		}
 		return pids, nil
 	}
-	want, err := namespaces.Inode(st.Init.Pid, namespaces.PID)
+	target, err := joinTarget(st.Init)
+	if err != nil {
+		return nil, err
+	}
+	want, err := namespaces.Inode(target, namespaces.PID)
 	if err != nil {
 		return nil, err
 	}

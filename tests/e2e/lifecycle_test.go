@@ -142,6 +142,24 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 }
 
+// The log keeps at most twice --log-size: the newest output.
+func TestLogSizeCap(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	nook(t, "--root", root, "run", "-d", "--name", "chatty", "--log-size", "1k", "--",
+		"sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line$i; i=$((i+1)); done")
+	nook(t, "--root", root, "wait", "chatty")
+	out := nook(t, "--root", root, "logs", "chatty")
+	if len(out) > 2048 || !strings.HasSuffix(out, "line399\n") || strings.Contains(out, "line0\n") {
+		t.Errorf("logs: %d bytes, ends %q", len(out), out[max(0, len(out)-20):])
+	}
+	// -f of a stopped sandbox prints what there is and returns
+	if f := nook(t, "--root", root, "logs", "-f", "chatty"); f != out {
+		t.Errorf("logs -f: %d bytes, logs: %d", len(f), len(out))
+	}
+	nook(t, "--root", root, "rm", "chatty")
+}
+
 // A named sandbox in the foreground is recorded too: nook list shows it and
 // nook exec enters it while it runs; it stays, stopped, until nook rm
 // (or goes by itself with --rm).
@@ -331,7 +349,9 @@ func TestConcurrentLifecycle(t *testing.T) {
 				errs <- fmt.Sprintf("run %s: %d %s", name, code, errOut)
 				return
 			}
-			_ = out
+			if got, errOut, code := testutil.Run(t, "--root", root, "exec", name, "cat", "/proc/1/cmdline"); code != 0 || !strings.Contains(got, "sleep") && !strings.Contains(got, "nook") {
+				errs <- fmt.Sprintf("exec %s (%s): %d %q %s", name, strings.TrimSpace(out), code, got, errOut)
+			}
 			if _, errOut, code := testutil.Run(t, "--root", root, "rm", "-f", name); code != 0 {
 				errs <- fmt.Sprintf("rm %s: %d %s", name, code, errOut)
 			}
