@@ -30,6 +30,8 @@ type DetachOptions struct {
 	Init bool
 	// DenySetgroups: Options.DenySetgroups.
 	DenySetgroups bool
+	// Limits are the time limits the monitor enforces (Options.Limits).
+	Limits Limits
 	// AutoRemove removes the sandbox's state once it has stopped.
 	AutoRemove bool
 	// LogSize caps the output kept: the log is rotated once at this size,
@@ -77,6 +79,12 @@ func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, 
 		OCIVersion: specs.Version, ID: id, Name: o.Name, Status: state.Creating,
 		NookInit: o.Init, DenySetgroups: o.DenySetgroups, AutoRemove: o.AutoRemove,
 		Bundle: o.Bundle, Spec: spec, LogSize: o.LogSize,
+	}
+	if l := o.Limits; l.CPUTime > 0 || l.WallTime > 0 || l.BestEffort {
+		st.Limits = &state.TimeLimits{
+			CPUTimeMS: l.CPUTime.Milliseconds(), WallTimeMS: l.WallTime.Milliseconds(),
+			ExtraMS: l.Extra.Milliseconds(), BestEffort: l.BestEffort,
+		}
 	}
 	if spec.Annotations != nil {
 		st.Annotations = spec.Annotations
@@ -208,8 +216,15 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	if err != nil {
 		return failStart(err)
 	}
+	var limits Limits
+	if l := st.Limits; l != nil {
+		limits = Limits{
+			CPUTime: time.Duration(l.CPUTimeMS) * time.Millisecond, WallTime: time.Duration(l.WallTimeMS) * time.Millisecond,
+			Extra: time.Duration(l.ExtraMS) * time.Millisecond, BestEffort: l.BestEffort,
+		}
+	}
 	c, err := New(id, spec, &Options{
-		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups,
+		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups, Limits: limits,
 		Stdin: null, Stdout: pw, Stderr: pw,
 		// Start records this process as the monitor, and init, in the
 		// state Detach made

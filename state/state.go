@@ -35,8 +35,10 @@ type State struct {
 	// AutoRemove: the monitor removes the state once the sandbox stops.
 	AutoRemove bool `json:"auto_remove,omitempty"`
 	// LogSize is the size at which Log is rotated to Log.1.
-	LogSize int64  `json:"log_size,omitempty"`
-	Bundle  string `json:"bundle,omitempty"`
+	LogSize int64 `json:"log_size,omitempty"`
+	// Limits are the time limits the monitor enforces.
+	Limits *TimeLimits `json:"limits,omitempty"`
+	Bundle string      `json:"bundle,omitempty"`
 	// Spec is the OCI runtime spec the sandbox runs. It is kept in a file
 	// of its own (config.json, written once by Create), so that the
 	// state, written at every change, stays small; Store.Spec reads it.
@@ -61,6 +63,14 @@ type State struct {
 	Log string `json:"log,omitempty"`
 	// Error is why the sandbox could not be started, when it could not.
 	Error string `json:"error,omitempty"`
+}
+
+// TimeLimits are a sandbox's time limits (see container.Limits).
+type TimeLimits struct {
+	CPUTimeMS  int64 `json:"cpu_time_ms,omitempty"`
+	WallTimeMS int64 `json:"wall_time_ms,omitempty"`
+	ExtraMS    int64 `json:"extra_time_ms,omitempty"`
+	BestEffort bool  `json:"best_effort,omitempty"`
 }
 
 // Exit is how a sandbox's command ended and what it used.

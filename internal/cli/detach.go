@@ -78,7 +78,7 @@ func runDetached(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *conta
 		return usageError{fmt.Errorf("--log-size: %w", err)}
 	}
 	in, err := container.Detach(store, s, &container.DetachOptions{
-		ID: id, Name: o.name, Bundle: bundle, Init: opts.Init, DenySetgroups: opts.DenySetgroups,
+		ID: id, Name: o.name, Bundle: bundle, Init: opts.Init, DenySetgroups: opts.DenySetgroups, Limits: opts.Limits,
 		AutoRemove: o.rm, LogSize: size, Monitor: mon,
 	})
 	if err != nil {
@@ -90,9 +90,6 @@ func runDetached(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *conta
 
 // detachSandbox runs a sandbox of nook run's flags in the background.
 func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) error {
-	if cfg.Limits.CPUTime > 0 || cfg.Limits.WallTime > 0 {
-		return usageError{errors.New("--cpu-time-limit and --wall-time-limit are for the foreground (not with -d yet)")}
-	}
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}

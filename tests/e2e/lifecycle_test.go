@@ -205,6 +205,16 @@ func TestDetachedExitAndAutoRemove(t *testing.T) {
 	}
 	nook(t, "--root", root, "rm", id)
 
+	// the monitor enforces time limits
+	nook(t, "--root", root, "run", "-d", "--name", "slow", "--wall-time-limit", "200ms", "--", "sleep", "30")
+	if code := nookLine(t, "--root", root, "wait", "slow"); code != "137" {
+		t.Errorf("wait after the wall-time limit: %s", code)
+	}
+	if st := inspect(t, root, "slow"); st.Exit == nil || st.Exit.Killed != "wall-time" {
+		t.Errorf("the wall-time limit: %+v", st.Exit)
+	}
+	nook(t, "--root", root, "rm", "slow")
+
 	id = nookLine(t, "--root", root, "run", "-d", "--rm", "--", "true")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
