@@ -190,22 +190,24 @@ func (in *Instance) Remove(force bool) error {
 		// kill it, then let its monitor record the end and clean up:
 		// the monitor needs the lock for that
 		h.State.Init.Signal(unix.SIGKILL)
-		init, mon := h.State.Init, h.State.Monitor
+		init := h.State.Init
 		h.Close()
 		waitGone(init, time.Now().Add(killWait))
-		waitGone(mon, time.Now().Add(killWait))
+		ctx, cancel := context.WithTimeout(context.Background(), killWait)
+		err := in.Wait(ctx)
+		cancel()
+		if errors.Is(err, state.ErrNotExist) {
+			return nil // removed by its monitor (--rm) or another nook
+		}
 		if h, err = in.store.Lock(in.State.ID); err != nil {
 			if errors.Is(err, state.ErrNotExist) {
-				return nil // removed by its monitor (--rm) or another nook
+				return nil
 			}
 			return err
 		}
 	}
-	// the monitor is gone or never was: finish its job
-	if h.State.Monitor.Alive() {
-		h.State.Monitor.Signal(unix.SIGKILL)
-		waitGone(h.State.Monitor, time.Now().Add(killWait))
-	}
+	// what the monitor did not remove (it was killed, say): the monitor
+	// itself is left alone, it may be a program that watches others too
 	uerr := undo(h.State)
 	if err := h.Remove(); err != nil {
 		return err

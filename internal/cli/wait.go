@@ -31,6 +31,11 @@ before it could record the end prints "unknown" and makes nook exit 1.`,
 					return notFound(err, ref)
 				}
 				if in.State.Exit == nil {
+					why := in.State.Error
+					if why == "" {
+						why = "its monitor ended before it could record the end"
+					}
+					fmt.Fprintf(cmd.ErrOrStderr(), "nook: sandbox %s: exit status unknown: %s\n", ref, why)
 					fmt.Fprintln(cmd.OutOrStdout(), "unknown")
 					failed = true
 					continue
