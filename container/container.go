@@ -43,8 +43,6 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
-
-	waitFD bool
 }
 
 // Result is how a command ended.
@@ -162,17 +160,17 @@ func (c *Container) Start() (err error) {
 		}
 	}
 	files = append(files, c.opts.ExtraFiles...)
-	cleanup := &spawn.Plan{}
+	cleanup := &spawn.Cleanup{}
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
 	if c.cgroup != nil {
 		// every process is in every hierarchy: one is enough to find them
 		if dirs := c.cgroup.Paths(); len(dirs) > 0 {
-			cleanup.Add(spawn.JanitorKill, dirs[0])
+			cleanup.Kill(dirs[0])
 		}
 		for _, dir := range c.cgroup.Paths() {
-			cleanup.Add(spawn.JanitorRmdir, dir)
+			cleanup.Rmdir(dir)
 		}
 	}
 	cfg := &spawn.Config{
