@@ -198,7 +198,11 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
 	if lo.verdictFile != "" {
-		v := verdict.Judge(r, err, limitsOf(cfg))
+		var run *verdict.Run
+		if r != nil {
+			run = (*verdict.Run)(r)
+		}
+		v := verdict.Judge(run, err, limitsOf(cfg))
 		if werr := lo.writeVerdict(v); werr != nil {
 			return werr
 		}

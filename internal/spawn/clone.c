@@ -25,16 +25,25 @@ struct clone_args_ {
 	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
 };
 
-static long clone3_(uint64_t flags, int *pidfd, int cgroup) {
-	struct clone_args_ a;
-	memset(&a, 0, sizeof a);
-	a.flags = flags | CLONE_PIDFD;
-	a.pidfd = (uint64_t)(uintptr_t)pidfd;
-	a.exit_signal = SIGCHLD;
-	if (cgroup >= 0) {
-		a.flags |= CLONE_INTO_CGROUP;
-		a.cgroup = (uint64_t)cgroup;
+// clone_args fills in what both ways of cloning the child share: a pidfd,
+// SIGCHLD, and the cgroup to start in (CLONE_INTO_CGROUP, cgroup v2: the
+// parent then has no cgroup to join between clone and release).
+static void clone_args(struct clone_args_ *a, const struct nook_spawn *s, int *pidfd) {
+	memset(a, 0, sizeof *a);
+	a->flags = s->clone_flags | CLONE_PIDFD;
+	a->pidfd = (uint64_t)(uintptr_t)pidfd;
+	a->exit_signal = SIGCHLD;
+	if (s->cgroup_fd >= 0) {
+		a->flags |= CLONE_INTO_CGROUP;
+		a->cgroup = (uint64_t)s->cgroup_fd;
 	}
+}
+
+// clone_copy clones a child with a copy of nook's memory, which returns
+// from here as a fork would.
+static long clone_copy(const struct nook_spawn *s, int *pidfd) {
+	struct clone_args_ a;
+	clone_args(&a, s, pidfd);
 	return syscall(SYS_clone3, &a, sizeof a);
 }
 
@@ -88,6 +97,35 @@ static int child_entry(void *arg) {
 	return 0;
 }
 
+// raw_clone3 is clone3 for a child on a stack of its own: glibc exports no
+// wrapper for it, and clone() cannot pass the flags above 32 bits or a
+// cgroup. It returns the child's pid, or -errno; the child calls fn(arg)
+// on its new stack and exits with its result. fn and arg live in
+// registers the system call keeps (rdx, r8), since the child has no frame
+// to read them from.
+long nook_raw_clone3(struct clone_args_ *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+	".globl nook_raw_clone3\n"
+	".hidden nook_raw_clone3\n"
+	".type nook_raw_clone3, @function\n"
+	"nook_raw_clone3:\n"
+	"	mov %rcx, %r8\n"
+	"	mov $435, %eax\n" // SYS_clone3
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"
+	"	and $-16, %rsp\n"
+	"	mov %r8, %rdi\n"
+	"	call *%rdx\n"
+	"	mov %rax, %rdi\n"
+	"	mov $60, %eax\n" // SYS_exit
+	"	syscall\n"
+	"	hlt\n"
+	".size nook_raw_clone3, .-nook_raw_clone3\n");
+_Static_assert(SYS_clone3 == 435 && SYS_exit == 60, "x86-64 system call numbers");
+
 static long clone_vm(struct nook_spawn *s, int *pidfd) {
 	char *block = s->child_block;
 	size_t tls_size = 64 * 1024;
@@ -100,9 +138,19 @@ static long clone_vm(struct nook_spawn *s, int *pidfd) {
 		errno = ENOSPC;
 		return -1;
 	}
-	char *top = (char *)(((uintptr_t)block + s->child_block_size) & ~(uintptr_t)15);
-	return clone(child_entry, top, (int)s->clone_flags | CLONE_VM | CLONE_SETTLS | CLONE_PIDFD | SIGCHLD, s,
-		     pidfd, tp, NULL);
+	struct clone_args_ a;
+	clone_args(&a, s, pidfd);
+	a.flags |= CLONE_VM | CLONE_SETTLS;
+	a.tls = (uint64_t)(uintptr_t)tp;
+	// the stack is the block above the TLS, 16-byte aligned at its top
+	a.stack = (uint64_t)(uintptr_t)(block + tls_size);
+	a.stack_size = ((uint64_t)(uintptr_t)block + s->child_block_size - a.stack) & ~(uint64_t)15;
+	long r = nook_raw_clone3(&a, sizeof a, child_entry, s);
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
 }
 #else
 static long clone_vm(struct nook_spawn *s, int *pidfd) {
@@ -118,10 +166,10 @@ int nook_spawn(struct nook_spawn *s) {
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	long pid = -1;
-	if (s->share_memory && (s->clone_flags >> 32) == 0 && s->cgroup_fd < 0) pid = clone_vm(s, &pidfd);
+	if (s->share_memory) pid = clone_vm(s, &pidfd);
 	if (pid < 0) {
 		s->share_memory = 0;
-		pid = clone3_(s->clone_flags, &pidfd, s->cgroup_fd);
+		pid = clone_copy(s, &pidfd);
 		if (pid == 0) nook_child_main(s);
 	}
 	if (pid < 0) {
