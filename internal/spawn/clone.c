@@ -1,9 +1,10 @@
 //go:build cgo
 
-// clone.c: the parent's side of a spawn. nook_spawn, called from Go with
-// every signal blocked, clones the child into its new namespaces (sharing
-// nook's memory where it can, see below) and the janitor beside it, and
-// returns their pids.
+// clone.c: the parent's side of a spawn. nook_spawn, called from Go,
+// blocks every signal, clones the child into its new namespaces (and its
+// cgroup, on v2), sharing nook's memory where it can with a stack and
+// thread-local storage of its own (see below), clones the janitor beside
+// it, and returns their pids.
 //
 // It runs on a Go thread, in the Go process: it must never touch what the
 // Go runtime owns (signal handlers, the thread's state), never leave

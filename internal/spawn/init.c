@@ -27,6 +27,7 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+
 // --- exec --------------------------------------------------------------------
 
 static const char *getenv_in(struct child *c, const char *key) {
@@ -95,18 +96,23 @@ static void prepare_exec(struct child *c, int tty) {
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int forward[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, 0};
+// --- init --------------------------------------------------------------------
 
-// run_init is PID 1: it starts the command, passes on the signals a
-// supervisor sends, reaps every process orphaned into it, and leaves with
-// the command. The command's raw wait status goes to the parent through
-// status_fd, because PID 1 cannot die of a signal to say "killed by N".
+// the signals init passes on to the command
+static const int forward[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGTSTP, 0};
+
+// cmd_main is the command's side of init's clone: it execs or reports why
+// not, on the error pipe init has not closed yet.
 static int cmd_main(void *arg) {
 	struct child *c = arg;
 	prepare_exec(c, c->tty_slave >= 0);
 	exec_cmd(c);
 }
 
+// run_init is PID 1: it starts the command, passes on the signals a
+// supervisor sends, reaps every process orphaned into it, and leaves with
+// the command. The command's raw wait status goes to the parent through
+// status_fd, because PID 1 cannot die of a signal to say "killed by N".
 static void __attribute__((noreturn)) run_init(struct child *c) {
 	sigset_t all;
 	sigfillset(&all);
@@ -116,7 +122,7 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	// process's) would cost more than the rest of the start. Init waits,
 	// suspended, so the command is alone on the shared memory and TLS.
 	// glibc's clone() is a plain wrapper, unlike fork(), which takes
-	// locks (see the file comment).
+	// locks (see steps.c).
 	static const size_t stack_size = 64 * 1024;
 	char stack[stack_size] __attribute__((aligned(16)));
 	pid_t cmd = clone(cmd_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
@@ -155,6 +161,8 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 		}
 	}
 }
+
+// --- the last step -------------------------------------------------------------
 
 void nook_exec(struct child *c, int init) {
 	c->status_fd = c->s->status_fd;
