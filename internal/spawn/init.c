@@ -117,6 +117,13 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	sigset_t all;
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	// named and made a subreaper before the command exists, so that
+	// nothing the command does can see or slip past init without them
+	// (the command is "nook-init" too until its exec names it). Orphans
+	// are ours to reap even where the pid namespace is the host's, in
+	// which we are not its init.
+	prctl(PR_SET_NAME, "nook-init", 0, 0, 0);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	// The command shares init's memory until its exec, as posix_spawn
 	// does it: copying init's address space (itself a copy of the Go
 	// process's) would cost more than the rest of the start. Init waits,
@@ -130,10 +137,6 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	// from here on only the command reports errors
 	close(c->s->err_fd);
 	if (c->tty_slave >= 0) close(c->tty_slave);
-	prctl(PR_SET_NAME, "nook-init", 0, 0, 0);
-	// orphans are ours to reap even where the pid namespace is the
-	// host's, in which we are not its init
-	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	sigset_t wanted;
 	sigemptyset(&wanted);
 	sigaddset(&wanted, SIGCHLD);
