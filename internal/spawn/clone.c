@@ -98,7 +98,7 @@ static int child_entry(void *arg) {
 	return 0;
 }
 
-// raw_clone3 is clone3 for a child on a stack of its own: glibc exports no
+// nook_raw_clone3 is clone3 for a child on a stack of its own: glibc exports no
 // wrapper for it, and clone() cannot pass the flags above 32 bits or a
 // cgroup. It returns the child's pid, or -errno; the child calls fn(arg)
 // on its new stack and exits with its result. fn and arg live in
