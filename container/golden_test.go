@@ -4,6 +4,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/nookrun/nook/sandbox"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+var seccompLength = regexp.MustCompile(`seccomp \d+ instructions`)
 
 var update = flag.Bool("update", false, "rewrite testdata/plans/*.txt from what the specs compile to")
 
@@ -141,6 +144,9 @@ func TestPlanGolden(t *testing.T) {
 			}
 			got = strings.ReplaceAll(got, rootfs, "$ROOTFS")
 			got = strings.ReplaceAll(got, bundle, "$BUNDLE")
+			// the filter's length depends on the architectures this
+			// kernel can present; package seccomp tests the filter
+			got = seccompLength.ReplaceAllString(got, "seccomp N instructions")
 			file := filepath.Join("testdata", "plans", c.name+".txt")
 			if *update {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
