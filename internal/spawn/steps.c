@@ -103,7 +103,7 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 
 // --- reading records ---------------------------------------------------------
 
-// S returns the string x of the record being run; a string that is not in
+// str_of (S) returns the string x of the record being run; a string not in
 // its record is a bug in plan.go, reported like any other error.
 static const char *str_of(struct child *c, const struct rec *r, struct nook_ref x) {
 	const char *p = nook_str(r, x);
