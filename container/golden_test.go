@@ -57,7 +57,7 @@ func TestPlanGolden(t *testing.T) {
 				Hostname: "box",
 				Process: &specs.Process{
 					Args: []string{"sh", "-c", "echo hi"}, Env: []string{"PATH=/bin", "TERM=xterm"},
-					Cwd: "/work", Terminal: true,
+					Cwd: "/work", Terminal: true, ConsoleSize: &specs.Box{Height: 40, Width: 120},
 					User:        specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{10, 20}},
 					Rlimits:     []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 4096}},
 					OOMScoreAdj: intp(100),

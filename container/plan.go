@@ -148,7 +148,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	proc := s.Process
 	if proc.Terminal {
 		p.tty = true
-		st.TTY()
+		var rows, cols uint16
+		if b := proc.ConsoleSize; b != nil {
+			if b.Height > 0xffff || b.Width > 0xffff {
+				return nil, fmt.Errorf("process.consoleSize: %dx%d is larger than a terminal can be", b.Height, b.Width)
+			}
+			rows, cols = uint16(b.Height), uint16(b.Width)
+		}
+		st.TTY(rows, cols)
 	}
 	cwd := proc.Cwd
 	if cwd == "" {

@@ -41,7 +41,7 @@ type (
 	Symlink      struct{ Target, Link string }
 	Mask         struct{ Path string }
 	Readonly     struct{ Path string }
-	TTY          struct{}
+	TTY          struct{ Rows, Cols uint16 }
 	Pivot        struct{}
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
@@ -107,10 +107,15 @@ func (s Root) String() string {
 	}
 	return "root " + s.Path + " bind"
 }
-func (s Symlink) String() string    { return "symlink " + s.Link + " -> " + s.Target }
-func (s Mask) String() string       { return "mask " + s.Path }
-func (s Readonly) String() string   { return "readonly " + s.Path }
-func (TTY) String() string          { return "tty" }
+func (s Symlink) String() string  { return "symlink " + s.Link + " -> " + s.Target }
+func (s Mask) String() string     { return "mask " + s.Path }
+func (s Readonly) String() string { return "readonly " + s.Path }
+func (s TTY) String() string {
+	if s.Rows == 0 && s.Cols == 0 {
+		return "tty"
+	}
+	return fmt.Sprintf("tty %dx%d", s.Rows, s.Cols)
+}
 func (Pivot) String() string        { return "pivot" }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
@@ -374,7 +379,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 	case OpReadonly:
 		return Readonly{r.str(fixed[pathRec](r).path)}
 	case OpTTY:
-		return TTY{}
+		x := fixed[ttyRec](r)
+		return TTY{uint16(x.rows), uint16(x.cols)}
 	case OpPivot:
 		return Pivot{}
 	case OpRootReadonly:

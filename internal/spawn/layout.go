@@ -62,7 +62,7 @@ func cLayoutOf() *cLayout {
 			OpSymlink:      reflect.TypeOf(C.struct_nook_symlink{}),
 			OpMask:         reflect.TypeOf(C.struct_nook_path{}),
 			OpReadonly:     reflect.TypeOf(C.struct_nook_path{}),
-			OpTTY:          nil,
+			OpTTY:          reflect.TypeOf(C.struct_nook_tty{}),
 			OpPivot:        nil,
 			OpRootReadonly: nil,
 			OpChdir:        reflect.TypeOf(C.struct_nook_path{}),

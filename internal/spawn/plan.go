@@ -174,6 +174,10 @@ type (
 		flags  uint32
 		pad    uint32
 	}
+	ttyRec struct {
+		rows uint32
+		cols uint32
+	}
 	execRec struct {
 		init uint32
 		pad  uint32
@@ -207,7 +211,7 @@ var records = [opMax]any{
 	OpSymlink:      symlinkRec{},
 	OpMask:         pathRec{},
 	OpReadonly:     pathRec{},
-	OpTTY:          noRec{},
+	OpTTY:          ttyRec{},
 	OpPivot:        noRec{},
 	OpRootReadonly: noRec{},
 	OpChdir:        pathRec{},
@@ -413,9 +417,12 @@ func (p *Plan) Mask(path string) { p.e.path(OpMask, path) }
 // alone.
 func (p *Plan) Readonly(path string) { p.e.path(OpReadonly, path) }
 
-// TTY opens a pty in the new root and sends its master to the parent
-// (Config.TTY); the command gets the other end.
-func (p *Plan) TTY() { add(p, OpTTY, noRec{}) }
+// TTY opens a pty in the new root, of rows by cols characters (0 and 0:
+// the kernel's default), and sends its master to the parent (Config.TTY);
+// the command gets the other end.
+func (p *Plan) TTY(rows, cols uint16) {
+	add(p, OpTTY, ttyRec{rows: uint32(rows), cols: uint32(cols)})
+}
 
 // Pivot makes the root under construction "/" and detaches the old one.
 func (p *Plan) Pivot() { add(p, OpPivot, noRec{}) }

@@ -30,6 +30,7 @@ func fullPlan() (*Plan, []Step) {
 		Readonly{"/proc/sys"},
 		Pivot{},
 		RootReadonly{},
+		TTY{Rows: 24, Cols: 80},
 		TTY{},
 		Chdir{"/work"},
 		Rlimit{Resource: unix.RLIMIT_NOFILE, Name: "RLIMIT_NOFILE", Soft: 1024, Hard: ^uint64(0)},
@@ -81,7 +82,7 @@ func fullPlan() (*Plan, []Step) {
 		case RootReadonly:
 			p.RootReadonly()
 		case TTY:
-			p.TTY()
+			p.TTY(s.Rows, s.Cols)
 		case Chdir:
 			p.Chdir(s.Dir)
 		case Rlimit:

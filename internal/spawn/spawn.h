@@ -44,7 +44,7 @@ enum nook_op {
 	NOOK_OP_SYMLINK,	// nook_symlink
 	NOOK_OP_MASK,		// nook_path
 	NOOK_OP_READONLY,	// nook_path
-	NOOK_OP_TTY,		// -
+	NOOK_OP_TTY,		// nook_tty
 	NOOK_OP_PIVOT,		// -
 	NOOK_OP_ROOT_READONLY,	// -
 	NOOK_OP_CHDIR,		// nook_path
@@ -170,6 +170,11 @@ struct nook_seccomp {
 	struct nook_ref filter; // struct sock_filter[]
 	uint32_t flags;		// SECCOMP_FILTER_FLAG_*
 	uint32_t pad;
+};
+
+struct nook_tty {
+	uint32_t rows; // the terminal's size, set before the command starts;
+	uint32_t cols; // 0 and 0 leave the kernel's default
 };
 
 struct nook_exec {

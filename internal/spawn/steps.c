@@ -57,7 +57,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_SYMLINK] = sizeof(struct nook_symlink),
 	[NOOK_OP_MASK] = sizeof(struct nook_path),
 	[NOOK_OP_READONLY] = sizeof(struct nook_path),
-	[NOOK_OP_TTY] = 0,
+	[NOOK_OP_TTY] = sizeof(struct nook_tty),
 	[NOOK_OP_PIVOT] = 0,
 	[NOOK_OP_ROOT_READONLY] = 0,
 	[NOOK_OP_CHDIR] = sizeof(struct nook_path),
@@ -457,12 +457,19 @@ static void do_setns(struct child *c, const struct rec *r) {
 	close(fd);
 }
 
-static void do_tty(struct child *c) {
+static void do_tty(struct child *c, const struct rec *r) {
+	const struct nook_tty *a = nook_fixed(r);
 	int sock = c->s->tty_sock;
 	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0) FAIL(c, errno, "open /dev/ptmx");
 	int unlock = 0;
 	if (ioctl(m, TIOCSPTLCK, &unlock) < 0) FAIL(c, errno, "unlock pty");
+	// the size is there before the command starts: a resize by the
+	// parent afterwards would reach the command as a SIGWINCH
+	if (a->rows || a->cols) {
+		struct winsize ws = {.ws_row = (unsigned short)a->rows, .ws_col = (unsigned short)a->cols};
+		if (ioctl(m, TIOCSWINSZ, &ws) < 0) FAIL(c, errno, "set the size of the pty");
+	}
 	int sl = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (sl < 0) FAIL(c, errno, "open pty peer");
 	// hand the master to the parent, which copies between it and the user
@@ -705,7 +712,7 @@ void nook_child_main(struct nook_spawn *s) {
 			do_readonly(c, r);
 			break;
 		case NOOK_OP_TTY:
-			do_tty(c);
+			do_tty(c, r);
 			break;
 		case NOOK_OP_PIVOT:
 			do_pivot(c);
