@@ -3,6 +3,7 @@ package spawn
 import (
 	"encoding/binary"
 	"fmt"
+	"reflect"
 	"strings"
 	"unsafe"
 )
@@ -74,9 +75,10 @@ type Plan struct {
 type Cleanup struct{ e encoder }
 
 type encoder struct {
-	buf []byte
-	n   int
-	err error
+	buf     []byte
+	n       int
+	err     error
+	janitor bool // a Cleanup: every record is a pathRec
 }
 
 // Len reports the number of steps.
@@ -194,8 +196,9 @@ type (
 	noRec struct{}
 )
 
-// records names each op's record type: the encoder writes it, the decoder
-// reads it, and the layout test compares it with C's.
+// records names each op's record type: the encoder checks that a step
+// writes it, the decoder reads it, and the layout test compares it with
+// C's.
 var records = [opMax]any{
 	OpSetsid:       noRec{},
 	OpUnshare:      unshareRec{},
@@ -231,12 +234,14 @@ const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
 // the refs to its strings are known.
 type step struct {
 	p     *encoder
+	op    Op
 	start int
+	size  uintptr
 }
 
 // begin starts a record of op with a fixed part of size bytes.
 func (p *encoder) begin(op Op, size uintptr) step {
-	s := step{p: p, start: len(p.buf)}
+	s := step{p: p, op: op, start: len(p.buf), size: size}
 	p.buf = binary.NativeEndian.AppendUint32(p.buf, uint32(op))
 	p.buf = binary.NativeEndian.AppendUint32(p.buf, 0)
 	p.buf = append(p.buf, make([]byte, size)...)
@@ -265,6 +270,14 @@ func (s step) blob(v []byte) ref {
 // 8 bytes.
 func end[R any](s step, rec *R) {
 	p := s.p
+	var want any = pathRec{}
+	if !p.janitor && s.op < opMax {
+		want = records[s.op]
+	}
+	if t := reflect.TypeOf(*rec); t != reflect.TypeOf(want) || t.Size() != s.size {
+		// a bug in this file, not in its caller's input
+		p.fail(fmt.Errorf("spawn: step %d written as %v, %d bytes reserved; its record is %T", s.op, t, s.size, want))
+	}
 	fixed := unsafe.Slice((*byte)(unsafe.Pointer(rec)), unsafe.Sizeof(*rec))
 	copy(p.buf[s.start+int(headerSize):], fixed)
 	for len(p.buf)%8 != 0 {
@@ -521,14 +534,19 @@ func (p *Plan) Env(kv string) {
 func (p *Plan) Exec(init bool) { add(p, OpExec, execRec{init: b2u(init)}) }
 
 // Rmdir removes a directory (a cgroup), retrying while it is busy.
-func (c *Cleanup) Rmdir(path string) { c.e.path(JanitorRmdir, path) }
+func (c *Cleanup) Rmdir(path string) { c.add(JanitorRmdir, path) }
 
 // Unlink removes a file.
-func (c *Cleanup) Unlink(path string) { c.e.path(JanitorUnlink, path) }
+func (c *Cleanup) Unlink(path string) { c.add(JanitorUnlink, path) }
 
 // Umount detaches a mount (MNT_DETACH).
-func (c *Cleanup) Umount(path string) { c.e.path(JanitorUmount, path) }
+func (c *Cleanup) Umount(path string) { c.add(JanitorUmount, path) }
 
 // Kill kills every process in the cgroup at dir: cgroup.kill, or its
 // cgroup.procs until none is left.
-func (c *Cleanup) Kill(dir string) { c.e.path(JanitorKill, dir) }
+func (c *Cleanup) Kill(dir string) { c.add(JanitorKill, dir) }
+
+func (c *Cleanup) add(op Op, path string) {
+	c.e.janitor = true
+	c.e.path(op, path)
+}

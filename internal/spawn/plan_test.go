@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -184,6 +185,22 @@ func TestPlanErrors(t *testing.T) {
 	p.User(User{Groups: make([]uint32, maxGroups+1), SetGroups: true})
 	if p.Err() == nil {
 		t.Error("too many groups were accepted")
+	}
+}
+
+// A step written with another record than its op's is caught, not
+// handed to the child.
+func TestPlanChecksRecords(t *testing.T) {
+	p := &Plan{}
+	end(p.e.begin(OpMount, unsafe.Sizeof(pathRec{})), &pathRec{})
+	if p.Err() == nil {
+		t.Error("a mount step with a path record was accepted")
+	}
+	c := &Cleanup{}
+	c.e.janitor = true
+	end(c.e.begin(JanitorRmdir, unsafe.Sizeof(mountRec{})), &mountRec{})
+	if c.Err() == nil {
+		t.Error("a janitor step with a mount record was accepted")
 	}
 }
 
