@@ -32,8 +32,10 @@ type ExecOptions struct {
 	Cwd string
 	// User is who the process runs as; nil for the sandbox's user.
 	User *specs.User
-	// TTY gives the process a new pseudo-terminal in the sandbox.
-	TTY bool
+	// TTY gives the process a new pseudo-terminal in the sandbox, of
+	// ConsoleSize (nil: the kernel's default size).
+	TTY         bool
+	ConsoleSize *specs.Box
 	// Stdin, Stdout and Stderr are the process's; nil means nook's own.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -144,7 +146,15 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 			cg = append(cg, u.Path)
 		}
 	}
+	var rows, cols uint16
+	if b := o.ConsoleSize; b != nil && o.TTY {
+		if b.Height > 0xffff || b.Width > 0xffff {
+			return nil, fmt.Errorf("exec: console size %dx%d is larger than a terminal can be", b.Height, b.Width)
+		}
+		rows, cols = uint16(b.Height), uint16(b.Width)
+	}
 	return start(&enterPlan{
+		rows: rows, cols: cols,
 		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID), cgroups: cg,
 		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
@@ -354,6 +364,9 @@ type enterPlan struct {
 	cgroups []string // cgroup directories to join
 	files   []*os.File
 	tty     bool
+	// rows and cols are the terminal's size (0 and 0: the kernel's
+	// default)
+	rows, cols uint16
 }
 
 // start joins the namespaces and starts the command.
@@ -368,6 +381,15 @@ type enterPlan struct {
 // as the mount namespace shows it (dropping privilege last, as nsenter
 // does).
 func start(e *enterPlan) (*Execution, error) {
+	st, err := e.compile()
+	if err != nil {
+		return nil, err
+	}
+	return e.start(st)
+}
+
+// compile turns the plan into the child's steps.
+func (e *enterPlan) compile() (*spawn.Plan, error) {
 	st := &spawn.Plan{}
 	var user *nsJoin
 	for i := range e.joins {
@@ -376,7 +398,7 @@ func start(e *enterPlan) (*Execution, error) {
 		}
 	}
 	setns := func(j nsJoin) {
-		st.Add(spawn.OpSetns, j.path, uint64(namespaces.CloneFlag(j.typ)))
+		st.Setns(j.path, uint64(namespaces.CloneFlag(j.typ)))
 	}
 	if user != nil && e.userFirst {
 		setns(*user)
@@ -400,12 +422,12 @@ func start(e *enterPlan) (*Execution, error) {
 		}
 		setns(u)
 	}
-	st.Add(spawn.OpSetsid)
+	st.Setsid()
 	if e.tty {
-		st.Add(spawn.OpTTY)
+		st.TTY(e.rows, e.cols)
 	}
 	if e.cwd != "" {
-		st.Add(spawn.OpChdir, e.cwd)
+		st.Chdir(e.cwd)
 	}
 	if e.proc != nil {
 		if err := compileProcess(st, e.proc, e.filter, e.filterFlags, e.setGroups); err != nil {
@@ -413,20 +435,27 @@ func start(e *enterPlan) (*Execution, error) {
 		}
 	} else {
 		if e.creds != nil {
-			st.Add(spawn.OpUser, uint64(e.creds.UID), uint64(e.creds.GID), []uint32{},
-				false, uint64(0), uint64(0), uint64(0), uint64(0), uint64(0), e.setGroups, lastCap())
+			// nsenter's credentials: the capabilities stay as the user
+			// has them
+			st.User(spawn.User{UID: e.creds.UID, GID: e.creds.GID, SetGroups: e.setGroups})
 		}
 		for _, v := range e.env {
-			st.Add(spawn.OpEnv, v)
+			st.Env(v)
 		}
 		for _, a := range e.args {
-			st.Add(spawn.OpArg, a)
+			st.Arg(a)
 		}
 	}
-	st.Add(spawn.OpExec, e.fork)
+	st.Exec(e.fork)
 	if err := st.Err(); err != nil {
 		return nil, err
 	}
+	return st, nil
+}
+
+// start starts the child with its steps, joins the cgroups and releases
+// it.
+func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 	files := e.files
 	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
 		if files[i] == nil {

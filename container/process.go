@@ -8,16 +8,16 @@ import (
 )
 
 // compileProcess adds the steps that make the child the spec's process:
-// rlimits, its user and capabilities, no_new_privs and seccomp, its
-// environment and arguments. A joined process (nook exec) takes the same
-// steps as a sandbox's first one.
+// rlimits, its user and capabilities, no_new_privs and a compiled seccomp
+// filter, its environment and arguments. A sandbox's first process (compile)
+// and a process joining it (nook exec) take the same steps.
 func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFlags uint32, setGroups bool) error {
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitByName(r.Type)
 		if !ok {
 			return fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
-		st.Add(spawn.OpRlimit, res, r.Soft, r.Hard, r.Type)
+		st.Rlimit(spawn.Rlimit{Resource: uint32(res), Name: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
 	// With no_new_privs the filter goes in last, so it never sees nook's
 	// own set-up calls; without it, loading a filter needs CAP_SYS_ADMIN,
@@ -27,23 +27,26 @@ func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFl
 		return err
 	}
 	if filter != nil && !proc.NoNewPrivileges {
-		st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+		st.Seccomp(filter, filterFlags)
 	}
-	groups := make([]uint32, 0, len(proc.User.AdditionalGids))
-	groups = append(groups, proc.User.AdditionalGids...)
-	st.Add(spawn.OpUser, uint64(proc.User.UID), uint64(proc.User.GID), groups,
-		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups, lastCap())
+	st.User(spawn.User{
+		UID:       proc.User.UID,
+		GID:       proc.User.GID,
+		Groups:    proc.User.AdditionalGids,
+		SetGroups: setGroups,
+		Caps:      caps,
+	})
 	if proc.NoNewPrivileges {
-		st.Add(spawn.OpNoNewPrivs)
+		st.NoNewPrivs()
 		if filter != nil {
-			st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+			st.Seccomp(filter, filterFlags)
 		}
 	}
 	for _, e := range proc.Env {
-		st.Add(spawn.OpEnv, e)
+		st.Env(e)
 	}
 	for _, a := range proc.Args {
-		st.Add(spawn.OpArg, a)
+		st.Arg(a)
 	}
 	return nil
 }

@@ -53,6 +53,12 @@ status.`,
 				args = append(args[:1], args[2:]...)
 			}
 			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			if tty {
+				// the terminal starts at the size of ours
+				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+					o.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+				}
+			}
 			for _, e := range env {
 				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 					return usageError{fmt.Errorf("--env %q: want K=V", e)}
