@@ -276,6 +276,11 @@ func (s *Store) read(id string) (*State, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			// still being made; or made by a creator that died before
+			// its first write, which counts as damaged once a while old
+			if fi, serr := os.Stat(filepath.Join(s.Path(id), lockFile)); serr == nil && time.Since(fi.ModTime()) > incompleteAge {
+				return nil, &DamagedError{ID: id, Path: path, Err: errors.New("never written")}
+			}
 			return nil, fmt.Errorf("sandbox %q: %w", id, ErrNotExist)
 		}
 		return nil, fmt.Errorf("read state: %w", err)
@@ -486,6 +491,10 @@ func (s *Store) List() ([]Entry, error) {
 	})
 	return out, nil
 }
+
+// incompleteAge is how old a sandbox directory without a state must be
+// before List reports it as damaged rather than still being made.
+const incompleteAge = 10 * time.Second
 
 // PruneNames removes names whose sandbox is gone (its creator died between
 // the name and the directory's removal).

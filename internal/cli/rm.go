@@ -47,6 +47,7 @@ func removeSandbox(s *state.Store, ref string, force bool) error {
 	if errors.As(err, &de) && force {
 		return container.ForceRemove(s, ref)
 	}
+
 	if err != nil {
 		return notFound(err, ref)
 	}
