@@ -235,3 +235,24 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A root others may write to, or that belongs to someone else, is
+// refused: its states could be forged.
+func TestOpenRefusesSharedRoot(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	if _, err := Open(dir); err == nil {
+		t.Error("a world-writable root accepted")
+	}
+	if _, err := os.Stat(filepath.Join(dir, namesDir)); err == nil {
+		t.Error("a refused root was written to")
+	}
+	if os.Geteuid() == 0 {
+		os.Chmod(dir, 0o700)
+		os.Chown(dir, 12345, 12345)
+		// root trusts nobody's directory but its own and root's
+		if _, err := Open(dir); err == nil {
+			t.Error("a root owned by another user accepted")
+		}
+	}
+}

@@ -59,7 +59,25 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state root %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, namesDir), 0o700); err != nil {
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	// a root someone else made (in /tmp, say) could be theirs to read and
+	// change: refuse it
+	var st unix.Stat_t
+	if err := unix.Lstat(abs, &st); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", abs, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil, fmt.Errorf("state root %s: not a directory", abs)
+	}
+	if uid := os.Geteuid(); int(st.Uid) != uid && st.Uid != 0 {
+		return nil, fmt.Errorf("state root %s: owned by uid %d, not by you (uid %d) or root", abs, st.Uid, uid)
+	}
+	if st.Mode&0o022 != 0 {
+		return nil, fmt.Errorf("state root %s: others may write to it (mode %#o)", abs, st.Mode&0o777)
+	}
+	if err := os.Mkdir(filepath.Join(abs, namesDir), 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("state root: %w", err)
 	}
 	return &Store{dir: abs}, nil
