@@ -54,6 +54,9 @@ type monitorReport struct {
 	ExitCode int    `json:"exit_code,omitempty"`
 }
 
+// reportTimeout is how long Detach waits for the monitor's report.
+const reportTimeout = 2 * time.Minute
+
 // reportFD is the monitor's fd of the report pipe.
 const reportFD = 3
 
@@ -130,7 +133,15 @@ func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, 
 	if err != nil {
 		return fail(fmt.Errorf("detach: start monitor %s: %w", o.Monitor[0], err))
 	}
-	b, _ := io.ReadAll(r)
+	// a start that hangs (a mount that never answers) must not hang the
+	// starter
+	r.SetReadDeadline(time.Now().Add(reportTimeout))
+	b, rerr := io.ReadAll(r)
+	if errors.Is(rerr, os.ErrDeadlineExceeded) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fail(fmt.Errorf("detach: the sandbox did not start within %v", reportTimeout))
+	}
 	var rep monitorReport
 	if len(b) == 0 {
 		// the monitor died before it reported
