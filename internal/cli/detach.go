@@ -22,7 +22,7 @@ type detachOptions struct {
 func (o *detachOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background: print the sandbox's ID once COMMAND runs, and exit")
-	f.StringVar(&o.name, "name", "", "name the sandbox `NAME` and keep its state, for nook list, exec, stop, rm... (implied by -d)")
+	f.StringVar(&o.name, "name", "", "name the sandbox `NAME` and keep its state while it runs and after, for nook list, exec, stop, rm... (a detached sandbox always has a state, and an ID)")
 	f.BoolVar(&o.rm, "rm", false, "remove the sandbox's state once it stops (with -d or --name)")
 	f.StringVar(&o.logSize, "log-size", "1m", "with -d: rotate the output log at `SIZE` (k, m, g); two are kept")
 }

@@ -64,7 +64,13 @@ Run by a user other than root, nook maps that user to root in a new user
 namespace (with the /etc/subuid range when newuidmap allows it).
 
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
-bundle's config.json says everything, and COMMAND is the container's ID.`,
+bundle's config.json says everything, and COMMAND is the container's ID.
+
+With -d, COMMAND runs in the background under a nook monitor and nook
+prints the sandbox's ID once COMMAND runs; its output goes to a log (nook
+logs). With --name, or -d, the sandbox is recorded in the state directory
+(--root): nook list shows it, nook exec, stop, kill, wait and rm act on it
+by ID or name.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
   nook run --bind ./src:/src:ro --workdir /src -- make
