@@ -146,8 +146,14 @@ func (in *Instance) Wait(ctx context.Context) error {
 			return err
 		}
 		st := in.State
-		if st.Status == state.Stopped || (!st.Monitor.Alive() && !st.Init.Alive()) {
+		if st.Status == state.Stopped {
 			return nil
+		}
+		if !st.Monitor.Alive() && !st.Init.Alive() {
+			// the monitor writes the end before it exits: read the state
+			// once more, now that it is gone, not to miss what it wrote
+			// since the first read
+			return in.Refresh()
 		}
 		// the monitor records the end right after init's: wait on
 		// whichever of them lives
