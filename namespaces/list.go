@@ -42,7 +42,9 @@ type Namespace struct {
 	// NetNSID is the ID the current net namespace has given a net
 	// namespace (-1: none); meaningful for Network only.
 	NetNSID int
-	// NSFS are the bind mounts of the namespace (ip netns add...).
+	// NSFS are the bind mounts of the namespace (ip netns add...) in
+	// nook's mount namespace, or, for one that only a bind mount in
+	// another mount namespace keeps, that mount as /proc/PID/root/PATH.
 	NSFS []string
 	// FDs are open files (/proc/PID/fd/N) that hold a namespace no
 	// process is in.
@@ -120,12 +122,32 @@ func List(o *ListOptions) ([]*Namespace, error) {
 		ns.Command = command(ns.Pid)
 	}
 	// namespaces kept by a bind mount or an open file
-	mounts := nsfsMounts()
+	mounts := nsfsMounts("/proc/self/mountinfo", "")
 	for ino, m := range mounts {
 		if byIno[ino] != nil || !want[m.typ] {
 			continue
 		}
 		byIno[ino] = &Namespace{Inode: ino, Type: m.typ, Path: m.points[0], NetNSID: -1}
+	}
+	// bind mounts in other mount namespaces (a sandbox's own
+	// /run/netns), reached through a process of each: /proc/PID/root/...
+	if o.Pid == 0 {
+		ownMnt, _ := Inode(0, Mount)
+		seen := map[uint64]bool{ownMnt: true}
+		for _, pid := range pids {
+			ino, err := Inode(pid, Mount)
+			if err != nil || seen[ino] {
+				continue
+			}
+			seen[ino] = true
+			p := strconv.Itoa(pid)
+			for ino, m := range nsfsMounts("/proc/"+p+"/mountinfo", "/proc/"+p+"/root") {
+				if byIno[ino] != nil || !want[m.typ] {
+					continue
+				}
+				byIno[ino] = &Namespace{Inode: ino, Type: m.typ, Path: m.points[0], NetNSID: -1, NSFS: m.points}
+			}
+		}
 	}
 	if o.Pid == 0 {
 		for _, pid := range pids {
@@ -274,11 +296,12 @@ type nsfsMount struct {
 	points []string
 }
 
-// nsfsMounts reads the namespaces bound to files in nook's mount
-// namespace: mountinfo lines of type nsfs whose root is "TYPE:[INODE]".
-func nsfsMounts() map[uint64]*nsfsMount {
+// nsfsMounts reads the namespaces bound to files in a mount namespace:
+// mountinfo lines of type nsfs whose root is "TYPE:[INODE]"; prefix goes
+// before each mount point (/proc/PID/root for another namespace's).
+func nsfsMounts(mountinfo, prefix string) map[uint64]*nsfsMount {
 	out := map[uint64]*nsfsMount{}
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open(mountinfo)
 	if err != nil {
 		return out
 	}
@@ -304,7 +327,7 @@ func nsfsMounts() map[uint64]*nsfsMount {
 			m = &nsfsMount{typ: typ}
 			out[ino] = m
 		}
-		m.points = append(m.points, unescapeMount(fields[4]))
+		m.points = append(m.points, prefix+unescapeMount(fields[4]))
 	}
 	return out
 }

@@ -427,4 +427,21 @@ func TestNSListShowsSandbox(t *testing.T) {
 	if ns.Type != "pid" || ns.NProcs != 2 || ns.Pid != st.Init.Pid || ns.PNS == 0 {
 		t.Errorf("the sandbox's pid namespace: %+v", ns)
 	}
+
+	// a net namespace that only a bind mount inside a sandbox keeps
+	nook(t, "--root", root, "run", "-d", "--name", "binder", "--privileged", "--",
+		"sh", "-c", "touch /tmp/n && unshare --net=/tmp/n true && echo bound && exec sleep 300")
+	defer nook(t, "--root", root, "rm", "-f", "binder")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(nook(t, "--root", root, "logs", "binder"), "bound") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not bind its namespace: %q", nook(t, "--root", root, "logs", "binder"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	binder := inspect(t, root, "binder").Init.Pid
+	want := fmt.Sprintf("/proc/%d/root/tmp/n", binder)
+	if out := nook(t, "ns", "ls", "-r", "-n", "-t", "net", "-o", "PATH,NPROCS"); !testutil.HasLine(out, want+" 0") {
+		t.Errorf("ns ls does not show the net namespace bound at %s:\n%s", want, out)
+	}
 }
