@@ -12,8 +12,9 @@ import (
 )
 
 // fromTarget is the value of a namespace flag given without a file: the
-// target's namespace of that type.
-const fromTarget = "\x00target"
+// target's namespace of that type (a file must be given with =, so "-n
+// x" is -n and the command x).
+const fromTarget = "@target"
 
 // nsFlags are enter's namespace flags, named as nsenter names them.
 var nsFlags = []struct {
