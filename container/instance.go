@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +88,40 @@ func (in *Instance) Signal(sig unix.Signal) error {
 		return err
 	}
 	return nil
+}
+
+// SignalAll sends sig to every process of the sandbox (runc's kill --all).
+// Each is held by a pidfd and checked to still be the sandbox's before
+// the signal goes, so a PID reused meanwhile is not signalled.
+func (in *Instance) SignalAll(sig unix.Signal) error {
+	h, err := in.store.Lock(in.State.ID)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	in.State = h.State
+	if cur := h.State.Current(); !cur.CanKill() {
+		return fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
+	}
+	pids, err := in.Processes()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, pid := range pids {
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		again, _ := in.Processes()
+		if slices.Contains(again, pid) {
+			if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && err != unix.ESRCH {
+				errs = append(errs, fmt.Errorf("signal %d to pid %d: %w", sig, pid, err))
+			}
+		}
+		unix.Close(fd)
+	}
+	return errors.Join(errs...)
 }
 
 // waitGone waits until p has ended, or until the deadline; it reports

@@ -11,13 +11,14 @@ import (
 )
 
 func newKillCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "kill SANDBOX [SIGNAL]",
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "kill [--all] SANDBOX [SIGNAL]",
 		Short: "Send a signal to a sandbox",
 		Long: `Send SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM,
 as runc's kill) to the sandbox's init, which passes it on to the command.
 The signal goes to the process recorded, never to another that has since
-been given its PID.`,
+been given its PID. With --all it goes to every process of the sandbox.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
@@ -35,9 +36,14 @@ been given its PID.`,
 			if err != nil {
 				return notFound(err, args[0])
 			}
+			if all {
+				return in.SignalAll(sig)
+			}
 			return in.Signal(sig)
 		},
 	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process of the sandbox, not only its init")
+	return cmd
 }
 
 // parseSignal reads a signal by name (TERM, SIGTERM, term) or number.

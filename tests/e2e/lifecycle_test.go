@@ -142,6 +142,27 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 }
 
+// kill --all reaches every process of the sandbox, one that ignores the
+// signal its init passes on included.
+func TestKillAll(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	nook(t, "--root", root, "run", "-d", "--name", "many", "--", "sh", "-c", `trap "" TERM USR1; sleep 300 & sleep 301 & echo up; wait`)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(nook(t, "--root", root, "logs", "many"), "up") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	nook(t, "--root", root, "kill", "many", "USR1") // ignored
+	if st := inspect(t, root, "many"); st.Status != state.Running {
+		t.Fatalf("after an ignored signal: %s", st.Status)
+	}
+	nook(t, "--root", root, "kill", "--all", "many", "KILL")
+	if code := nookLine(t, "--root", root, "wait", "many"); code != "137" {
+		t.Errorf("wait after kill --all KILL: %s", code)
+	}
+	nook(t, "--root", root, "rm", "many")
+}
+
 // The log keeps at most twice --log-size: the newest output.
 func TestLogSizeCap(t *testing.T) {
 	e2e(t)
