@@ -58,8 +58,9 @@ name, command and exit_code.`,
 				return err
 			}
 			var out []listEntry
+			users := userNames{}
 			for _, e := range ents {
-				le := entryOf(e)
+				le := entryOf(e, users)
 				if !all && le.Status == state.Stopped {
 					continue
 				}
@@ -91,14 +92,14 @@ name, command and exit_code.`,
 	return cmd
 }
 
-func entryOf(e state.Entry) listEntry {
+func entryOf(e state.Entry, users userNames) listEntry {
 	if e.State == nil {
 		return listEntry{ID: e.ID, Status: state.Stopped, Error: e.Err.Error()}
 	}
 	st := e.State
 	le := listEntry{
 		OCIVersion: st.OCIVersion, ID: st.ID, Name: st.Name, Status: st.Current(),
-		Bundle: st.Bundle, Created: st.Created, Owner: userName(st.Owner),
+		Bundle: st.Bundle, Created: st.Created, Owner: users.name(st.Owner),
 		Annotations: st.Annotations, Error: st.Error,
 	}
 	if le.Status != state.Stopped {

@@ -27,32 +27,32 @@ type nsColumn struct {
 	name  string
 	right bool // numbers align right in the table
 	// value is the cell as text and as JSON (nil: null)
-	value func(ns *namespaces.Namespace, sep string) (string, any)
+	value func(ns *namespaces.Namespace, sep string, users userNames) (string, any)
 }
 
 var nsColumns = []nsColumn{
-	{"NS", true, func(n *namespaces.Namespace, _ string) (string, any) { return u64(n.Inode) }},
-	{"TYPE", false, func(n *namespaces.Namespace, _ string) (string, any) {
+	{"NS", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return u64(n.Inode) }},
+	{"TYPE", false, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) {
 		return namespaces.ProcName(n.Type), namespaces.ProcName(n.Type)
 	}},
-	{"PATH", false, func(n *namespaces.Namespace, _ string) (string, any) { return n.Path, n.Path }},
-	{"NPROCS", true, func(n *namespaces.Namespace, _ string) (string, any) {
+	{"PATH", false, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return n.Path, n.Path }},
+	{"NPROCS", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) {
 		return strconv.Itoa(len(n.Procs)), len(n.Procs)
 	}},
-	{"PID", true, func(n *namespaces.Namespace, _ string) (string, any) { return pidCell(n, n.Pid) }},
-	{"PPID", true, func(n *namespaces.Namespace, _ string) (string, any) { return pidCell(n, n.PPid) }},
-	{"COMMAND", false, func(n *namespaces.Namespace, _ string) (string, any) {
+	{"PID", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return pidCell(n, n.Pid) }},
+	{"PPID", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return pidCell(n, n.PPid) }},
+	{"COMMAND", false, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) {
 		if n.Pid == 0 {
 			return "", nil
 		}
 		return n.Command, n.Command
 	}},
-	{"UID", true, func(n *namespaces.Namespace, _ string) (string, any) { return strconv.Itoa(n.UID), n.UID }},
-	{"USER", false, func(n *namespaces.Namespace, _ string) (string, any) {
-		name := userName(n.UID)
+	{"UID", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return strconv.Itoa(n.UID), n.UID }},
+	{"USER", false, func(n *namespaces.Namespace, _ string, users userNames) (string, any) {
+		name := users.name(n.UID)
 		return name, name
 	}},
-	{"NETNSID", true, func(n *namespaces.Namespace, _ string) (string, any) {
+	{"NETNSID", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) {
 		if n.Type != namespaces.Network || n.Pid == 0 {
 			return "", nil
 		}
@@ -62,15 +62,15 @@ var nsColumns = []nsColumn{
 		s := strconv.Itoa(n.NetNSID)
 		return s, s
 	}},
-	{"NSFS", false, func(n *namespaces.Namespace, sep string) (string, any) {
+	{"NSFS", false, func(n *namespaces.Namespace, sep string, _ userNames) (string, any) {
 		if len(n.NSFS) == 0 {
 			return "", nil
 		}
 		s := strings.Join(n.NSFS, sep)
 		return s, s
 	}},
-	{"PNS", true, func(n *namespaces.Namespace, _ string) (string, any) { return u64(n.Parent) }},
-	{"ONS", true, func(n *namespaces.Namespace, _ string) (string, any) { return u64(n.Owner) }},
+	{"PNS", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return u64(n.Parent) }},
+	{"ONS", true, func(n *namespaces.Namespace, _ string, _ userNames) (string, any) { return u64(n.Owner) }},
 }
 
 func u64(v uint64) (string, any) { return strconv.FormatUint(v, 10), v }
@@ -82,17 +82,18 @@ func pidCell(n *namespaces.Namespace, v int) (string, any) {
 	return strconv.Itoa(v), v
 }
 
-var userNames = map[int]string{}
+// userNames looks user names up once per uid, for one command's output.
+type userNames map[int]string
 
-func userName(uid int) string {
-	if n, ok := userNames[uid]; ok {
+func (c userNames) name(uid int) string {
+	if n, ok := c[uid]; ok {
 		return n
 	}
 	n := strconv.Itoa(uid)
 	if u, err := user.LookupId(n); err == nil {
 		n = u.Username
 	}
-	userNames[uid] = n
+	c[uid] = n
 	return n
 }
 
@@ -206,8 +207,9 @@ func (o *nsListOptions) run(w io.Writer) error {
 		return err
 	}
 	roots, children := nsTree(list, o.tree)
+	users := userNames{}
 	if o.json {
-		return writeNSJSON(w, cols, roots, children, o.tree != "")
+		return writeNSJSON(w, cols, roots, children, o.tree != "", users)
 	}
 	sep := "\n"
 	if o.raw {
@@ -218,7 +220,7 @@ func (o *nsListOptions) run(w io.Writer) error {
 	walk = func(ns *namespaces.Namespace, prefix string, last, top bool) {
 		row := make([]string, len(cols))
 		for i, c := range cols {
-			row[i], _ = c.value(ns, sep)
+			row[i], _ = c.value(ns, sep, users)
 			if o.raw {
 				row[i] = strings.ReplaceAll(strings.ReplaceAll(row[i], " ", `\x20`), "\n", `\x0a`)
 			}
@@ -282,12 +284,12 @@ func nsTree(list []*namespaces.Namespace, rel string) ([]*namespaces.Namespace, 
 	return roots, children
 }
 
-func writeNSJSON(w io.Writer, cols []nsColumn, roots []*namespaces.Namespace, children map[uint64][]*namespaces.Namespace, tree bool) error {
+func writeNSJSON(w io.Writer, cols []nsColumn, roots []*namespaces.Namespace, children map[uint64][]*namespaces.Namespace, tree bool, users userNames) error {
 	var obj func(ns *namespaces.Namespace) orderedJSON
 	obj = func(ns *namespaces.Namespace) orderedJSON {
 		o := orderedJSON{}
 		for _, c := range cols {
-			_, v := c.value(ns, "\n")
+			_, v := c.value(ns, "\n", users)
 			o = append(o, kv{strings.ToLower(c.name), v})
 		}
 		if tree && len(children[ns.Inode]) > 0 {

@@ -55,8 +55,9 @@ host PIDs as a JSON array.`,
 				return nil
 			}
 			rows := [][]string{{"PID", "PPID", "USER", "COMMAND"}}
+			users := userNames{}
 			for _, pid := range pids {
-				ppid, uid, cmdline := procLine(pid)
+				ppid, uid, cmdline := procLine(pid, users)
 				rows = append(rows, []string{strconv.Itoa(pid), ppid, uid, cmdline})
 			}
 			writeTable(w, rows, func(i int) bool { return i < 2 }, false)
@@ -68,7 +69,7 @@ host PIDs as a JSON array.`,
 	return cmd
 }
 
-func procLine(pid int) (ppid, user, cmdline string) {
+func procLine(pid int, users userNames) (ppid, user, cmdline string) {
 	dir := "/proc/" + strconv.Itoa(pid)
 	if b, err := os.ReadFile(dir + "/stat"); err == nil {
 		if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
@@ -78,7 +79,7 @@ func procLine(pid int) (ppid, user, cmdline string) {
 		}
 	}
 	if fi, err := os.Stat(dir); err == nil {
-		user = userName(int(fi.Sys().(*syscall.Stat_t).Uid))
+		user = users.name(int(fi.Sys().(*syscall.Stat_t).Uid))
 	}
 	if b, err := os.ReadFile(dir + "/cmdline"); err == nil {
 		cmdline = strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
