@@ -84,5 +84,10 @@ func procLine(pid int, users userNames) (ppid, user, cmdline string) {
 	if b, err := os.ReadFile(dir + "/cmdline"); err == nil {
 		cmdline = strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 	}
+	// nook's init never execs: its command line is its monitor's, its
+	// name says what it is
+	if b, err := os.ReadFile(dir + "/comm"); err == nil && strings.TrimSpace(string(b)) == "nook-init" {
+		cmdline = "[nook-init]"
+	}
 	return
 }
