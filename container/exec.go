@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
@@ -48,6 +49,23 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("exec: no command given")
 	}
+	x, err := in.exec(st, o)
+	// a sandbox that stops meanwhile fails the start in ways that name
+	// no sandbox (its init's /proc entries are gone; a pid namespace
+	// whose init is gone takes no new process: ENOMEM): say what
+	// happened, once init is seen to end
+	if err != nil && waitGone(st.Init, time.Now().Add(200*time.Millisecond)) {
+		var se *StartError
+		if errors.As(err, &se) {
+			se.Err = fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), se.Err)
+			return nil, se
+		}
+		return nil, fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), err)
+	}
+	return x, err
+}
+
+func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	es, err := loadExecSpec(in.store, st.ID)
 	if err != nil {
 		return nil, err

@@ -409,6 +409,22 @@ func TestConcurrentLifecycle(t *testing.T) {
 	if count != 1 {
 		t.Errorf("%d starters got the name", count)
 	}
+	// execs racing a stop on one sandbox: each runs or says the sandbox
+	// stopped, none hangs or panics
+	var execs sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		execs.Add(1)
+		go func() {
+			defer execs.Done()
+			_, errOut, code := testutil.Run(t, "--root", root, "exec", "one", "true")
+			noPanic(t, errOut)
+			if code != 0 && !strings.Contains(errOut, "stopped") && code != 137 {
+				t.Errorf("exec racing stop: %d %q", code, errOut)
+			}
+		}()
+	}
+	testutil.Run(t, "--root", root, "stop", "-t", "1", "one")
+	execs.Wait()
 	// many removers of one sandbox at once
 	for i := 0; i < 5; i++ {
 		wg.Add(1)
