@@ -33,6 +33,7 @@ type runOptions struct {
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	limitOptions
+	netOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -86,6 +87,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			if err := o.limitOptions.apply(cfg); err != nil {
 				return usageError{err}
 			}
+			if err := o.netOptions.apply(cfg); err != nil {
+				return usageError{err}
+			}
 			defer closeFiles(cfg)
 			return runSandbox(cmd, cfg, &o.limitOptions)
 		},
@@ -115,6 +119,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.netOptions.flags(f)
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -193,7 +198,12 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 			return err
 		}
 	}
-	opts := cfg.Options()
+	nw, err := cfg.Network(s)
+	if err != nil {
+		return err
+	}
+	defer nw.Close()
+	opts := nw.Options(cfg.Options())
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
