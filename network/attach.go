@@ -99,6 +99,13 @@ func Attach(o AttachOptions) (_ *Attachment, err error) {
 	if err := a.lease(o); err != nil {
 		return nil, err
 	}
+	// a published port reached from the sandbox itself: where
+	// br_netfilter is loaded, the translated frame is bridged straight
+	// back out of the port it came in on, which the bridge does only in
+	// hairpin mode
+	if err := a.host.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a.link}}, true); err != nil {
+		return nil, fmt.Errorf("veth %s: hairpin mode: %w", a.link, err)
+	}
 	eth, err := a.ns.h.LinkByName(Interface)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox's %s: %w", Interface, err)

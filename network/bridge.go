@@ -114,7 +114,7 @@ func existingBridge(h *netlink.Handle, name string, want *net.IPNet) (*Bridge, e
 		return nil, fmt.Errorf("bridge %s: %w", name, err)
 	}
 	if l.Type() != "bridge" {
-		return nil, fmt.Errorf("bridge %s: a %s link of that name exists", name, l.Type())
+		return nil, fmt.Errorf("bridge %s: a link of that name exists and is not a bridge (%s)", name, l.Type())
 	}
 	var addrs []netlink.Addr
 	// a bridge that another nook is making gets its address a moment

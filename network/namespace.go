@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/nookrun/nook/netns"
 	"github.com/vishvananda/netlink"
@@ -29,7 +30,7 @@ type Namespace struct {
 // `nook netns`, or the path of a namespace file (/proc/PID/ns/net).
 func OpenNamespace(name string) (*Namespace, error) {
 	if name == Host {
-		f, err := os.Open("/proc/self/ns/net")
+		f, err := hostFile()
 		if err != nil {
 			return nil, err
 		}
@@ -55,6 +56,21 @@ func OpenNamespace(name string) (*Namespace, error) {
 		return nil, fmt.Errorf("netlink in %s: %w", name, err)
 	}
 	return n, nil
+}
+
+// hostFile opens the namespace of nook's threads. Not /proc/self: that
+// is the main thread's, and a goroutine locked to a thread that entered
+// another namespace may have been on the main thread, which the Go
+// runtime parks for good instead of ending. Threads that no goroutine
+// locked are never in another namespace.
+func hostFile() (*os.File, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	f, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("the host's network namespace: %w", err)
+	}
+	return f, nil
 }
 
 // NewNamespace makes an anonymous namespace with loopback up.

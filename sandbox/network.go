@@ -124,8 +124,8 @@ func (c *Config) checkNet() error {
 			return errors.New("--net bridge: needs root; an unprivileged user can use --net pasta")
 		}
 	case NetPasta:
-		if err := checkPasta(); err != nil {
-			return err
+		if os.Geteuid() == 0 {
+			return errors.New("--net pasta: is for unprivileged users; as root use --net bridge")
 		}
 	case NetNamespace:
 		path, _ := netns.Path(n.Name)
@@ -192,6 +192,9 @@ func (c *Config) Network(s *specs.Spec) (_ *Network, err error) {
 		resolv = ResolvConf(n.DNS)
 		hosts = Hosts(s.Hostname, a.IP, n.AddHosts, false)
 	case NetPasta:
+		if err := checkPasta(); err != nil {
+			return nil, err
+		}
 		resolv = ResolvConf(n.DNS)
 		hosts = Hosts(s.Hostname, nil, n.AddHosts, true)
 		nw.pasta = &pasta{ports: n.Publish}

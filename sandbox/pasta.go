@@ -41,9 +41,6 @@ type pasta struct {
 const PastaReadyTimeout = 5 * time.Second
 
 func checkPasta() error {
-	if os.Geteuid() == 0 {
-		return errors.New("--net pasta: is for unprivileged users; as root use --net bridge")
-	}
 	if _, err := exec.LookPath("pasta"); err != nil {
 		return errors.New("--net pasta: pasta(1) is not installed (Debian: apt-get install passt)")
 	}

@@ -67,7 +67,14 @@ COMMAND replaces nook; it is not sandboxed otherwise (see "nook run
 --net ns:NAME" for that).`,
 			Args: cobra.MinimumNArgs(2),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				return netns.Exec(args[0], args[1:], os.Environ())
+				argv := args[1:]
+				if argv[0] == "--" {
+					argv = argv[1:]
+				}
+				if len(argv) == 0 {
+					return usageError{errors.New("exec: no command given (nook netns exec NAME -- COMMAND [ARG...])")}
+				}
+				return netns.Exec(args[0], argv, os.Environ())
 			},
 		},
 		&cobra.Command{
