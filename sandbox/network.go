@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nookrun/nook/namespaces"

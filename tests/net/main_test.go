@@ -3,8 +3,8 @@ package net
 import (
 	"crypto/rand"
 	"fmt"
-	"math/big"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
