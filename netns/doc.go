@@ -8,15 +8,18 @@
 // # Threads
 //
 // A network namespace belongs to a thread, and Go moves goroutines
-// between threads. The package never moves a thread into a namespace and
-// back: New makes a namespace on a goroutine locked to a fresh thread that
-// is never unlocked, so the runtime throws that thread away when the
-// goroutine ends, and what it leaves behind is only a file descriptor of
-// the namespace. Everything done inside a namespace afterwards goes
-// through handles opened on such a descriptor (a netlink socket created in
-// the namespace, see package network). Exec is the one exception: it
-// enters the namespace on a locked thread and then replaces the whole
-// process with execve, so no Go code runs there again.
+// between threads. No goroutine ever runs on a thread that was in
+// another namespace: New and In work on a goroutine locked to its thread
+// and never unlocked, so the runtime throws that thread away when the
+// goroutine ends, and what the work leaves behind is only a descriptor of
+// the namespace and sockets made inside it (a netlink socket belongs to
+// the namespace it was made in; see package network). Just before it
+// ends, the thread returns to its first namespace, only to drop its hold
+// on the other: when the thread is the process's main thread, the runtime
+// parks it for good instead of ending it, and it would otherwise keep that
+// namespace, and the links in it, alive as long as the process. Exec
+// enters a namespace on a locked thread and replaces the whole process
+// with execve, so no Go code runs there again.
 //
 // # Anonymous namespaces
 //

@@ -313,12 +313,23 @@ func In(ns *os.File, fn func() error) error {
 
 // onThrowawayThread runs fn on a goroutine locked to its own thread and
 // never unlocked, so that whatever fn does to the thread (a namespace
-// entered or made) dies with it.
+// entered or made) dies with it. Before it ends, the thread drops its
+// hold on the namespace fn left it in by going back to the one it came
+// from: the thread is not reused either way, but when it happens to be
+// the main thread, the Go runtime parks it for good instead of ending
+// it, and it would keep that namespace (and the links in it) alive as
+// long as the process.
 func onThrowawayThread(fn func() error) error {
 	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		ch <- fn()
+		home, herr := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		err := fn()
+		if herr == nil {
+			unix.Setns(home, unix.CLONE_NEWNET)
+			unix.Close(home)
+		}
+		ch <- err
 	}()
 	return <-ch
 }

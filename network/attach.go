@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -167,13 +168,37 @@ func (a *Attachment) lease(o AttachOptions) error {
 		}
 		return fmt.Errorf("veth %s for %s: %w", name, ip, err)
 	}
-	if o.IP != nil {
-		err := try(o.IP.To4())
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("address %s is in use by another sandbox", o.IP)
+	// a sandbox that just ended holds its address until the kernel has
+	// cleaned up its namespace, in the background: wait a moment for
+	// that before calling an address taken
+	deadline := time.Now().Add(LeaseWait)
+	for {
+		err := a.tryAll(o, try)
+		if !errors.Is(err, unix.EEXIST) || time.Now().After(deadline) {
+			switch {
+			case !errors.Is(err, unix.EEXIST):
+				return err
+			case o.IP != nil:
+				return fmt.Errorf("address %s is in use by another sandbox", o.IP)
+			default:
+				return fmt.Errorf("bridge %s: no free address left in %s", b.Name, b.Subnet)
+			}
 		}
-		return err
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// LeaseWait is how long Attach waits for an address, or any address, of
+// a sandbox that just ended to come free.
+const LeaseWait = 2 * time.Second
+
+// tryAll tries the wanted address, or every address of the subnet from a
+// random one on; EEXIST when all were taken.
+func (a *Attachment) tryAll(o AttachOptions, try func(net.IP) error) error {
+	if o.IP != nil {
+		return try(o.IP.To4())
+	}
+	b := a.Bridge
 	n := size(b.Subnet)
 	var r [4]byte
 	rand.Read(r[:])
@@ -183,15 +208,11 @@ func (a *Attachment) lease(o AttachOptions) error {
 		if checkAddr(b, ip) != nil {
 			continue
 		}
-		err := try(ip)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EEXIST) {
+		if err := try(ip); !errors.Is(err, unix.EEXIST) {
 			return err
 		}
 	}
-	return fmt.Errorf("bridge %s: no free address left in %s", b.Name, b.Subnet)
+	return unix.EEXIST
 }
 
 // publish checks that no live sandbox publishes the same ports, and
@@ -233,29 +254,25 @@ func (a *Attachment) Path() string {
 	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(a.ns.file.Fd()))
 }
 
-// Close detaches the sandbox: its port table, its veth (and with it the
-// address) and nook's hold on its namespace go. It is idempotent.
+// Close detaches the sandbox: its port table goes, and nook's hold on
+// its namespace. The namespace itself goes when its last process has
+// gone too, and with it both ends of its veth, so the address is free
+// again a moment later. Close does not delete the veth itself: that
+// waits for RCU grace periods, tens of milliseconds on a busy host,
+// which the kernel's namespace cleanup spends in the background
+// instead. It is idempotent.
 func (a *Attachment) Close() error {
 	if a == nil {
 		return nil
 	}
-	var err error
 	a.ports.close()
 	a.ports = nil
-	if a.link != "" {
-		if e := a.host.LinkDel(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a.link}}); e != nil && !errors.Is(e, unix.ENODEV) {
-			var nf netlink.LinkNotFoundError
-			if !errors.As(e, &nf) {
-				err = fmt.Errorf("delete veth %s: %w", a.link, e)
-			}
-		}
-		a.link = ""
-	}
+	a.link = ""
 	a.ns.Close()
 	a.ns = nil
 	if a.host != nil {
 		a.host.Close()
 		a.host = nil
 	}
-	return err
+	return nil
 }

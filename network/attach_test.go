@@ -58,7 +58,7 @@ func TestAttachDetach(t *testing.T) {
 }
 
 // testBridge makes a bridge of the test's own, removed at the end.
-func testBridge(t *testing.T) string {
+func testBridge(t testing.TB) string {
 	name := "nkt" + testutil.Mark(t)[:8]
 	b, err := EnsureBridge(name, "")
 	if err != nil {

@@ -316,14 +316,21 @@ func Reset(name string) error {
 			continue
 		}
 		found = true
-		links, err := retry(func() ([]netlink.Link, error) { return h.LinkList() })
-		if err != nil {
-			return fmt.Errorf("list links: %w", err)
-		}
+		// the ports of sandboxes that just ended go a moment later
 		var ports []string
-		for _, l := range links {
-			if l.Attrs().MasterIndex == b.index {
-				ports = append(ports, l.Attrs().Name)
+		for deadline := time.Now().Add(LeaseWait); ; time.Sleep(10 * time.Millisecond) {
+			links, err := retry(func() ([]netlink.Link, error) { return h.LinkList() })
+			if err != nil {
+				return fmt.Errorf("list links: %w", err)
+			}
+			ports = ports[:0]
+			for _, l := range links {
+				if l.Attrs().MasterIndex == b.index {
+					ports = append(ports, l.Attrs().Name)
+				}
+			}
+			if len(ports) == 0 || time.Now().After(deadline) {
+				break
 			}
 		}
 		if len(ports) > 0 {
