@@ -46,6 +46,7 @@ type Attachment struct {
 	ns     *Namespace
 	host   *netlink.Handle
 	link   string
+	veth   *netlink.Veth
 	ports  *portTable
 }
 
@@ -104,7 +105,7 @@ func Attach(o AttachOptions) (_ *Attachment, err error) {
 	// br_netfilter is loaded, the translated frame is bridged straight
 	// back out of the port it came in on, which the bridge does only in
 	// hairpin mode
-	if err := a.host.LinkSetHairpin(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: a.link}}, true); err != nil {
+	if err := a.host.LinkSetHairpin(a.veth, true); err != nil {
 		return nil, fmt.Errorf("veth %s: hairpin mode: %w", a.link, err)
 	}
 	eth, err := a.ns.h.LinkByName(Interface)
@@ -156,7 +157,7 @@ func (a *Attachment) lease(o AttachOptions) error {
 		}
 		err := a.host.LinkAdd(v)
 		if err == nil {
-			a.link, a.IP = name, ip
+			a.link, a.IP, a.veth = name, ip, v // LinkAdd filled in v's index
 			return nil
 		}
 		if errors.Is(err, unix.EEXIST) {

@@ -3,6 +3,7 @@ package network
 import (
 	"net"
 	"os"
+	"time"
 	"testing"
 
 	"github.com/nookrun/nook/internal/testutil"
@@ -25,8 +26,8 @@ func TestAttachDetach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer n.Close()
 	routes, _ := n.h.RouteList(nil, 2)
+	n.Close()
 	if len(routes) != 2 {
 		t.Errorf("routes in the sandbox: %v", routes)
 	}
@@ -49,8 +50,14 @@ func TestAttachDetach(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := net.InterfaceByName(LeaseLink(a.IP)); err == nil {
-		t.Errorf("host veth left")
+	// the kernel deletes the veth with the namespace, a moment later
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := net.InterfaceByName(LeaseLink(a.IP)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host veth %s left", LeaseLink(a.IP))
+		}
 	}
 	if taken, _ := published(); len(taken) != 0 {
 		t.Errorf("published after close: %v", taken)
