@@ -126,6 +126,11 @@ func Attach(o AttachOptions) (_ *Attachment, err error) {
 			return nil, err
 		}
 	}
+	// what is left to hold is the namespace and the port table
+	a.ns.h.Close()
+	a.ns.h = nil
+	a.host.Close()
+	a.host = nil
 	return a, nil
 }
 

@@ -95,7 +95,8 @@ func NewNamespace() (*Namespace, error) {
 // File returns the namespace's descriptor.
 func (n *Namespace) File() *os.File { return n.file }
 
-// Handle returns the netlink handle that acts in the namespace.
+// Handle returns the netlink handle that acts in the namespace (nil once
+// an Attachment is made: it keeps only the namespace).
 func (n *Namespace) Handle() *netlink.Handle { return n.h }
 
 // Close closes the handle and the descriptor. The namespace lives on
