@@ -3,8 +3,8 @@ package network
 import (
 	"net"
 	"os"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/nookrun/nook/internal/testutil"
 )
