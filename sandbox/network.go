@@ -223,17 +223,26 @@ func (c *Config) Network(s *specs.Spec) (_ *Network, err error) {
 }
 
 // EtcDir holds the /etc files nook generates for sandboxes, each there
-// only while its sandbox starts.
+// only while its sandbox starts; an unprivileged nook uses the temporary
+// directory (os.TempDir) instead.
 const EtcDir = "/run/nook/etc"
+
+func etcDir() string {
+	if Rootless() {
+		return os.TempDir()
+	}
+	return EtcDir
+}
 
 // etcFile writes data to a file of EtcDir, to be bound on dest. The file
 // is gone once the sandbox runs (Started), and the janitor removes it if
 // nook dies first (Options).
 func (nw *Network) etcFile(dest string, data []byte) (specs.Mount, error) {
-	if err := os.MkdirAll(EtcDir, 0o755); err != nil {
+	dir := etcDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
 	}
-	f, err := os.CreateTemp(EtcDir, filepath.Base(dest)+"-")
+	f, err := os.CreateTemp(dir, "nook-"+filepath.Base(dest)+"-")
 	if err != nil {
 		return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
 	}
