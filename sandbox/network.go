@@ -118,6 +118,11 @@ func (c *Config) checkNet() error {
 	if len(n.Publish) > 0 && m != NetBridge && m != NetPasta {
 		return errors.New("--publish: needs --net bridge or --net pasta")
 	}
+	if (m == NetBridge || m == NetNamespace) && slices.Contains(c.Unshare, namespaces.User) && !Rootless() {
+		// the sandbox's first process is cloned into its user namespace,
+		// where it holds no capability over the host's namespaces
+		return fmt.Errorf("--net %s: a sandbox with a user namespace of its own (--unshare user) cannot join a network namespace the host made", m)
+	}
 	switch m {
 	case NetBridge:
 		if Rootless() {
@@ -128,6 +133,9 @@ func (c *Config) checkNet() error {
 			return errors.New("--net pasta: is for unprivileged users; as root use --net bridge")
 		}
 	case NetNamespace:
+		if Rootless() {
+			return fmt.Errorf("--net ns:%s: needs root", n.Name)
+		}
 		path, _ := netns.Path(n.Name)
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("--net ns:%s: %w (make it with 'nook netns add %s')", n.Name, netns.ErrNotExist, n.Name)

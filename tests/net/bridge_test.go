@@ -176,6 +176,7 @@ func TestBridgeBadInput(t *testing.T) {
 	nookFails(t, 125, []string{"overlaps"}, "net", "bridge", name(t, "nkz"), "--subnet", gw.String()+"/24")
 	nookFails(t, 125, []string{"lo", "not a bridge"}, "net", "bridge", "lo")
 	nookFails(t, 2, []string{"--net pasta", "unprivileged"}, "run", "--net", "pasta", "--", "true")
+	nookFails(t, 2, []string{"--unshare user", "cannot join"}, "run", "--net", "bridge:"+br, "--unshare", "user", "--", "true")
 
 	// a port already published
 	port := freePort(t)
