@@ -264,7 +264,9 @@ func Show(name string) (*Info, error) {
 	for _, r := range routes {
 		rt := Route{Dst: "default", Dev: names[r.LinkIndex], Scope: r.Scope.String()}
 		if r.Dst != nil {
-			rt.Dst = r.Dst.String()
+			if ones, _ := r.Dst.Mask.Size(); ones > 0 {
+				rt.Dst = r.Dst.String()
+			}
 		}
 		if r.Gw != nil {
 			rt.Gateway = r.Gw.String()
