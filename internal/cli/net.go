@@ -118,17 +118,31 @@ NS1) unless --names says otherwise.`,
 			default:
 				return usageError{errors.New("--names: want two interface names, IF1,IF2")}
 			}
+			var made []string
+			undo := func() {
+				for _, ns := range made {
+					netns.Delete(ns)
+				}
+			}
 			if create {
 				for _, ns := range args {
 					if ns == network.Host || strings.Contains(ns, "/") {
 						continue
 					}
-					if err := netns.Add(ns); err != nil && !errors.Is(err, netns.ErrExist) {
+					err := netns.Add(ns)
+					if err == nil {
+						made = append(made, ns)
+					} else if !errors.Is(err, netns.ErrExist) {
+						undo()
 						return err
 					}
 				}
 			}
-			return network.Connect(a, b, network.ConnectOptions{MTU: mtu})
+			if err := network.Connect(a, b, network.ConnectOptions{MTU: mtu}); err != nil {
+				undo() // what --create made for nothing
+				return err
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()

@@ -76,6 +76,13 @@ func TestConnectBadInput(t *testing.T) {
 	nookFails(t, 125, []string{"already exists"}, "net", "connect", a, b)
 	nookFails(t, 125, []string{"no link"}, "net", "disconnect", b, a, "--name", "nosuch")
 	nookFails(t, 2, []string{"want 2 arguments"}, "net", "connect", a)
+	// --create takes back the namespaces it made when the link fails
+	c := name(t, "nkg")
+	nookFails(t, 125, []string{"not an address in CIDR form"}, "net", "connect", a, c, "--create", "--names", "x1,x2", "--addr", "bad,10.0.0.2/24")
+	nookFails(t, 125, []string{"already exists"}, "net", "connect", c, a, "--create", "--names", "x3,v-"+b)
+	if out := run(t, "ip", "netns", "list"); strings.Contains(out, c) {
+		t.Errorf("a failed connect --create left namespace %s", c)
+	}
 	// nothing half-made was left by the failures: one pair only
 	if out := run(t, "ip", "-n", a, "-o", "link"); strings.Count(out, "veth") != 1 && strings.Count(out, "v-") != 1 {
 		t.Errorf("%s after the failures: %s", a, out)
