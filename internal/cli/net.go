@@ -30,7 +30,7 @@ type netOptions struct {
 }
 
 func (o *netOptions) flags(f *pflag.FlagSet) {
-	f.StringVar(&o.mode, "net", "none", "network: none (loopback only), host, ns:`NAME` (a named namespace), bridge[:BRIDGE] (default nook0: an address, NAT, -p), pasta (unprivileged)")
+	f.StringVar(&o.mode, "net", "none", "network `MODE`: none (loopback only), host, ns:NAME (a named namespace), bridge[:BRIDGE] (default nook0: an address, NAT, -p), pasta (unprivileged)")
 	f.StringVar(&o.ip, "ip", "", "the sandbox's `ADDRESS` on its bridge (default: a free one)")
 	f.StringSliceVar(&o.dns, "dns", nil, "name server `IP` for /etc/resolv.conf (repeatable; default: the host's that a sandbox can reach)")
 	f.StringArrayVar(&o.addHosts, "add-host", nil, "add `NAME:IP` to /etc/hosts (repeatable)")
