@@ -37,7 +37,9 @@ const (
 	tagPublish = "nook-publish " // + proto hostip:hostport
 )
 
-var nookTable = &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+func nookTable() *nftables.Table {
+	return &nftables.Table{Name: Table, Family: nftables.TableFamilyIPv4}
+}
 
 // ensureMasquerade makes sure nook's table has the masquerade rules of
 // bridge b: outgoing traffic of the subnet leaves with the host's
@@ -49,12 +51,13 @@ func ensureMasquerade(b *Bridge) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
+	table := nookTable()
 	chain := &nftables.Chain{
-		Name: "postrouting", Table: nookTable, Type: nftables.ChainTypeNAT,
+		Name: "postrouting", Table: table, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
 	}
 	tag := []byte(tagBridge + b.Name)
-	if rules, err := c.GetRules(nookTable, chain); err == nil {
+	if rules, err := c.GetRules(table, chain); err == nil {
 		n := 0
 		for _, r := range rules {
 			if string(r.UserData) == string(tag) {
@@ -70,7 +73,7 @@ func ensureMasquerade(b *Bridge) error {
 			}
 		}
 	}
-	c.AddTable(nookTable)
+	c.AddTable(table)
 	c.AddChain(chain)
 	subnet := matchSubnet(12, b.Subnet)
 	rules := [][]expr.Any{
@@ -83,7 +86,7 @@ func ensureMasquerade(b *Bridge) error {
 			matchSubnet(12, &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)})...), &expr.Masq{}),
 	}
 	for _, e := range rules {
-		c.AddRule(&nftables.Rule{Table: nookTable, Chain: chain, Exprs: e, UserData: tag})
+		c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: e, UserData: tag})
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: masquerade for %s: %w", b.Name, err)
@@ -98,8 +101,9 @@ func deleteMasquerade(name string) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	chain := &nftables.Chain{Name: "postrouting", Table: nookTable}
-	rules, err := c.GetRules(nookTable, chain)
+	table := nookTable()
+	chain := &nftables.Chain{Name: "postrouting", Table: table}
+	rules, err := c.GetRules(table, chain)
 	if err != nil {
 		return nil // no table, no rules
 	}
@@ -112,7 +116,7 @@ func deleteMasquerade(name string) error {
 		}
 	}
 	if left == 0 {
-		c.DelTable(nookTable)
+		c.DelTable(table)
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: remove the rules of %s: %w", name, err)
