@@ -86,7 +86,7 @@ func ensureBridge(h *netlink.Handle, name, subnet string) (*Bridge, error) {
 			return nil, fmt.Errorf("bridge %s: %w", name, err)
 		}
 	}
-	b, err := existingBridge(h, name, want)
+	b, err := existingBridge(h, name, want, false)
 	if err != nil || b != nil {
 		return b, err
 	}
@@ -96,15 +96,16 @@ func ensureBridge(h *netlink.Handle, name, subnet string) (*Bridge, error) {
 	}
 	defer unlock()
 	// another nook may have made it meanwhile
-	if b, err := existingBridge(h, name, want); err != nil || b != nil {
+	if b, err := existingBridge(h, name, want, true); err != nil || b != nil {
 		return b, err
 	}
 	return makeBridge(h, name, want)
 }
 
 // existingBridge returns the bridge name when it exists and is ready,
-// nil when it does not exist.
-func existingBridge(h *netlink.Handle, name string, want *net.IPNet) (*Bridge, error) {
+// nil when it does not exist. locked says whether the caller holds
+// LockFile.
+func existingBridge(h *netlink.Handle, name string, want *net.IPNet, locked bool) (*Bridge, error) {
 	l, err := h.LinkByName(name)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -146,7 +147,7 @@ func existingBridge(h *netlink.Handle, name string, want *net.IPNet) (*Bridge, e
 			return nil, fmt.Errorf("bridge %s: set up: %w", name, err)
 		}
 	}
-	if err := hostSettings(b); err != nil {
+	if err := hostSettings(b, locked); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -194,7 +195,7 @@ func makeBridge(h *netlink.Handle, name string, subnet *net.IPNet) (b *Bridge, e
 		return nil, fmt.Errorf("bridge %s: set up: %w", name, err)
 	}
 	b = &Bridge{Name: name, Subnet: subnet, Gateway: gw, index: l.Attrs().Index}
-	if err := hostSettings(b); err != nil {
+	if err := hostSettings(b, true); err != nil {
 		return nil, err
 	}
 	return b, nil
@@ -250,7 +251,7 @@ func size(n *net.IPNet) uint32 {
 // hostSettings turns on forwarding, and route_localnet on the bridge
 // (packets from 127.0.0.1 to a published port are routed out through it,
 // then masqueraded), and puts the masquerade rules in place.
-func hostSettings(b *Bridge) error {
+func hostSettings(b *Bridge, locked bool) error {
 	for _, f := range []string{
 		"/proc/sys/net/ipv4/ip_forward",
 		"/proc/sys/net/ipv4/conf/" + b.Name + "/route_localnet",
@@ -262,7 +263,7 @@ func hostSettings(b *Bridge) error {
 			return fmt.Errorf("bridge %s: write %s: %w", b.Name, f, err)
 		}
 	}
-	return ensureMasquerade(b)
+	return ensureMasquerade(b, locked)
 }
 
 // Bridges lists the bridges nook made.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/google/nftables"
@@ -46,27 +47,27 @@ func nookTable() *nftables.Table {
 // address; traffic that a published port sent back into the bridge
 // (hairpin) and traffic from the host's loopback leave with the bridge's.
 // A rule set that someone flushed is put back.
-func ensureMasquerade(b *Bridge) error {
+//
+// locked says whether the caller holds LockFile; repairs take it.
+func ensureMasquerade(b *Bridge, locked bool) error {
+	if n, err := countMasquerade(b); err == nil && n == len(masqueradeRules(b)) {
+		return nil
+	}
+	if !locked {
+		unlock, err := lock()
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	table := nookTable()
-	chain := &nftables.Chain{
-		Name: "postrouting", Table: table, Type: nftables.ChainTypeNAT,
-		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
-	}
+	chain := natChain(table)
 	tag := []byte(tagBridge + b.Name)
 	if rules, err := c.GetRules(table, chain); err == nil {
-		n := 0
-		for _, r := range rules {
-			if string(r.UserData) == string(tag) {
-				n++
-			}
-		}
-		if n == 3 {
-			return nil
-		}
 		for _, r := range rules {
 			if string(r.UserData) == string(tag) {
 				c.DelRule(r)
@@ -75,23 +76,55 @@ func ensureMasquerade(b *Bridge) error {
 	}
 	c.AddTable(table)
 	c.AddChain(chain)
-	subnet := matchSubnet(12, b.Subnet)
-	rules := [][]expr.Any{
-		// ip saddr SUBNET oifname != BRIDGE masquerade
-		append(append(subnet, matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpNeq)...), &expr.Masq{}),
-		// oifname BRIDGE ip saddr SUBNET ct status dnat masquerade
-		append(append(append(matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpEq), subnet...), matchDNAT()...), &expr.Masq{}),
-		// oifname BRIDGE ip saddr 127.0.0.0/8 masquerade
-		append(append(matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpEq),
-			matchSubnet(12, &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)})...), &expr.Masq{}),
-	}
-	for _, e := range rules {
+	for _, e := range masqueradeRules(b) {
 		c.AddRule(&nftables.Rule{Table: table, Chain: chain, Exprs: e, UserData: tag})
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: masquerade for %s: %w", b.Name, err)
 	}
 	return nil
+}
+
+// countMasquerade counts bridge b's rules in nook's table.
+func countMasquerade(b *Bridge) (int, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return 0, err
+	}
+	table := nookTable()
+	rules, err := c.GetRules(table, natChain(table))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range rules {
+		if string(r.UserData) == tagBridge+b.Name {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func natChain(t *nftables.Table) *nftables.Chain {
+	return &nftables.Chain{
+		Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource,
+	}
+}
+
+// masqueradeRules are bridge b's rules.
+func masqueradeRules(b *Bridge) [][]expr.Any {
+	subnet := matchSubnet(12, b.Subnet)
+	loopback := matchSubnet(12, &net.IPNet{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)})
+	toBridge := matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpEq)
+	return [][]expr.Any{
+		// ip saddr SUBNET oifname != BRIDGE masquerade
+		slices.Concat(subnet, matchIfname(expr.MetaKeyOIFNAME, b.Name, expr.CmpOpNeq), []expr.Any{&expr.Masq{}}),
+		// oifname BRIDGE ip saddr SUBNET ct status dnat masquerade
+		slices.Concat(toBridge, subnet, matchDNAT(), []expr.Any{&expr.Masq{}}),
+		// oifname BRIDGE ip saddr 127.0.0.0/8 masquerade
+		slices.Concat(toBridge, loopback, []expr.Any{&expr.Masq{}}),
+	}
 }
 
 // deleteMasquerade removes bridge b's rules from nook's table, and the
@@ -102,8 +135,7 @@ func deleteMasquerade(name string) error {
 		return fmt.Errorf("nftables: %w", err)
 	}
 	table := nookTable()
-	chain := &nftables.Chain{Name: "postrouting", Table: table}
-	rules, err := c.GetRules(table, chain)
+	rules, err := c.GetRules(table, natChain(table))
 	if err != nil {
 		return nil // no table, no rules
 	}
