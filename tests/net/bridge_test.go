@@ -220,3 +220,57 @@ func gatewayPlus(t *testing.T, br string, n byte) string {
 	gw := gateway(t, br).To4()
 	return net.IPv4(gw[0], gw[1], gw[2], gw[3]+n).String()
 }
+
+// Addresses under concurrent runs: eight sandboxes on a /29 (six
+// addresses, five for sandboxes) at once; every one that starts has an
+// address of its own, and the others say the subnet is full (the
+// sandboxes outlast network.LeaseWait, so no address comes free).
+func TestConcurrentLeases(t *testing.T) {
+	start(t)
+	b := name(t, "nkl")
+	var sub string
+	for i := 0; i < 64; i++ {
+		sub = fmt.Sprintf("10.252.%d.%d/29", int(b[4]), i*8)
+		if _, _, code := testutil.Run(t, "net", "bridge", b, "--subnet", sub); code == 0 {
+			break
+		}
+	}
+	t.Cleanup(func() { testutil.Run(t, "net", "reset", b) })
+	type result struct {
+		ip   string
+		full bool
+		err  string
+	}
+	results := make(chan result, 8)
+	for range 8 {
+		go func() {
+			out, errOut, code := testutil.Run(t, "run", "--net", "bridge:"+b, "--", "sh", "-c", "ip -o -4 addr show eth0; sleep 4")
+			switch {
+			case code == 0 && len(strings.Fields(out)) > 3:
+				results <- result{ip: strings.Fields(out)[3]}
+			case strings.Contains(errOut, "no free address"):
+				results <- result{full: true}
+			default:
+				results <- result{err: fmt.Sprintf("exit %d: %s", code, errOut)}
+			}
+		}()
+	}
+	seen := map[string]bool{}
+	full := 0
+	for range 8 {
+		r := <-results
+		switch {
+		case r.err != "":
+			t.Error(r.err)
+		case r.full:
+			full++
+		case seen[r.ip]:
+			t.Errorf("address %s given twice", r.ip)
+		default:
+			seen[r.ip] = true
+		}
+	}
+	if len(seen) > 5 || len(seen)+full != 8 {
+		t.Errorf("%d sandboxes got addresses, %d found the subnet full", len(seen), full)
+	}
+}
