@@ -99,5 +99,19 @@ func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) er
 			return err
 		}
 	}
+	switch cfg.Net.Mode {
+	case sandbox.NetBridge, sandbox.NetPasta, sandbox.NetNamespace:
+		// what they hold on the host (an address lease, a veth, firewall
+		// rules, a pasta process) has to be handed to the monitor, which
+		// the network packages cannot do yet
+		return usageError{fmt.Errorf("--net %s with -d: not supported yet (use --net none or host, or run in the foreground with --name)", cfg.Net.Mode)}
+	}
+	// generated /etc files (--dns, --add-host) are bound in by the time
+	// Detach returns; they go then
+	nw, err := cfg.Network(s)
+	if err != nil {
+		return err
+	}
+	defer nw.Close()
 	return runDetached(cmd, o, s, cfg.Options(), "", "")
 }

@@ -35,6 +35,7 @@ type runOptions struct {
 	seccomp                                     string
 	limitOptions
 	detachOptions
+	netOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -97,6 +98,9 @@ by ID or name.`,
 			if err := o.limitOptions.apply(cfg); err != nil {
 				return usageError{err}
 			}
+			if err := o.netOptions.apply(cfg); err != nil {
+				return usageError{err}
+			}
 			defer closeFiles(cfg)
 			if o.detach {
 				return detachSandbox(cmd, cfg, &o.detachOptions)
@@ -134,6 +138,7 @@ by ID or name.`,
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
 	o.detachOptions.flags(cmd)
+	o.netOptions.flags(f)
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -212,7 +217,12 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, rec *
 			return err
 		}
 	}
-	opts := cfg.Options()
+	nw, err := cfg.Network(s)
+	if err != nil {
+		return err
+	}
+	defer nw.Close()
+	opts := nw.Options(cfg.Options())
 	opts.Record = rec
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
