@@ -169,6 +169,17 @@ func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, 
 	return in, err
 }
 
+// MonitorOptions adapt Monitor to what its caller adds to a sandbox.
+type MonitorOptions struct {
+	// Prepare, when set, runs before the sandbox is made, in the
+	// monitor's process, and may change its spec and options: for what
+	// must be held by the process that runs the sandbox for as long as it
+	// runs (a network: its namespace, address and firewall rules are
+	// held by that process's descriptors). Its cleanup runs once the
+	// sandbox has ended.
+	Prepare func(spec *specs.Spec, opts *Options) (cleanup func(), err error)
+}
+
 // Monitor runs sandbox id, recorded in store by Detach, in the calling
 // process until it ends: it starts the command with its output going to
 // the sandbox's log, records init in the state and reports to its starter
@@ -176,7 +187,7 @@ func Detach(store *state.Store, spec *specs.Spec, o *DetachOptions) (*Instance, 
 // status and resource use, and removes what the sandbox made on the host.
 // Signals the process gets (TERM, INT, HUP, QUIT, USR1, USR2) go to the
 // sandbox.
-func Monitor(ctx context.Context, store *state.Store, id string, report *os.File) error {
+func Monitor(ctx context.Context, store *state.Store, id string, report *os.File, mo *MonitorOptions) error {
 	rep := func(r monitorReport) {
 		if report != nil {
 			b, _ := json.Marshal(r)
@@ -234,13 +245,25 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 			Extra: time.Duration(l.ExtraMS) * time.Millisecond, BestEffort: l.BestEffort,
 		}
 	}
-	c, err := New(id, spec, &Options{
+	opts := &Options{
 		Bundle: st.Bundle, Init: st.NookInit, DenySetgroups: st.DenySetgroups, Limits: limits,
 		Stdin: null, Stdout: pw, Stderr: pw,
 		// Start records this process as the monitor, and init, in the
 		// state Detach made
 		Record: &Record{Store: store, Name: st.Name, AutoRemove: st.AutoRemove, created: true},
-	})
+	}
+	cleanup := func() {}
+	if mo != nil && mo.Prepare != nil {
+		done, err := mo.Prepare(spec, opts)
+		if err != nil {
+			return failStart(err)
+		}
+		if done != nil {
+			cleanup = done
+		}
+	}
+	defer func() { cleanup() }()
+	c, err := New(id, spec, opts)
 	if err != nil {
 		return failStart(err)
 	}
@@ -274,6 +297,10 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	case <-time.After(time.Second):
 		pr.Close() // a process outside the pid namespace holds the pipe
 	}
+	// what Prepare holds goes before the end is recorded (by Close), so
+	// that nothing of the sandbox is left once it is recorded stopped
+	cleanup()
+	cleanup = func() {}
 	return errors.Join(werr, c.Close())
 }
 

@@ -65,11 +65,20 @@ func (o *detachOptions) record(cmd *cobra.Command) (*container.Record, error) {
 // runDetached starts s in the background under nook's monitor and prints
 // its ID.
 func runDetached(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string) error {
+	return detach(cmd, o, s, opts, bundle, id, nil)
+}
+
+// runDetachedNet is runDetached with a network for the monitor to attach.
+func runDetachedNet(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, net *sandbox.Net) error {
+	return detach(cmd, o, s, opts, "", "", net)
+}
+
+func detach(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string, net *sandbox.Net) error {
 	store, err := openStore(cmd)
 	if err != nil {
 		return err
 	}
-	mon, err := monitorCommand(store.Dir())
+	mon, err := monitorCommand(store.Dir(), net)
 	if err != nil {
 		return err
 	}
@@ -99,19 +108,20 @@ func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) er
 			return err
 		}
 	}
+	var net *sandbox.Net
 	switch cfg.Net.Mode {
 	case sandbox.NetBridge, sandbox.NetPasta, sandbox.NetNamespace:
-		// what they hold on the host (an address lease, a veth, firewall
-		// rules, a pasta process) has to be handed to the monitor, which
-		// the network packages cannot do yet
-		return usageError{fmt.Errorf("--net %s with -d: not supported yet (use --net none or host, or run in the foreground with --name)", cfg.Net.Mode)}
+		// the monitor attaches it: what a network holds on the host is
+		// held by the descriptors of the process that runs the sandbox
+		net = &cfg.Net
+	default:
+		// generated /etc files (--dns, --add-host) are bound in by the
+		// time Detach returns; they go then
+		nw, err := cfg.Network(s)
+		if err != nil {
+			return err
+		}
+		defer nw.Close()
 	}
-	// generated /etc files (--dns, --add-host) are bound in by the time
-	// Detach returns; they go then
-	nw, err := cfg.Network(s)
-	if err != nil {
-		return err
-	}
-	defer nw.Close()
-	return runDetached(cmd, o, s, cfg.Options(), "", "")
+	return runDetachedNet(cmd, o, s, cfg.Options(), net)
 }

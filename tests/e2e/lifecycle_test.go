@@ -3,6 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/internal/testutil"
+	"github.com/nookrun/nook/network"
 	"github.com/nookrun/nook/state"
 )
 
@@ -140,6 +144,77 @@ func TestDetachedLifecycle(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, id)); !os.IsNotExist(err) {
 		t.Errorf("state directory left: %v", err)
 	}
+}
+
+// A detached sandbox on a bridge: its monitor attaches the network and
+// holds it, so the published port serves while it runs, and what the
+// network held on the host (its firewall table) goes with the monitor,
+// even when the monitor is SIGKILLed.
+func TestDetachedBridge(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	nookLine(t, "--root", root, "run", "-d", "--name", "web", "--net", "bridge", "-p", fmt.Sprintf("%d:80", port),
+		"--hostname", "bridged", "--", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc")
+	if out := nook(t, "--root", root, "exec", "web", "ip", "-brief", "address", "show", "eth0"); !strings.Contains(out, "UP") {
+		t.Errorf("exec: eth0:\n%s", out)
+	}
+	var body []byte
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/hostname", port))
+		if err == nil {
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the published port: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(body) == 0 {
+		t.Error("the published port served nothing")
+	}
+	// the published port is a rule of the sandbox's own table, held by
+	// the monitor's netlink socket; the lease is the host's veth, which
+	// goes with the sandbox's namespace
+	rule := fmt.Sprintf("dport %d", port)
+	if out, err := exec.Command("nft", "list", "ruleset").Output(); err != nil || !strings.Contains(string(out), rule) {
+		t.Errorf("no rule for port %d (%v)", port, err)
+	}
+	addr := nook(t, "--root", root, "exec", "web", "ip", "-4", "-o", "address", "show", "eth0")
+	f := strings.Fields(addr)
+	var lease string
+	for i := range f {
+		if f[i] == "inet" && i+1 < len(f) {
+			ip, _, _ := net.ParseCIDR(f[i+1])
+			lease = network.LeaseLink(ip)
+		}
+	}
+	if lease == "" {
+		t.Fatalf("no address on eth0: %q", addr)
+	}
+	st := inspect(t, root, "web")
+	syscall.Kill(st.Monitor.Pid, syscall.SIGKILL)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		rules, _ := exec.Command("nft", "list", "ruleset").Output()
+		links, _ := exec.Command("ip", "-o", "link", "show").Output()
+		if !strings.Contains(string(rules), rule) && !strings.Contains(string(links), lease+"@") && !strings.Contains(string(links), lease+":") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the network outlived the monitor: rule %v, lease %s %v", strings.Contains(string(rules), rule), lease, strings.Contains(string(links), lease))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nook(t, "--root", root, "rm", "-f", "web")
 }
 
 // kill --all reaches every process of the sandbox, one that ignores the
