@@ -333,14 +333,23 @@ func (in *Instance) Processes() ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := namespaces.List(&namespaces.ListOptions{Types: []namespaces.Type{namespaces.PID}})
+	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	for _, ns := range list {
-		if ns.Inode == want {
-			return ns.Procs, nil
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if ino, err := namespaces.Inode(pid, namespaces.PID); err == nil && ino == want {
+			pids = append(pids, pid)
 		}
 	}
-	return []int{st.Init.Pid}, nil
+	if len(pids) == 0 {
+		pids = []int{st.Init.Pid}
+	}
+	slices.Sort(pids)
+	return pids, nil
 }
