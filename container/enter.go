@@ -29,8 +29,13 @@ type EnterOptions struct {
 	// supplementary groups, unless PreserveCredentials is set.
 	UID, GID            *uint32
 	PreserveCredentials bool
+	// Root, when set, becomes the root directory after entering (nsenter
+	// -r DIR; a path in the entered mount namespace). Without it, the
+	// entered mount namespace's root is the root.
+	Root string
 	// Cwd is the working directory after entering; "" keeps the one the
-	// mount namespace gives (its root) or nook's when it is not entered.
+	// mount namespace gives (its root, or Root) or nook's when it is not
+	// entered.
 	Cwd string
 	// NoFork execs the command in nook's child itself even when a pid
 	// namespace is entered (nsenter -F): then only its children are in it.
@@ -100,7 +105,7 @@ func Enter(o *EnterOptions) (*Execution, error) {
 		env = os.Environ()
 	}
 	e := &enterPlan{
-		joins: joins, target: o.Target, args: o.Args, env: env, cwd: o.Cwd,
+		joins: joins, target: o.Target, args: o.Args, env: env, root: o.Root, cwd: o.Cwd,
 		fork: joins.has(namespaces.PID) && !o.NoFork, tty: o.TTY,
 		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, setGroups: true,
 		// gaining privilege (an unprivileged caller entering its own user

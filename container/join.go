@@ -128,6 +128,7 @@ type enterPlan struct {
 	creds *specs.User
 	args  []string
 	env   []string
+	root  string // chroot here after joining (nsenter -r DIR)
 	cwd   string
 	// fork: run the command as a child, so that it is in the joined pid
 	// namespace
@@ -192,6 +193,9 @@ func (e *enterPlan) compile() (*spawn.Plan, error) {
 			u.path = "/proc/" + strconv.Itoa(innerPid(e.target)) + "/ns/user"
 		}
 		setns(u)
+	}
+	if e.root != "" {
+		st.Chroot(e.root)
 	}
 	st.Setsid()
 	if e.tty {

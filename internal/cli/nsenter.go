@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/nookrun/nook/container"
@@ -53,7 +54,10 @@ namespace makes COMMAND uid 0 and gid 0 there with no supplementary groups,
 unless --preserve-credentials (or -S, -G). The user namespace is entered
 first when that gains privilege (nook run by another user) and last when it
 drops it (root). With a pid namespace nook forks, so that COMMAND is in it
-(-F: no fork; then only COMMAND's children are).`,
+(-F: no fork; then only COMMAND's children are).
+
+One difference from nsenter: -r=DIR and -w=DIR name directories in the
+entered mount namespace (nsenter opens -r's before entering).`,
 		Example: `  nook enter -t 1234 -a -- ps
   nook enter --sandbox web -n -u -- hostname
   nook enter --net=/run/netns/blue -- ip address`,
@@ -86,7 +90,7 @@ drops it (root). With a pid namespace nook forks, so that COMMAND is in it
 	f.BoolVar(&o.pres, "preserve-credentials", false, "keep nook's uid and gid in the user namespace")
 	// nsenter's --root; named otherwise, since nook's global --root is
 	// the state directory
-	f.StringVarP(&o.root, "rootdir", "r", "", "the root: the target's (the mount namespace's; a DIR is not supported)")
+	f.StringVarP(&o.root, "rootdir", "r", "", "the root: the target's (its mount namespace's), or `DIR` (-r=DIR, in the entered mount namespace)")
 	f.Lookup("rootdir").NoOptDefVal = fromTarget
 	f.StringVarP(&o.wd, "wd", "w", "", "the working directory: the target's, or `DIR`")
 	f.Lookup("wd").NoOptDefVal = fromTarget
@@ -131,7 +135,10 @@ func (o *enterFlags) options(cmd *cobra.Command, args []string) (*container.Ente
 		eo.GID = &g
 	}
 	if o.root != "" && o.root != fromTarget {
-		return nil, usageError{fmt.Errorf("-r %s: a root directory other than the target's is not supported", o.root)}
+		if !filepath.IsAbs(o.root) {
+			return nil, usageError{fmt.Errorf("-r %s: want an absolute path", o.root)}
+		}
+		eo.Root = o.root
 	}
 	switch {
 	case o.wdns != "":

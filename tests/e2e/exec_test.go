@@ -153,6 +153,10 @@ func TestEnterMatchesNsenter(t *testing.T) {
 	if mine != string(theirs) || !strings.Contains(mine, "/bin/busybox") {
 		t.Errorf("enter -m: %q, nsenter: %q", mine, theirs)
 	}
+	// -r=DIR: a root inside the entered mount namespace
+	if got := nookLine(t, "enter", "-t", target, "-m", "-r=/bin", "--", "/busybox", "ls", "/busybox"); got != "/busybox" {
+		t.Errorf("enter -m -r=/bin: %q", got)
+	}
 	// all at once, by sandbox name too
 	script := "for t in user pid mnt uts ipc net cgroup time; do readlink /proc/self/ns/$t; done; hostname; id -u"
 	all := nook(t, "enter", "-t", target, "-a", "--", "/bin/sh", "-c", script)
