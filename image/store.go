@@ -100,6 +100,10 @@ func Open(o Options) (*Store, error) {
 			return nil, fmt.Errorf("open image store: %w", err)
 		}
 	}
+	// whatever made it, nobody but its owner passes through layers/
+	if err := os.Chmod(s.path(layersDir), 0o700); err != nil {
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
 	if err := s.ensureBase(); err != nil {
 		return nil, fmt.Errorf("open image store: %w", err)
 	}
