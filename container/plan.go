@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -121,14 +122,25 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	}
 	st.Add(spawn.OpPropagation, uint64(prop))
 	host := "" // where the host's "/" is, while the new root is built
-	if s.Root == nil || s.Root.Path == "" {
+	mounts := s.Mounts
+	switch {
+	case overlayRoot(s):
 		st.Add(spawn.OpBasePivot, "/tmp")
-		st.Add(spawn.OpRoot, "/newroot", true)
 		host = "/oldroot"
-	} else {
-		st.Add(spawn.OpRoot, s.Root.Path, false)
+		data, scratch, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
+		if err != nil {
+			return nil, err
+		}
+		st.Add(spawn.OpRoot, "/newroot", spawn.RootOverlay, data, scratch)
+		mounts = mounts[1:]
+	case s.Root == nil || s.Root.Path == "":
+		st.Add(spawn.OpBasePivot, "/tmp")
+		st.Add(spawn.OpRoot, "/newroot", spawn.RootTmpfs)
+		host = "/oldroot"
+	default:
+		st.Add(spawn.OpRoot, s.Root.Path, spawn.RootBind)
 	}
-	if err := compileMounts(st, s.Mounts, host, o.Bundle); err != nil {
+	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
 		return nil, err
 	}
 	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
@@ -392,6 +404,45 @@ func overlayData(data, host, bundle string) (string, error) {
 		}
 	}
 	return strings.Join(opts, ","), nil
+}
+
+// overlayRoot reports whether the spec's root is an overlay: no
+// root.path, and an overlay mount on "/" as its first mount (an image's
+// layers, from package sandbox).
+func overlayRoot(s *specs.Spec) bool {
+	return (s.Root == nil || s.Root.Path == "") && len(s.Mounts) > 0 &&
+		path.Clean(s.Mounts[0].Destination) == "/" && s.Mounts[0].Type == "overlay"
+}
+
+// overlayRootData is the mount data of an overlay root. An overlay with
+// no upperdir gets one on a tmpfs of its own in the sandbox's mount
+// namespace (scratch, a directory of the base root), unless the root is
+// read-only: what the sandbox writes goes away with it, and there is
+// nothing on the host to clean up, whatever happens to nook.
+func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (data, scratch string, err error) {
+	flags, _, _, d, err := mountOptions(m.Options)
+	if err != nil {
+		return "", "", fmt.Errorf("mounts[0] (/): %w", err)
+	}
+	if flags&unix.MS_BIND != 0 {
+		return "", "", errors.New("mounts[0] (/): an overlay root cannot be a bind")
+	}
+	if userns && !strings.Contains(","+d+",", ",userxattr,") {
+		// overlayfs in a user namespace keeps its attributes in user.*
+		d += ",userxattr"
+	}
+	if data, err = overlayData(d, host, bundle); err != nil {
+		return "", "", fmt.Errorf("mounts[0] (/): %w", err)
+	}
+	if !strings.Contains(","+d, ",upperdir=") && !readonly {
+		// in the base root, not the host's: no prefix
+		scratch = "/upper"
+		data += ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work"
+	}
+	if len(data) >= unix.Getpagesize() {
+		return "", "", fmt.Errorf("mounts[0] (/): the overlay's options are %d bytes, more than a page (%d): too many layers, or paths too long", len(data), unix.Getpagesize())
+	}
+	return data, scratch, nil
 }
 
 // defaultDevices are the nodes every sandbox gets (the OCI runtime spec's

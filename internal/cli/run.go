@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
@@ -29,6 +30,7 @@ type runOptions struct {
 	uidMaps, gidMaps, binds, tmpfs, env         []string
 	readOnly, clearEnv, noInit, tty             bool
 	bundle                                      string
+	image, keep, store, pull                    string
 	capAdd, capDrop                             []string
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
@@ -70,7 +72,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
   nook run -t -- /bin/bash`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
+			if len(args) == 0 && o.image == "" {
 				return usageError{errors.New("no command given (nook run [OPTIONS] -- COMMAND [ARG...])")}
 			}
 			return nil
@@ -87,6 +89,13 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 				return usageError{err}
 			}
 			defer closeFiles(cfg)
+			if o.image != "" {
+				release, err := o.useImage(cmd, cfg)
+				if err != nil {
+					return err
+				}
+				defer release()
+			}
 			return runSandbox(cmd, cfg, &o.limitOptions)
 		},
 	}
@@ -115,6 +124,10 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
+	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
+	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
+	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
@@ -179,7 +192,21 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
 			return nil, err
 		}
+		c.UserSet = true
 	}
+	if o.image == "" {
+		for flag, v := range map[string]string{"--keep": o.keep, "--store": o.store} {
+			if v != "" {
+				return nil, fmt.Errorf("%s: only with --image", flag)
+			}
+		}
+	} else if o.rootfs != "" {
+		return nil, errors.New("--rootfs and --image: give one root")
+	}
+	if o.pull != "missing" && o.pull != "never" {
+		return nil, fmt.Errorf("--pull %q: want missing or never", o.pull)
+	}
+	c.Keep = o.keep
 	return c, nil
 }
 
@@ -320,4 +347,27 @@ func checkUserNamespaces() error {
 		}
 	}
 	return nil
+}
+
+// useImage finds --image in the store (pulling it when it is missing and
+// --pull allows) and holds its layers until release.
+func (o *runOptions) useImage(cmd *cobra.Command, cfg *sandbox.Config) (release func(), err error) {
+	st, err := (&imageOptions{store: o.store}).open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	img, err := st.Get(o.image)
+	if errors.Is(err, image.ErrNotFound) && o.pull == "missing" {
+		p := newProgress(cmd.ErrOrStderr(), false)
+		img, err = st.Pull(cmd.Context(), o.image, &image.PullOptions{Progress: p.report})
+		p.finish()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if release, err = img.Use(cmd.Context()); err != nil {
+		return nil, err
+	}
+	cfg.Image = img
+	return release, nil
 }

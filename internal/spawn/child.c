@@ -421,14 +421,38 @@ static void do_base_pivot(struct child *c, const struct step *st) {
 	c->hostdir = "/oldroot";
 }
 
+// overlay_root mounts an image's overlay on path. With scratch, the upper
+// and work directories are made on a fresh tmpfs at scratch (a directory
+// of the base root): they live in the sandbox's mount namespace only, and
+// die with it.
+static void overlay_root(struct child *c, const char *path, const char *data, const char *scratch) {
+	if (scratch[0]) {
+		char d[4096];
+		size_t n;
+		if (mkdir(scratch, 0700) < 0) fail(c->s, errno, "mkdir", scratch);
+		if (mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+			fail(c->s, errno, "mount tmpfs on", scratch);
+		n = cat(d, 0, sizeof d, scratch);
+		cat(d, n, sizeof d, "/upper");
+		if (mkdir(d, 0755) < 0) fail(c->s, errno, "mkdir", d);
+		cat(d, n, sizeof d, "/work");
+		if (mkdir(d, 0700) < 0) fail(c->s, errno, "mkdir", d);
+	}
+	if (mount("overlay", path, "overlay", 0, data) < 0) fail(c->s, errno, "mount overlay root on", path);
+}
+
 static void do_root(struct child *c, const struct step *st) {
 	const char *path = str(st, 0);
-	int tmpfs = (int)num(st, 1);
-	if (tmpfs) {
+	switch ((int)num(st, 1)) {
+	case ROOT_TMPFS:
 		if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 			fail(c->s, errno, "mount tmpfs root on", path);
-	} else if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-		fail(c->s, errno, "bind root", path);
+		break;
+	case ROOT_OVERLAY:
+		overlay_root(c, path, str(st, 2), str(st, 3));
+		break;
+	default:
+		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) fail(c->s, errno, "bind root", path);
 	}
 	c->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (c->rootfd < 0) fail(c->s, errno, "open root", path);

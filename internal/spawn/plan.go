@@ -20,7 +20,7 @@ const (
 	OpLoopback                   // bring lo up
 	OpPropagation                // mount(NULL, "/", NULL, flags): make the tree private or slave
 	OpBasePivot                  // tmpfs on dir becomes "/", the host's "/" moves to /oldroot
-	OpRoot                       // bind (or tmpfs) path becomes the root under construction
+	OpRoot                       // path becomes the root under construction: a bind, a tmpfs or an overlay (RootKind)
 	OpMount                      // mount inside the root under construction
 	OpSymlink                    // symlink inside the root under construction
 	OpMask                       // hide a path of the new root
@@ -46,6 +46,16 @@ const (
 	JanitorUnlink               // unlink a file
 	JanitorUmount               // detach a mount
 	JanitorKill                 // kill every process of a cgroup (cgroup.kill, or its procs)
+)
+
+// RootKind is what OpRoot makes the root under construction of.
+type RootKind uint64
+
+// Root kinds, the numbers of spawn.h's ROOT_* (checked in spawn.go).
+const (
+	RootBind    RootKind = 0 // args: path
+	RootTmpfs   RootKind = 1 // args: path
+	RootOverlay RootKind = 2 // args: path, overlay mount data, a scratch dir for a tmpfs upper or ""
 )
 
 // Mount point kinds for OpMount: what to create when the destination is
@@ -112,6 +122,8 @@ func (p *Plan) Add(op Op, args ...any) {
 			p.buf = appendNum(p.buf, uint64(v))
 		case uint64:
 			p.buf = appendNum(p.buf, v)
+		case RootKind:
+			p.buf = appendNum(p.buf, uint64(v))
 		case uintptr:
 			p.buf = appendNum(p.buf, uint64(v))
 		default:

@@ -25,6 +25,12 @@ const maxArgs = C.NOOK_MAXARGS
 // ExitSetup is the exit status of a child that failed before exec.
 const ExitSetup = C.NOOK_EXIT_SETUP
 
+// the root kinds of plan.go are spawn.h's: a difference does not compile
+// (a negative constant does not convert to uint)
+const _ = uint(RootBind-C.ROOT_BIND) + uint(C.ROOT_BIND-RootBind) +
+	uint(RootTmpfs-C.ROOT_TMPFS) + uint(C.ROOT_TMPFS-RootTmpfs) +
+	uint(RootOverlay-C.ROOT_OVERLAY) + uint(C.ROOT_OVERLAY-RootOverlay)
+
 // Config is everything Start needs: the plan, the namespaces to create with
 // clone, and the child's file descriptors.
 type Config struct {

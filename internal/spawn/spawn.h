@@ -40,6 +40,13 @@ enum {
 	OP_DEVICE,
 };
 
+// what OP_ROOT makes the root under construction of
+enum {
+	ROOT_BIND = 0,	  // a bind of a directory (--rootfs)
+	ROOT_TMPFS = 1,	  // an empty tmpfs (the host view)
+	ROOT_OVERLAY = 2, // an image's layers (args: mount data, scratch dir or "")
+};
+
 enum {
 	JOP_RMDIR = 1,
 	JOP_UNLINK,
