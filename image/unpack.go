@@ -491,13 +491,18 @@ func procFD(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // setOpaque marks the directory at fd opaque: lower layers' entries in it
 // are hidden.
+// Root writes both attributes: the trusted.* one for an overlay mounted
+// as usual, the user.* one for an overlay mounted with userxattr in a
+// sandbox with a user namespace of its own.
 func (u *unpacker) setOpaque(fd int) error {
-	name := "trusted.overlay.opaque"
-	if u.rootless {
-		name = "user.overlay.opaque"
+	names := []string{"user.overlay.opaque"}
+	if !u.rootless {
+		names = append(names, "trusted.overlay.opaque")
 	}
-	if err := unix.Setxattr(procFD(fd), name, []byte("y"), 0); err != nil {
-		return fmt.Errorf("mark directory opaque: %w", err)
+	for _, name := range names {
+		if err := unix.Setxattr(procFD(fd), name, []byte("y"), 0); err != nil {
+			return fmt.Errorf("mark directory opaque (%s): %w", name, err)
+		}
 	}
 	return nil
 }
