@@ -25,8 +25,8 @@
 //     namespace (writing its offsets before anyone is inside);
 //  2. host name, domain name, loopback up;
 //  3. the mount tree private, the new root built: the rootfs bound onto
-//     itself, or an empty tmpfs with the host's system directories bound
-//     in; every mount destination resolved inside the new root
+//     itself, an empty tmpfs with the host's system directories bound
+//     in, or an image's overlay (below); every mount destination resolved inside the new root
 //     (openat2 RESOLVE_IN_ROOT), so a symlink in a rootfs cannot point a
 //     mount outside it;
 //  4. devices, masked paths (over /dev/null verified to be the null
@@ -36,6 +36,22 @@
 //     no_new_privs, seccomp;
 //  7. close every fd but 0-2 and the ones passed on; exec the command,
 //     as PID 1 or under nook's init.
+//
+// # An overlay root
+//
+// A spec with no root.path whose first mount is an overlay on "/" (what
+// package sandbox makes of an image) gets that overlay as its root. The
+// child mounts it itself, in the sandbox's mount namespace, with the
+// host's root moved aside to /oldroot as for the host view. When the
+// overlay names no upperdir and the root is not read-only, the child
+// mounts a tmpfs on /upper of its base root and puts the upper and work
+// directories there. So the overlay, and everything the sandbox wrote,
+// exists only in a mount namespace that dies with the sandbox's last
+// process: there is no mount on the host, no directory to remove, and
+// nothing a SIGKILL of nook could leave behind. A read-only root has no
+// upper directory at all; an upperdir the spec names (--keep) is the
+// caller's and stays. In a user namespace the overlay is mounted with
+// userxattr, as the kernel requires there.
 //
 // Errors name the step and its path (`mount proc on /proc: permission
 // denied`); a failure at any point leaves nothing behind, since what the
