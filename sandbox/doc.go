@@ -8,6 +8,11 @@
 // OCI runtime spec that package container runs; nothing else decides what
 // a sandbox is.
 //
+// An image of the store (package image) is a root too: Config.Image makes
+// its layers an overlay mounted on "/" inside the sandbox, and its
+// Entrypoint, Cmd, Env, WorkingDir and User the defaults of the command,
+// environment, working directory and user.
+//
 // The default view is the host's system read-only: an empty root with the
 // host's /usr, /bin, /sbin, /lib* and /etc bound in, /etc's secrets hidden
 // (HostSecrets), and fresh /proc, /dev, /sys and /tmp.
