@@ -73,3 +73,34 @@ func TestMountOptions(t *testing.T) {
 		t.Errorf("data = %q", data)
 	}
 }
+
+func TestOverlayRootData(t *testing.T) {
+	m := specs.Mount{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/s/a:/s/b"}}
+	for _, c := range []struct {
+		name              string
+		readonly, userns  bool
+		wantData, scratch string
+	}{
+		{"writable: a tmpfs upper", false, false, "lowerdir=/oldroot/s/a:/oldroot/s/b,upperdir=/upper/upper,workdir=/upper/work", "/upper"},
+		{"read-only: no upper", true, false, "lowerdir=/oldroot/s/a:/oldroot/s/b", ""},
+		{"user namespace: userxattr", true, true, "lowerdir=/oldroot/s/a:/oldroot/s/b,userxattr", ""},
+	} {
+		data, scratch, err := overlayRootData(m, c.readonly, c.userns, "/oldroot", "")
+		if err != nil || data != c.wantData || scratch != c.scratch {
+			t.Errorf("%s: %q, %q, %v; want %q, %q", c.name, data, scratch, err, c.wantData, c.scratch)
+		}
+	}
+	// an upper of the caller's (--keep) is a host path, and no scratch
+	keep := m
+	keep.Options = append(keep.Options, "upperdir=/k/upper", "workdir=/k/work")
+	data, scratch, err := overlayRootData(keep, false, false, "/oldroot", "")
+	if err != nil || scratch != "" || !strings.Contains(data, "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work") {
+		t.Errorf("kept upper: %q, %q, %v", data, scratch, err)
+	}
+	// too many layers for one page of mount data
+	long := m
+	long.Options = []string{"lowerdir=" + strings.Repeat("/"+strings.Repeat("x", 90)+":", 60) + "/y"}
+	if _, _, err := overlayRootData(long, false, false, "/oldroot", ""); err == nil || !strings.Contains(err.Error(), "too many layers") {
+		t.Errorf("60 long layers: %v, want an error about too many layers", err)
+	}
+}

@@ -277,3 +277,63 @@ func TestImagePullKilledHalfway(t *testing.T) {
 		t.Errorf("run after the second pull: %q", got)
 	}
 }
+
+// A full disk is a clear error, and the store stays consistent: no layer,
+// no image, nothing in tmp/.
+func TestImagePullOnAFullDisk(t *testing.T) {
+	e2e(t)
+	store := t.TempDir()
+	if err := syscall.Mount("tmpfs", store, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(store, syscall.MNT_DETACH) })
+	reg := testutil.Registry(t)
+	ref := reg + "/e2e/full:1"
+	testutil.Push(t, ref, testutil.BusyboxImage(t, v1.Config{}))
+	_, stderr := nookFails(t, 125, "image", "pull", "-q", "--store", store, ref)
+	noPanic(t, stderr)
+	if !strings.Contains(stderr, "no space left on device") {
+		t.Errorf("stderr %q does not say the disk is full", stderr)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(store, "layers")); len(ents) != 1 {
+		t.Errorf("layers/: %d entries, want only base", len(ents))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(store, "tmp")); len(ents) != 0 {
+		t.Errorf("tmp/: %d entries", len(ents))
+	}
+	if out := nook(t, "image", "ls", "--store", store, "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("image ls: %q, want []", out)
+	}
+}
+
+// Two nook processes pull one image at once: both succeed, and the layer
+// is unpacked once.
+func TestImageConcurrentPullProcesses(t *testing.T) {
+	e2e(t)
+	reg := testutil.Registry(t)
+	ref := reg + "/e2e/twice:1"
+	testutil.Push(t, ref, testutil.BusyboxImage(t, v1.Config{}))
+	store := filepath.Join(t.TempDir(), "store")
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	errs := make([]string, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i], codes[i] = testutil.Run(t, "image", "pull", "--store", store, ref)
+		}()
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Errorf("pull %d: exit status %d: %s", i, c, errs[i])
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(store, "layers")); len(ents) != 2 {
+		t.Errorf("layers/: %d entries, want the layer and base", len(ents))
+	}
+	if got := nookLine(t, runImage(t, store, ref, "--", "echo", "ok")...); got != "ok" {
+		t.Errorf("run: %q", got)
+	}
+}
