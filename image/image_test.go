@@ -307,6 +307,8 @@ func TestMaliciousLayers(t *testing.T) {
 		{"hardlink-through-symlink", []testutil.TarEntry{
 			{Name: "s", Type: tar.TypeSymlink, Linkname: outside},
 			{Name: "hl", Type: tar.TypeLink, Linkname: "s/victim"}}, "symbolic link"},
+		{"whiteout-dotdot", []testutil.TarEntry{{Name: "a/.wh..."}}, `whiteout of ".."`},
+		{"whiteout-dot", []testutil.TarEntry{{Name: ".wh.."}}, `whiteout of "."`},
 		{"overlay-xattr", []testutil.TarEntry{
 			{Name: "d/", Type: tar.TypeDir, PAX: map[string]string{"SCHILY.xattr.trusted.overlay.redirect": "/etc"}}}, "trusted.overlay.redirect"},
 	}
@@ -568,3 +570,36 @@ func getErr(_ *image.Image, err error) error      { return err }
 
 var _ = bytes.NewReader
 var _ = mutate.AppendLayers
+
+// A layer a sandbox uses survives rm and prune until the sandbox lets go.
+func TestLayersInUseStay(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	dir := writeLayout(t, testutil.Image(t, v1.Config{}, testutil.Layer(t, testutil.Tar(t, testutil.TarEntry{Name: "f", Body: "x"}))), "inuse")
+	imgs, err := s.Import(context.Background(), dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := imgs[0].Use(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Remove(context.Background(), "inuse"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := layerDirs(t, s); len(got) != 1 {
+		t.Errorf("a layer in use was removed: layers %q", got)
+	}
+	release()
+	if _, err := s.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, s)
+	// and Use of the removed image says so
+	if _, err := imgs[0].Use(context.Background()); err == nil || !strings.Contains(err.Error(), "gone") {
+		t.Errorf("Use of a removed image: %v", err)
+	}
+}

@@ -291,8 +291,8 @@ func (u *unpacker) entry(tr *tar.Reader, hdr *tar.Header) error {
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
 		hidden := strings.TrimPrefix(base, whiteoutPrefix)
-		if hidden == "" || hidden == "." {
-			return errors.New("whiteout of nothing")
+		if hidden == "" || hidden == "." || hidden == ".." {
+			return fmt.Errorf("whiteout of %q", hidden)
 		}
 		pfd, err := u.parent(dir)
 		if err != nil {

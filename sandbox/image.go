@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -19,22 +18,22 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // withImage returns a copy of c with the image's config filled in where c
 // leaves it open: Args (Entrypoint, then Cmd or c.Args), the environment
 // (the image's, then c.Env), Workdir and the user.
-func (c *Config) withImage() (*Config, *v1.Config, error) {
+func (c *Config) withImage() (*Config, error) {
 	if c.Image == nil {
 		if c.Keep != "" {
-			return nil, nil, errors.New("--keep: only with --image")
+			return nil, errors.New("--keep: only with --image")
 		}
-		return c, nil, nil
+		return c, nil
 	}
 	if c.Rootfs != "" {
-		return nil, nil, errors.New("--rootfs and --image: give one root")
+		return nil, errors.New("--rootfs and --image: give one root")
 	}
 	if c.Keep != "" && c.ReadOnly {
-		return nil, nil, errors.New("--keep with --read-only: a read-only root has no upper directory to keep")
+		return nil, errors.New("--keep with --read-only: a read-only root has no upper directory to keep")
 	}
 	cf, err := c.Image.Config()
 	if err != nil {
-		return nil, nil, fmt.Errorf("image %s: %w", c.Image.ID, err)
+		return nil, fmt.Errorf("image %s: %w", c.Image.ID, err)
 	}
 	ic := &cf.Config
 	out := *c
@@ -45,7 +44,7 @@ func (c *Config) withImage() (*Config, *v1.Config, error) {
 		args = append(args, ic.Cmd...)
 	}
 	if len(args) == 0 {
-		return nil, nil, fmt.Errorf("image %s has no Entrypoint or Cmd: give a command", c.Image.ShortID())
+		return nil, fmt.Errorf("image %s has no Entrypoint or Cmd: give a command", c.Image.ShortID())
 	}
 	out.Args = args
 	if !c.ClearEnv {
@@ -63,10 +62,10 @@ func (c *Config) withImage() (*Config, *v1.Config, error) {
 	}
 	if !c.UserSet && ic.User != "" {
 		if out.UID, out.GID, err = c.Image.User(ic.User); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return &out, ic, nil
+	return &out, nil
 }
 
 // overlayRoot is the mount on "/" that makes the image's layers the root

@@ -118,7 +118,7 @@ func Rootless() bool { return os.Geteuid() != 0 }
 // Spec builds the OCI runtime spec that runs this sandbox. Every sandbox,
 // from `nook run` or from Go, starts from one.
 func (c *Config) Spec() (*specs.Spec, error) {
-	c, ic, err := c.withImage()
+	c, err := c.withImage()
 	if err != nil {
 		return nil, err
 	}
@@ -180,9 +180,6 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, err
 		}
 		s.Mounts = append(s.Mounts, m)
-		if ic != nil && ic.StopSignal != "" {
-			s.Annotations = map[string]string{"org.opencontainers.image.stopSignal": ic.StopSignal}
-		}
 	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
