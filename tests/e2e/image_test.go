@@ -3,6 +3,8 @@ package e2e
 import (
 	"archive/tar"
 	"encoding/json"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,7 +218,7 @@ func TestImagePullKilledHalfway(t *testing.T) {
 	var mu sync.Mutex
 	stall := true
 	release := make(chan struct{})
-	reg := registry.New()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		s := stall
