@@ -7,7 +7,9 @@
 #
 #   scripts/bench-image.sh [-n RUNS] NOOK_BINARY
 #
-# Needs root, busybox-static and hyperfine (Debian packages).
+# Also times `podman run --rm` of the same image where podman is there
+# (NO_PODMAN=1: not).
+# Needs root and busybox-static.
 set -euo pipefail
 runs=50
 while getopts n: opt; do
@@ -43,16 +45,42 @@ echo '[{"Config":"config.json","RepoTags":["bench/busybox:latest"],"Layers":["la
 tar -C "$a" -cf "$w/busybox.tar" manifest.json config.json layer.tar
 "$nook" image import -q --store "$w/store" "$w/busybox.tar" >/dev/null
 
-hyperfine -N -w 5 -r "$runs" --export-json "$w/out.json" \
-  -n rootfs "$nook run --rootfs $r -- /bin/true" \
-  -n image "$nook run --store $w/store --image bench/busybox -- /bin/true" \
-  -n image-ro "$nook run --store $w/store --image bench/busybox --read-only -- /bin/true" >/dev/null
-python3 - "$w/out.json" <<'PY'
-import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-base = res["rootfs"]["median"]
-print(f"{'what':<10} {'median ms':>10} {'vs rootfs':>10}")
-for name in ("rootfs", "image", "image-ro"):
-    m = res[name]["median"]
-    print(f"{name:<10} {m*1000:>10.2f} {(m-base)*1000:>+9.2f}")
+cmds=(-n rootfs "$nook run --rootfs $r -- /bin/true"
+  -n image "$nook run --store $w/store --image bench/busybox -- /bin/true"
+  -n image-ro "$nook run --store $w/store --image bench/busybox --read-only -- /bin/true")
+
+# podman run --rm of the same image, with a store and config of its own
+# (overlay storage, cgroupfs, no events, ulimits this host's hard limits
+# allow), no network
+if [[ -z ${NO_PODMAN:-} ]] && command -v podman >/dev/null; then
+  run=$(mktemp -d /tmp/pm.XXXXXX)
+  pm="--root $w/podman --runroot $run --storage-driver overlay"
+  # its overlay driver leaves its home bind-mounted on itself
+  trap 'podman $pm system reset -f >/dev/null 2>&1 || :; umount -l "$w/podman/overlay" 2>/dev/null || :; rm -rf "$w" "$run"' EXIT
+  printf '%s\n' '[engine]' 'cgroup_manager = "cgroupfs"' 'events_logger = "none"' \
+    '[containers]' 'default_ulimits = ["nofile=1024:1024", "nproc=32768:32768"]' >"$w/containers.conf"
+  export CONTAINERS_CONF=$w/containers.conf
+  podman $pm load -q -i "$w/busybox.tar" >/dev/null
+  # runc: crun refuses a hybrid cgroup host
+  cmds+=(-n podman "podman $pm --runtime runc run --rm --network none bench/busybox /bin/true")
+fi
+
+# interleaved: one run of each in turn, so that the machine's load
+# changes weigh on all of them alike; medians
+python3 - "$runs" "${cmds[@]}" <<'PY'
+import shlex, statistics, subprocess, sys, time
+runs, args = int(sys.argv[1]), sys.argv[2:]
+cmds = [(args[i + 1], shlex.split(args[i + 2])) for i in range(0, len(args), 3)]
+times = {n: [] for n, _ in cmds}
+for r in range(runs + 3):
+    for n, c in cmds:
+        t = time.perf_counter()
+        subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+        if r >= 3:  # warm-up
+            times[n].append(time.perf_counter() - t)
+base = statistics.median(times["rootfs"])
+print(f"{'what':<10} {'median ms':>10} {'vs rootfs':>10}   ({runs} runs each, interleaved)")
+for n, _ in cmds:
+    m = statistics.median(times[n])
+    print(f"{n:<10} {m*1000:>10.2f} {(m-base)*1000:>+9.2f}")
 PY
