@@ -2,7 +2,6 @@ package image_test
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/internal/testutil"
@@ -568,9 +569,6 @@ func pullErr(_ *image.Image, err error) error     { return err }
 func importErr(_ []*image.Image, err error) error { return err }
 func getErr(_ *image.Image, err error) error      { return err }
 
-var _ = bytes.NewReader
-var _ = mutate.AppendLayers
-
 // A layer a sandbox uses survives rm and prune until the sandbox lets go.
 func TestLayersInUseStay(t *testing.T) {
 	t.Parallel()
@@ -601,5 +599,38 @@ func TestLayersInUseStay(t *testing.T) {
 	// and Use of the removed image says so
 	if _, err := imgs[0].Use(context.Background()); err == nil || !strings.Contains(err.Error(), "gone") {
 		t.Errorf("Use of a removed image: %v", err)
+	}
+}
+
+// A multi-platform index: the pull takes this machine's image, and the
+// index's digest finds it afterwards.
+func TestPullPicksThePlatform(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	reg := testutil.Registry(t)
+	mine := testutil.Image(t, v1.Config{Cmd: []string{"mine"}}, testutil.Layer(t, testutil.Tar(t, testutil.TarEntry{Name: "mine"})))
+	other := testutil.Image(t, v1.Config{Cmd: []string{"other"}}, testutil.Layer(t, testutil.Tar(t, testutil.TarEntry{Name: "other"})))
+	cf, _ := other.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Architecture = "s390x"
+	other, _ = mutate.ConfigFile(other, cf)
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: other, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}},
+		mutate.IndexAddendum{Add: mine, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}})
+	ref, _ := name.ParseReference(reg + "/multi/arch:1")
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	img, err := s.Pull(context.Background(), ref.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := img.Config()
+	if !slices.Equal(c.Config.Cmd, []string{"mine"}) {
+		t.Errorf("pulled the image with Cmd %q, want this machine's", c.Config.Cmd)
+	}
+	d, _ := idx.Digest()
+	if got, err := s.Get(reg + "/multi/arch@" + d.String()); err != nil || got.ID != img.ID {
+		t.Errorf("Get by the index's digest: %v %v", got, err)
 	}
 }

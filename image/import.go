@@ -224,7 +224,7 @@ func (s *Store) importLayout(ctx context.Context, dir, rename string, o *PullOpt
 			}
 			names = []string{nn}
 		}
-		img, err := s.add(ctx, dir, f.img, names, true, o)
+		img, err := s.add(ctx, dir, f.img, names, nil, true, o)
 		if err != nil {
 			return out, err
 		}
@@ -300,7 +300,7 @@ func (s *Store) importDocker(ctx context.Context, src, rename string, o *PullOpt
 		// the archive stores layers uncompressed; compressing them only
 		// to check a digest would be wasted work: the config's diff IDs
 		// are checked instead
-		rec, err := s.add(ctx, src, img, names, false, o)
+		rec, err := s.add(ctx, src, img, names, nil, false, o)
 		if err != nil {
 			return out, err
 		}

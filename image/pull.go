@@ -106,14 +106,16 @@ func (s *Store) Pull(ctx context.Context, ref string, o *PullOptions) (*Image, e
 	if t, ok := r.(name.Tag); ok {
 		names = append(names, t.Name())
 	}
-	return s.add(ctx, ref, img, names, true, o)
+	// the digest it came by: the index's for a multi-platform image
+	repoDigests := []string{r.Context().Digest(desc.Digest.String()).Name()}
+	return s.add(ctx, ref, img, names, repoDigests, true, o)
 }
 
 // add stores img under names: its manifest and config as blobs, each
 // layer unpacked unless the store has it. compressed says whether the
 // layers are read as sent (and checked against their digests) or
 // uncompressed (a docker-save tarball stores them so).
-func (s *Store) add(ctx context.Context, ref string, img v1.Image, names []string, compressed bool, o *PullOptions) (*Image, error) {
+func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDigests []string, compressed bool, o *PullOptions) (*Image, error) {
 	// pulls share the store; rm and prune wait for them
 	sl, err := lockFile(ctx, s.path(storeLock), false, true)
 	if err != nil {
@@ -204,6 +206,12 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names []strin
 		return nil, err
 	}
 	rec := &Image{ID: m.Config.Digest.String(), Digest: mdigest, Size: size, Created: time.Now().UTC(), store: s}
+	for _, n := range repoDigests {
+		if r, err := name.NewDigest(n); err == nil {
+			// the manifest's own digest too, in the same repository
+			repoDigests = append(repoDigests, r.Context().Digest(mdigest).Name())
+		}
+	}
 	for _, d := range cfg.RootFS.DiffIDs {
 		rec.Layers = append(rec.Layers, d.String())
 	}
@@ -216,16 +224,14 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names []strin
 		}
 		for _, old := range ix.Images {
 			if old.ID == rec.ID {
-				for _, n := range names {
-					if !slices.Contains(old.Names, n) {
-						old.Names = append(old.Names, n)
-					}
-				}
+				old.Names = union(old.Names, names)
+				old.RepoDigests = union(old.RepoDigests, repoDigests)
 				rec = old
 				return nil
 			}
 		}
 		rec.Names = names
+		rec.RepoDigests = union(nil, repoDigests)
 		ix.Images = append(ix.Images, rec)
 		return nil
 	})
@@ -421,4 +427,14 @@ func (c *ctxReader) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(b)
+}
+
+// union appends to a the elements of b it lacks.
+func union(a, b []string) []string {
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			a = append(a, x)
+		}
+	}
+	return a
 }

@@ -157,6 +157,9 @@ type Image struct {
 	Names []string `json:"names,omitempty"`
 	// Digest is the digest of its manifest.
 	Digest string `json:"digest"`
+	// RepoDigests are the repository@digest references it was pulled by
+	// or as: its manifest's and, for a multi-platform image, its index's.
+	RepoDigests []string `json:"repo_digests,omitempty"`
 	// Layers are the diff IDs of its layers, bottom first.
 	Layers []string `json:"layers"`
 	// Size is the sum of its layers' sizes as sent.
@@ -297,7 +300,7 @@ func (ix *index) find(ref string) (*Image, error) {
 	}
 	if d, ok := r.(name.Digest); ok {
 		for _, img := range ix.Images {
-			if img.Digest == d.DigestStr() {
+			if img.Digest == d.DigestStr() || slices.Contains(img.RepoDigests, d.Name()) {
 				return img, nil
 			}
 		}
