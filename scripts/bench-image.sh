@@ -7,8 +7,9 @@
 #
 #   scripts/bench-image.sh [-n RUNS] NOOK_BINARY
 #
-# Also times `podman run --rm` of the same image where podman is there
-# (NO_PODMAN=1: not).
+# Also times `podman run --rm` and `ctr run --rm` (a containerd of its
+# own) of the same image where podman and containerd are there
+# (NO_PODMAN=1, NO_CONTAINERD=1: not).
 # Needs root and busybox-static.
 set -euo pipefail
 runs=50
@@ -63,6 +64,23 @@ if [[ -z ${NO_PODMAN:-} ]] && command -v podman >/dev/null; then
   podman $pm load -q -i "$w/busybox.tar" >/dev/null
   # runc: crun refuses a hybrid cgroup host
   cmds+=(-n podman "podman $pm --runtime runc run --rm --network none bench/busybox /bin/true")
+fi
+
+# ctr run --rm of the same image, from a containerd of its own, in a
+# mount namespace of its own so that its overlay mounts die with it
+if [[ -z ${NO_CONTAINERD:-} ]] && command -v containerd >/dev/null && command -v ctr >/dev/null; then
+  c=$w/ctr
+  mkdir -p "$c"
+  printf '%s\n' 'version = 2' "root = \"$c/root\"" "state = \"$c/state\"" \
+    '[grpc]' "address = \"$c/sock\"" '[ttrpc]' 'address = ""' \
+    '[plugins."io.containerd.internal.v1.opt"]' "path = \"$c/opt\"" >"$c/config.toml"
+  setsid unshare -m --propagation private containerd --config "$c/config.toml" >"$c/log" 2>&1 &
+  ctrd=$!
+  prev_trap=$(trap -p EXIT | sed "s/^trap -- '//; s/' EXIT\$//")
+  trap "kill $ctrd 2>/dev/null; wait $ctrd 2>/dev/null; rmdir /sys/fs/cgroup/*/default /run/containerd/s /run/containerd 2>/dev/null || :; $prev_trap" EXIT
+  for _ in $(seq 100); do [[ -S $c/sock ]] && break; sleep 0.1; done
+  ctr -a "$c/sock" images import -q "$w/busybox.tar" >/dev/null 2>&1 || ctr -a "$c/sock" images import "$w/busybox.tar" >/dev/null
+  cmds+=(-n ctr "sh -c 'exec ctr -a $c/sock run --rm --fifo-dir $c/fifo --runc-root $c/runc docker.io/bench/busybox:latest c\$\$ /bin/true'")
 fi
 
 # interleaved: one run of each in turn, so that the machine's load
