@@ -40,7 +40,7 @@ type runOptions struct {
 func newRunCmd() *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --bundle DIR CONTAINER-ID",
+		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --image REF [OPTIONS] [-- COMMAND [ARG...]]\n  nook run --bundle DIR CONTAINER-ID",
 		Short: "Run a command in a sandbox",
 		Long: `Run COMMAND isolated, in the foreground, and exit with its exit status
 (128+N when signal N killed it; 127 when COMMAND is not found; 125 when
@@ -63,10 +63,19 @@ dangerous files masked or read-only.
 Run by a user other than root, nook maps that user to root in a new user
 namespace (with the /etc/subuid range when newuidmap allows it).
 
+With --image REF, the root is an image of the store ("nook image"),
+pulled first when it is missing: its layers become an overlay mounted
+inside the sandbox, with what the sandbox writes on a tmpfs there that
+goes away with it (--keep DIR keeps it in DIR/upper; --read-only has
+none). The image's Entrypoint, Cmd, Env, WorkingDir and User are the
+defaults; COMMAND replaces Cmd, and --env, --workdir and --user change
+the rest. The environment is the image's, not nook's.
+
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
 bundle's config.json says everything, and COMMAND is the container's ID.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
+  nook run --image busybox -- sh -c 'cat /etc/os-release'
   nook run --bind ./src:/src:ro --workdir /src -- make
   nook run --share net -- curl -sI http://localhost:8080
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
