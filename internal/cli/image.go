@@ -148,7 +148,7 @@ func newImageLsCmd(o *imageOptions) *cobra.Command {
 					names = []string{"<none>"}
 				}
 				for _, n := range names {
-					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", n, img.ShortID(), len(img.Layers), humanBytes(img.Size), img.Created.Local().Format(time.DateTime))
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\n", shortName(n), img.ShortID(), len(img.Layers), humanBytes(img.Size), img.Created.Local().Format(time.DateTime))
 				}
 			}
 			return w.Flush()
@@ -352,4 +352,11 @@ func rate(r image.Progress) int64 {
 		return 0
 	}
 	return int64(float64(r.Done) / r.Elapsed.Seconds())
+}
+
+// shortName drops Docker Hub's registry and "library/" from a name, as
+// users write them ("busybox:latest").
+func shortName(n string) string {
+	n = strings.TrimPrefix(n, "index.docker.io/")
+	return strings.TrimPrefix(n, "library/")
 }
