@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log"
@@ -15,8 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/nookrun/nook/internal/testutil"
 )
 
@@ -337,5 +341,46 @@ func TestImageConcurrentPullProcesses(t *testing.T) {
 	}
 	if got := nookLine(t, runImage(t, store, ref, "--", "echo", "ok")...); got != "ok" {
 		t.Errorf("run: %q", got)
+	}
+}
+
+// Credentials come from the docker config file ($DOCKER_CONFIG here).
+func TestImagePullWithCredentials(t *testing.T) {
+	e2e(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "nook" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref := host + "/private/img:1"
+	img := testutil.BusyboxImage(t, v1.Config{})
+	cfgDir := t.TempDir()
+	conf := `{"auths":{"` + host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("nook:s3cret")) + `"}}}`
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := name.ParseReference(ref)
+	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: "nook", Password: "s3cret"})); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(t.TempDir(), "store")
+	cmd := testutil.Command(t, "image", "pull", "-q", "--store", store, ref)
+	cmd.Env = append(cmd.Env, "DOCKER_CONFIG="+cfgDir)
+	if _, stderr, code := testutil.RunCmd(t, cmd); code != 0 {
+		t.Fatalf("pull with credentials in $DOCKER_CONFIG: exit status %d: %s", code, stderr)
+	}
+
+	// without them: a clear error
+	cmd = testutil.Command(t, "image", "pull", "-q", "--store", store, host+"/private/other:1")
+	cmd.Env = append(cmd.Env, "DOCKER_CONFIG="+t.TempDir())
+	_, stderr, code := testutil.RunCmd(t, cmd)
+	if code != 125 || !strings.Contains(stderr, "UNAUTHORIZED") && !strings.Contains(stderr, "401") {
+		t.Errorf("pull without credentials: exit status %d, stderr %q", code, stderr)
 	}
 }
