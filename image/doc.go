@@ -99,5 +99,18 @@
 // on a tmpfs there. The overlay therefore dies with the sandbox, whatever
 // happens to nook, and there is nothing on the host to clean up.
 //
+// The mount data of an overlay must fit in a page, so the number of
+// layers an image may have depends on the store's path: about 40 with
+// /var/lib/nook. Beyond that, running the image is a clear error.
+//
+// # Unprivileged
+//
+// A store that is not root's keeps every file as the caller's (chown needs
+// privilege), opaque directories as user.overlay.opaque, and whiteouts as
+// 0/0 character devices, which the kernel lets anyone make. In the
+// sandbox's user namespace the caller is root, so the files are root's
+// there; an image that relies on other owners inside (a home directory of
+// uid 1000) sees them as root's.
+//
 // This package imports nothing of container or sandbox.
 package image
