@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -382,5 +383,24 @@ func TestImagePullWithCredentials(t *testing.T) {
 	_, stderr, code := testutil.RunCmd(t, cmd)
 	if code != 125 || !strings.Contains(stderr, "UNAUTHORIZED") && !strings.Contains(stderr, "401") {
 		t.Errorf("pull without credentials: exit status %d, stderr %q", code, stderr)
+	}
+}
+
+// Many layers: each one's file is there; too many for one overlay mount
+// is a clear error, not a truncated root.
+func TestImageManyLayers(t *testing.T) {
+	e2e(t)
+	layers := []v1.Layer{testutil.Layer(t, testutil.TarDir(t, testutil.BusyboxRootfs(t)))}
+	for i := range 80 {
+		layers = append(layers, testutil.Layer(t, testutil.Tar(t, testutil.TarEntry{Name: "layers/" + strconv.Itoa(i), Body: "x"})))
+	}
+	store, ref := imageStore(t, testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, layers[:30]...))
+	if got := nookLine(t, runImage(t, store, ref, "--", "sh", "-c", "ls /layers | wc -l")...); got != "29" {
+		t.Errorf("files from 29 layers: %q", got)
+	}
+	store, ref = imageStore(t, testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, layers...))
+	_, stderr := nookFails(t, 125, runImage(t, store, ref, "--", "true")...)
+	if !strings.Contains(stderr, "too many layers") {
+		t.Errorf("81 layers: stderr %q", stderr)
 	}
 }
