@@ -51,7 +51,10 @@
 // nothing a SIGKILL of nook could leave behind. A read-only root has no
 // upper directory at all; an upperdir the spec names (--keep) is the
 // caller's and stays. In a user namespace the overlay is mounted with
-// userxattr, as the kernel requires there.
+// userxattr, as the kernel requires there. The child mounts it with the
+// new mount API, one "lowerdir+" per layer, so that the number of layers
+// is not bound by a page of mount data; a kernel older than 6.8 gets
+// mount(2) and that bound.
 //
 // Errors name the step and its path (`mount proc on /proc: permission
 // denied`); a failure at any point leaves nothing behind, since what the

@@ -127,11 +127,11 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	case overlayRoot(s):
 		st.Add(spawn.OpBasePivot, "/tmp")
 		host = "/oldroot"
-		data, scratch, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
+		ov, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
 		if err != nil {
 			return nil, err
 		}
-		st.Add(spawn.OpRoot, "/newroot", spawn.RootOverlay, data, scratch)
+		st.Add(spawn.OpRoot, "/newroot", spawn.RootOverlay, ov.lowers, ov.opts, ov.scratch)
 		mounts = mounts[1:]
 	case s.Root == nil || s.Root.Path == "":
 		st.Add(spawn.OpBasePivot, "/tmp")
@@ -414,35 +414,83 @@ func overlayRoot(s *specs.Spec) bool {
 		path.Clean(s.Mounts[0].Destination) == "/" && s.Mounts[0].Type == "overlay"
 }
 
-// overlayRootData is the mount data of an overlay root. An overlay with
-// no upperdir gets one on a tmpfs of its own in the sandbox's mount
-// namespace (scratch, a directory of the base root), unless the root is
-// read-only: what the sandbox writes goes away with it, and there is
-// nothing on the host to clean up, whatever happens to nook.
-func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (data, scratch string, err error) {
+// overlayRoot is an overlay root as the child mounts it: the lower
+// directories, top first, each NUL-terminated (the new mount API takes them
+// one at a time, so their number is not bound by a page of mount data),
+// the other options, and scratch, a directory of the base root to put a
+// tmpfs upper on, or "".
+type overlayRootMount struct {
+	lowers  []byte
+	opts    string
+	scratch string
+}
+
+// overlayRootData makes an overlay root's mount of the spec's first
+// mount. Its paths become host paths as the child sees them (under
+// host). An overlay with no upperdir gets one on a tmpfs of its own in
+// the sandbox's mount namespace, unless the root is read-only: what the
+// sandbox writes goes away with it, and there is nothing on the host to
+// clean up, whatever happens to nook.
+func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (*overlayRootMount, error) {
 	flags, _, _, d, err := mountOptions(m.Options)
 	if err != nil {
-		return "", "", fmt.Errorf("mounts[0] (/): %w", err)
+		return nil, fmt.Errorf("mounts[0] (/): %w", err)
 	}
 	if flags&unix.MS_BIND != 0 {
-		return "", "", errors.New("mounts[0] (/): an overlay root cannot be a bind")
+		return nil, errors.New("mounts[0] (/): an overlay root cannot be a bind")
 	}
-	if userns && !strings.Contains(","+d+",", ",userxattr,") {
-		// overlayfs in a user namespace keeps its attributes in user.*
-		d += ",userxattr"
+	hostPath := func(p string) string {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(bundle, p)
+		}
+		return host + p
 	}
-	if data, err = overlayData(d, host, bundle); err != nil {
-		return "", "", fmt.Errorf("mounts[0] (/): %w", err)
+	r := &overlayRootMount{}
+	var opts []string
+	var lowers []string
+	upper, userxattr := false, false
+	for _, o := range strings.Split(d, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "":
+		case "lowerdir":
+			for _, l := range strings.Split(v, ":") {
+				lowers = append(lowers, hostPath(l))
+			}
+		case "upperdir", "workdir":
+			upper = upper || k == "upperdir"
+			opts = append(opts, k+"="+hostPath(v))
+		default:
+			userxattr = userxattr || o == "userxattr"
+			opts = append(opts, o)
+		}
 	}
-	if !strings.Contains(","+d, ",upperdir=") && !readonly {
+	switch {
+	case len(lowers) == 0:
+		return nil, errors.New("mounts[0] (/): an overlay root needs lowerdir")
+	case len(lowers) > 500:
+		return nil, fmt.Errorf("mounts[0] (/): %d lower directories, more than overlayfs stacks (500): too many layers", len(lowers))
+	case len(lowers) == 1 && !upper && readonly:
+		// a read-only overlay needs two layers: the base root's empty one
+		lowers = append(lowers, "/empty")
+	}
+	if !upper && !readonly {
 		// in the base root, not the host's: no prefix
-		scratch = "/upper"
-		data += ",upperdir=" + scratch + "/upper,workdir=" + scratch + "/work"
+		r.scratch = "/upper"
+		opts = append(opts, "upperdir="+r.scratch+"/upper", "workdir="+r.scratch+"/work")
 	}
-	if len(data) >= unix.Getpagesize() {
-		return "", "", fmt.Errorf("mounts[0] (/): the overlay's options are %d bytes, more than a page (%d): too many layers, or paths too long", len(data), unix.Getpagesize())
+	if userns && !userxattr {
+		// overlayfs in a user namespace keeps its attributes in user.*
+		opts = append(opts, "userxattr")
 	}
-	return data, scratch, nil
+	for _, l := range lowers {
+		if strings.ContainsAny(l, ":,\\") || strings.IndexByte(l, 0) >= 0 {
+			return nil, fmt.Errorf("mounts[0] (/): lower directory %q has a character overlayfs options cannot carry", l)
+		}
+		r.lowers = append(append(r.lowers, l...), 0)
+	}
+	r.opts = strings.Join(opts, ",")
+	return r, nil
 }
 
 // defaultDevices are the nodes every sandbox gets (the OCI runtime spec's

@@ -77,30 +77,37 @@ func TestMountOptions(t *testing.T) {
 func TestOverlayRootData(t *testing.T) {
 	m := specs.Mount{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/s/a:/s/b"}}
 	for _, c := range []struct {
-		name              string
-		readonly, userns  bool
-		wantData, scratch string
+		name             string
+		readonly, userns bool
+		lowers           string
+		opts, scratch    string
 	}{
-		{"writable: a tmpfs upper", false, false, "lowerdir=/oldroot/s/a:/oldroot/s/b,upperdir=/upper/upper,workdir=/upper/work", "/upper"},
-		{"read-only: no upper", true, false, "lowerdir=/oldroot/s/a:/oldroot/s/b", ""},
-		{"user namespace: userxattr", true, true, "lowerdir=/oldroot/s/a:/oldroot/s/b,userxattr", ""},
+		{"writable: a tmpfs upper", false, false, "/oldroot/s/a\x00/oldroot/s/b\x00", "upperdir=/upper/upper,workdir=/upper/work", "/upper"},
+		{"read-only: no upper", true, false, "/oldroot/s/a\x00/oldroot/s/b\x00", "", ""},
+		{"user namespace: userxattr", true, true, "/oldroot/s/a\x00/oldroot/s/b\x00", "userxattr", ""},
 	} {
-		data, scratch, err := overlayRootData(m, c.readonly, c.userns, "/oldroot", "")
-		if err != nil || data != c.wantData || scratch != c.scratch {
-			t.Errorf("%s: %q, %q, %v; want %q, %q", c.name, data, scratch, err, c.wantData, c.scratch)
+		ov, err := overlayRootData(m, c.readonly, c.userns, "/oldroot", "")
+		if err != nil || string(ov.lowers) != c.lowers || ov.opts != c.opts || ov.scratch != c.scratch {
+			t.Errorf("%s: %+v, %v; want %q, %q, %q", c.name, ov, err, c.lowers, c.opts, c.scratch)
 		}
 	}
 	// an upper of the caller's (--keep) is a host path, and no scratch
 	keep := m
 	keep.Options = append(keep.Options, "upperdir=/k/upper", "workdir=/k/work")
-	data, scratch, err := overlayRootData(keep, false, false, "/oldroot", "")
-	if err != nil || scratch != "" || !strings.Contains(data, "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work") {
-		t.Errorf("kept upper: %q, %q, %v", data, scratch, err)
+	ov, err := overlayRootData(keep, false, false, "/oldroot", "")
+	if err != nil || ov.scratch != "" || ov.opts != "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work" {
+		t.Errorf("kept upper: %+v, %v", ov, err)
 	}
-	// too many layers for one page of mount data
+	// one read-only layer gets the base root's empty second one
+	one := m
+	one.Options = []string{"lowerdir=/s/a"}
+	if ov, err := overlayRootData(one, true, false, "/oldroot", ""); err != nil || string(ov.lowers) != "/oldroot/s/a\x00/empty\x00" {
+		t.Errorf("one read-only layer: %+v, %v", ov, err)
+	}
+	// more than overlayfs stacks
 	long := m
-	long.Options = []string{"lowerdir=" + strings.Repeat("/"+strings.Repeat("x", 90)+":", 60) + "/y"}
-	if _, _, err := overlayRootData(long, false, false, "/oldroot", ""); err == nil || !strings.Contains(err.Error(), "too many layers") {
-		t.Errorf("60 long layers: %v, want an error about too many layers", err)
+	long.Options = []string{"lowerdir=" + strings.Repeat("/x:", 600) + "/y"}
+	if _, err := overlayRootData(long, false, false, "/oldroot", ""); err == nil || !strings.Contains(err.Error(), "too many layers") {
+		t.Errorf("601 layers: %v, want an error about too many layers", err)
 	}
 }

@@ -99,9 +99,10 @@
 // on a tmpfs there. The overlay therefore dies with the sandbox, whatever
 // happens to nook, and there is nothing on the host to clean up.
 //
-// The mount data of an overlay must fit in a page, so the number of
-// layers an image may have depends on the store's path: about 40 with
-// /var/lib/nook. Beyond that, running the image is a clear error.
+// The child gives overlayfs the layers one at a time with the new mount
+// API ("lowerdir+", Linux 6.8), so an image may have as many layers as
+// overlayfs stacks (500). An older kernel takes them in one page of mount
+// data: about 40 with /var/lib/nook, and more is a clear error.
 //
 // # Unprivileged
 //

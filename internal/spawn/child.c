@@ -421,11 +421,64 @@ static void do_base_pivot(struct child *c, const struct step *st) {
 	c->hostdir = "/oldroot";
 }
 
-// overlay_root mounts an image's overlay on path. With scratch, the upper
-// and work directories are made on a fresh tmpfs at scratch (a directory
-// of the base root): they live in the sandbox's mount namespace only, and
-// die with it.
-static void overlay_root(struct child *c, const char *path, const char *data, const char *scratch) {
+// overlay_new_api mounts an overlay with the new mount API, one
+// "lowerdir+" per layer (Linux 6.8), so that the number of layers is not
+// bounded by a page of mount data. opts are the other options,
+// comma-separated: key=value strings and bare flags. -1 with errno set
+// when the kernel cannot; then the caller falls back to mount(2).
+static int overlay_new_api(const char *path, const char *lowers, size_t lowers_len, const char *opts) {
+	int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0) return -1;
+	for (const char *l = lowers; l < lowers + lowers_len; l += strlen(l) + 1) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", l, 0) < 0) goto fail;
+	}
+	char kv[4096];
+	for (const char *o = opts; *o;) {
+		size_t n = 0;
+		while (o[n] && o[n] != ',') n++;
+		if (n >= sizeof kv) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(kv, o, n);
+		kv[n] = 0;
+		char *eq = strchr(kv, '=');
+		int r;
+		if (eq) {
+			*eq = 0;
+			r = fsconfig(fs, FSCONFIG_SET_STRING, kv, eq + 1, 0);
+		} else {
+			r = fsconfig(fs, FSCONFIG_SET_FLAG, kv, NULL, 0);
+		}
+		if (r < 0) goto fail;
+		o += n;
+		if (*o == ',') o++;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0) goto fail;
+	close(fs);
+	if (move_mount(mnt, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int e = errno;
+		close(mnt);
+		errno = e;
+		return -1;
+	}
+	close(mnt);
+	return 0;
+fail:;
+	int e = errno;
+	close(fs);
+	errno = e;
+	return -1;
+}
+
+// overlay_root mounts an image's overlay on path: lowers, NUL-separated,
+// top first, and opts. With scratch, the upper and work directories are
+// made on a fresh tmpfs at scratch (a directory of the base root): they
+// live in the sandbox's mount namespace only, and die with it.
+static void overlay_root(struct child *c, const char *path, const char *lowers, size_t lowers_len, const char *opts,
+			 const char *scratch) {
 	if (scratch[0]) {
 		char d[4096];
 		size_t n;
@@ -438,6 +491,23 @@ static void overlay_root(struct child *c, const char *path, const char *data, co
 		cat(d, n, sizeof d, "/work");
 		if (mkdir(d, 0700) < 0) fail(c->s, errno, "mkdir", d);
 	}
+	if (overlay_new_api(path, lowers, lowers_len, opts) == 0) return;
+	// an older kernel: all of it in one page of mount data,
+	// lowerdir=TOP:...:BOTTOM,opts
+	char data[4096];
+	size_t n = cat(data, 0, sizeof data, "lowerdir=");
+	size_t need = n + lowers_len + 1 + strlen(opts);
+	if (need >= sizeof data)
+		fail(c->s, E2BIG, "mount overlay root: too many layers for one page of mount data (Linux 6.8 takes more) on",
+		     path);
+	for (const char *l = lowers; l < lowers + lowers_len; l += strlen(l) + 1) {
+		if (l != lowers) n = cat(data, n, sizeof data, ":");
+		n = cat(data, n, sizeof data, l);
+	}
+	if (opts[0]) {
+		n = cat(data, n, sizeof data, ",");
+		cat(data, n, sizeof data, opts);
+	}
 	if (mount("overlay", path, "overlay", 0, data) < 0) fail(c->s, errno, "mount overlay root on", path);
 }
 
@@ -449,7 +519,7 @@ static void do_root(struct child *c, const struct step *st) {
 			fail(c->s, errno, "mount tmpfs root on", path);
 		break;
 	case ROOT_OVERLAY:
-		overlay_root(c, path, str(st, 2), str(st, 3));
+		overlay_root(c, path, str(st, 2), st->argc > 2 ? st->len[2] : 0, str(st, 3), str(st, 4));
 		break;
 	default:
 		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) fail(c->s, errno, "bind root", path);

@@ -55,7 +55,7 @@ type RootKind uint64
 const (
 	RootBind    RootKind = 0 // args: path
 	RootTmpfs   RootKind = 1 // args: path
-	RootOverlay RootKind = 2 // args: path, overlay mount data, a scratch dir for a tmpfs upper or ""
+	RootOverlay RootKind = 2 // args: path, lower dirs ([]byte, each NUL-terminated, top first), the other options, a scratch dir for a tmpfs upper or ""
 )
 
 // Mount point kinds for OpMount: what to create when the destination is

@@ -44,7 +44,7 @@ enum {
 enum {
 	ROOT_BIND = 0,	  // a bind of a directory (--rootfs)
 	ROOT_TMPFS = 1,	  // an empty tmpfs (the host view)
-	ROOT_OVERLAY = 2, // an image's layers (args: mount data, scratch dir or "")
+	ROOT_OVERLAY = 2, // an image's layers (args: lower dirs NUL-separated, other options, scratch dir or "")
 };
 
 enum {

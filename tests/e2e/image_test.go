@@ -386,12 +386,14 @@ func TestImagePullWithCredentials(t *testing.T) {
 	}
 }
 
-// Many layers: each one's file is there; too many for one overlay mount
-// is a clear error, not a truncated root.
+// Many layers: each one's file is there. The child gives overlayfs one
+// layer at a time (Linux 6.8's "lowerdir+"); an older kernel takes them
+// in one page of mount data, and more than fit is a clear error, not a
+// truncated root.
 func TestImageManyLayers(t *testing.T) {
 	e2e(t)
 	layers := []v1.Layer{testutil.Layer(t, testutil.TarDir(t, testutil.BusyboxRootfs(t)))}
-	for i := range 80 {
+	for i := range 120 {
 		layers = append(layers, testutil.Layer(t, testutil.Tar(t, testutil.TarEntry{Name: "layers/" + strconv.Itoa(i), Body: "x"})))
 	}
 	store, ref := imageStore(t, testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, layers[:30]...))
@@ -399,8 +401,12 @@ func TestImageManyLayers(t *testing.T) {
 		t.Errorf("files from 29 layers: %q", got)
 	}
 	store, ref = imageStore(t, testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, layers...))
-	_, stderr := nookFails(t, 125, runImage(t, store, ref, "--", "true")...)
-	if !strings.Contains(stderr, "too many layers") {
-		t.Errorf("81 layers: stderr %q", stderr)
+	out, stderr, code := testutil.Run(t, runImage(t, store, ref, "--", "sh", "-c", "ls /layers | wc -l")...)
+	switch {
+	case code == 0 && strings.TrimSpace(out) == "120":
+	case code == 125 && strings.Contains(stderr, "too many layers"):
+		t.Logf("this kernel takes fewer layers: %s", stderr)
+	default:
+		t.Errorf("121 layers: exit status %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
