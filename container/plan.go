@@ -68,20 +68,20 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {
 		if ns.Type == namespaces.User {
-			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+			st.Setns(ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
 		}
 	}
 	for _, ns := range join {
 		if ns.Type != namespaces.User {
-			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+			st.Setns(ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
 		}
 	}
-	st.Add(spawn.OpSetsid)
+	st.Setsid()
 	if p.newCgroup {
-		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWCGROUP))
+		st.Unshare(unix.CLONE_NEWCGROUP)
 	}
 	if newNS[namespaces.Time] {
-		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWTIME))
+		st.Unshare(unix.CLONE_NEWTIME)
 		var off strings.Builder
 		for _, clock := range []string{"monotonic", "boottime"} {
 			if v, ok := lx.TimeOffsets[clock]; ok {
@@ -89,11 +89,11 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 			}
 		}
 		if off.Len() > 0 {
-			st.Add(spawn.OpWrite, "/proc/self/timens_offsets", off.String())
+			st.Write("/proc/self/timens_offsets", off.String())
 		}
 		// enter it ourselves, so that the command is in it with or
 		// without an init between
-		st.Add(spawn.OpSetns, "/proc/self/ns/time_for_children", uint64(unix.CLONE_NEWTIME))
+		st.Setns("/proc/self/ns/time_for_children", unix.CLONE_NEWTIME)
 	} else if len(lx.TimeOffsets) > 0 {
 		return nil, fmt.Errorf("linux.timeOffsets: needs a new time namespace")
 	}
@@ -103,13 +103,13 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		if !newNS[namespaces.UTS] && !joins(join, namespaces.UTS) {
 			return nil, fmt.Errorf("hostname: needs a uts namespace of its own")
 		}
-		st.Add(spawn.OpHostname, s.Hostname)
+		st.Hostname(s.Hostname)
 	}
 	if s.Domainname != "" {
-		st.Add(spawn.OpDomainname, s.Domainname)
+		st.Domainname(s.Domainname)
 	}
 	if newNS[namespaces.Network] {
-		st.Add(spawn.OpLoopback)
+		st.Loopback()
 	}
 
 	// 3. the root file system
@@ -120,25 +120,26 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Add(spawn.OpPropagation, uint64(prop))
+	st.Propagation(uint64(prop))
 	host := "" // where the host's "/" is, while the new root is built
 	mounts := s.Mounts
 	switch {
 	case overlayRoot(s):
-		st.Add(spawn.OpBasePivot, "/tmp")
+		st.BasePivot("/tmp")
 		host = "/oldroot"
 		ov, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
 		if err != nil {
 			return nil, err
 		}
-		st.Add(spawn.OpRoot, "/newroot", spawn.RootOverlay, ov.lowers, ov.opts, ov.scratch)
+		ov.Path = "/newroot"
+		st.OverlayRoot(*ov)
 		mounts = mounts[1:]
 	case s.Root == nil || s.Root.Path == "":
-		st.Add(spawn.OpBasePivot, "/tmp")
-		st.Add(spawn.OpRoot, "/newroot", spawn.RootTmpfs)
+		st.BasePivot("/tmp")
+		st.Root("/newroot", true)
 		host = "/oldroot"
 	default:
-		st.Add(spawn.OpRoot, s.Root.Path, spawn.RootBind)
+		st.Root(s.Root.Path, false)
 	}
 	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
 		return nil, err
@@ -147,35 +148,42 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	for _, m := range lx.MaskedPaths {
-		st.Add(spawn.OpMask, m)
+		st.Mask(m)
 	}
 	for _, r := range lx.ReadonlyPaths {
-		st.Add(spawn.OpReadonly, r)
+		st.Readonly(r)
 	}
-	st.Add(spawn.OpPivot)
+	st.Pivot()
 	if s.Root != nil && s.Root.Readonly {
-		st.Add(spawn.OpRootReadonly)
+		st.RootReadonly()
 	}
 
 	proc := s.Process
 	if proc.Terminal {
 		p.tty = true
-		st.Add(spawn.OpTTY)
+		var rows, cols uint16
+		if b := proc.ConsoleSize; b != nil {
+			if b.Height > 0xffff || b.Width > 0xffff {
+				return nil, fmt.Errorf("process.consoleSize: %dx%d is larger than a terminal can be", b.Height, b.Width)
+			}
+			rows, cols = uint16(b.Height), uint16(b.Width)
+		}
+		st.TTY(rows, cols)
 	}
 	cwd := proc.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	st.Add(spawn.OpChdir, cwd)
+	st.Chdir(cwd)
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitByName(r.Type)
 		if !ok {
 			return nil, fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
-		st.Add(spawn.OpRlimit, res, r.Soft, r.Hard, r.Type)
+		st.Rlimit(spawn.Rlimit{Resource: uint32(res), Name: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
 	if proc.OOMScoreAdj != nil {
-		st.Add(spawn.OpWrite, "/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
+		st.Write("/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
 	}
 
 	// 4. who the command runs as, and what it may do. With no_new_privs
@@ -194,29 +202,28 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	if filter != nil && !proc.NoNewPrivileges {
-		st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+		st.Seccomp(filter, filterFlags)
 	}
-	groups := make([]uint32, 0, len(proc.User.AdditionalGids))
-	groups = append(groups, proc.User.AdditionalGids...)
-	setGroups := !(p.newUser && o.DenySetgroups)
-	st.Add(spawn.OpUser, uint64(proc.User.UID), uint64(proc.User.GID), groups,
-		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups, lastCap())
+	st.User(spawn.User{
+		UID:       proc.User.UID,
+		GID:       proc.User.GID,
+		Groups:    proc.User.AdditionalGids,
+		SetGroups: !(p.newUser && o.DenySetgroups),
+		Caps:      caps,
+	})
 	if proc.NoNewPrivileges {
-		st.Add(spawn.OpNoNewPrivs)
+		st.NoNewPrivs()
 		if filter != nil {
-			st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+			st.Seccomp(filter, filterFlags)
 		}
 	}
 	for _, e := range proc.Env {
-		st.Add(spawn.OpEnv, e)
+		st.Env(e)
 	}
 	for _, a := range proc.Args {
-		st.Add(spawn.OpArg, a)
+		st.Arg(a)
 	}
-	if o.waitFD {
-		st.Add(spawn.OpWaitFD)
-	}
-	st.Add(spawn.OpExec, o.Init)
+	st.Exec(o.Init)
 	if err := st.Err(); err != nil {
 		return nil, err
 	}
@@ -344,7 +351,8 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 			if _, err := os.Stat(src); err != nil {
 				return fmt.Errorf("mounts[%d]: bind source: %w", i, err)
 			}
-			st.Add(spawn.OpMount, host+src, m.Destination, "", uint64(flags), "", attr, uint64(prop), spawn.MountPointAuto)
+			st.Mount(spawn.Mount{Source: host + src, Target: m.Destination, Flags: uint64(flags),
+				Attr: attr, Propagation: uint64(prop), Point: spawn.MountPointAuto})
 			continue
 		}
 		switch fstype {
@@ -360,7 +368,8 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 		case "":
 			return fmt.Errorf("mounts[%d] (%s): no type", i, m.Destination)
 		}
-		st.Add(spawn.OpMount, src, m.Destination, fstype, uint64(flags&^unix.MS_BIND), data, uint64(0), uint64(prop), spawn.MountPointDir)
+		st.Mount(spawn.Mount{Source: src, Target: m.Destination, FSType: fstype, Flags: uint64(flags &^ unix.MS_BIND),
+			Data: data, Propagation: uint64(prop), Point: spawn.MountPointDir})
 	}
 	return nil
 }
@@ -414,24 +423,13 @@ func overlayRoot(s *specs.Spec) bool {
 		path.Clean(s.Mounts[0].Destination) == "/" && s.Mounts[0].Type == "overlay"
 }
 
-// overlayRoot is an overlay root as the child mounts it: the lower
-// directories, top first, each NUL-terminated (the new mount API takes them
-// one at a time, so their number is not bound by a page of mount data),
-// the other options, and scratch, a directory of the base root to put a
-// tmpfs upper on, or "".
-type overlayRootMount struct {
-	lowers  []byte
-	opts    string
-	scratch string
-}
-
-// overlayRootData makes an overlay root's mount of the spec's first
-// mount. Its paths become host paths as the child sees them (under
-// host). An overlay with no upperdir gets one on a tmpfs of its own in
-// the sandbox's mount namespace, unless the root is read-only: what the
-// sandbox writes goes away with it, and there is nothing on the host to
-// clean up, whatever happens to nook.
-func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (*overlayRootMount, error) {
+// overlayRootData makes the child's overlay root of the spec's first
+// mount. Its paths become host paths as the child sees them (under host).
+// An overlay with no upperdir gets one on a tmpfs of its own in the
+// sandbox's mount namespace (Scratch), unless the root is read-only: what
+// the sandbox writes goes away with it, and there is nothing on the host
+// to clean up, whatever happens to nook.
+func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (*spawn.Overlay, error) {
 	flags, _, _, d, err := mountOptions(m.Options)
 	if err != nil {
 		return nil, fmt.Errorf("mounts[0] (/): %w", err)
@@ -445,7 +443,7 @@ func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) 
 		}
 		return host + p
 	}
-	r := &overlayRootMount{}
+	r := &spawn.Overlay{}
 	var opts []string
 	var lowers []string
 	upper, userxattr := false, false
@@ -476,8 +474,8 @@ func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) 
 	}
 	if !upper && !readonly {
 		// in the base root, not the host's: no prefix
-		r.scratch = "/upper"
-		opts = append(opts, "upperdir="+r.scratch+"/upper", "workdir="+r.scratch+"/work")
+		r.Scratch = "/upper"
+		opts = append(opts, "upperdir="+r.Scratch+"/upper", "workdir="+r.Scratch+"/work")
 	}
 	if userns && !userxattr {
 		// overlayfs in a user namespace keeps its attributes in user.*
@@ -487,9 +485,8 @@ func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) 
 		if strings.ContainsAny(l, ":,\\") || strings.IndexByte(l, 0) >= 0 {
 			return nil, fmt.Errorf("mounts[0] (/): lower directory %q has a character overlayfs options cannot carry", l)
 		}
-		r.lowers = append(append(r.lowers, l...), 0)
 	}
-	r.opts = strings.Join(opts, ",")
+	r.Lowers, r.Options = lowers, strings.Join(opts, ",")
 	return r, nil
 }
 
@@ -521,7 +518,7 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		if err := unix.Stat(path, &sb); err != nil {
 			return &os.PathError{Op: "stat", Path: path, Err: err}
 		}
-		st.Add(spawn.OpDevice, host+path, path, uint64(sb.Rdev), uint64(sb.Mode))
+		st.Device(spawn.Device{Host: host + path, Path: path, Rdev: uint64(sb.Rdev), Mode: sb.Mode})
 		return nil
 	}
 	for _, d := range defaultDevices {
@@ -538,10 +535,10 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		}
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
-		st.Add(spawn.OpSymlink, l[0], l[1])
+		st.Symlink(l[0], l[1])
 	}
 	if devPts {
-		st.Add(spawn.OpSymlink, "pts/ptmx", "/dev/ptmx")
+		st.Symlink("pts/ptmx", "/dev/ptmx")
 	}
 	return nil
 }

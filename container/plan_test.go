@@ -35,6 +35,10 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		{"offsets without time namespace", func(s *specs.Spec) {
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 1}}
 		}, "linux.timeOffsets"},
+		{"console too large", func(s *specs.Spec) {
+			s.Process.Terminal = true
+			s.Process.ConsoleSize = &specs.Box{Height: 70000, Width: 80}
+		}, "process.consoleSize"},
 		{"unknown capability", func(s *specs.Spec) {
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
 		}, "process.capabilities"},
@@ -87,7 +91,7 @@ func TestOverlayRootData(t *testing.T) {
 		{"user namespace: userxattr", true, true, "/oldroot/s/a\x00/oldroot/s/b\x00", "userxattr", ""},
 	} {
 		ov, err := overlayRootData(m, c.readonly, c.userns, "/oldroot", "")
-		if err != nil || string(ov.lowers) != c.lowers || ov.opts != c.opts || ov.scratch != c.scratch {
+		if err != nil || strings.Join(ov.Lowers, "\x00")+"\x00" != c.lowers || ov.Options != c.opts || ov.Scratch != c.scratch {
 			t.Errorf("%s: %+v, %v; want %q, %q, %q", c.name, ov, err, c.lowers, c.opts, c.scratch)
 		}
 	}
@@ -95,13 +99,13 @@ func TestOverlayRootData(t *testing.T) {
 	keep := m
 	keep.Options = append(keep.Options, "upperdir=/k/upper", "workdir=/k/work")
 	ov, err := overlayRootData(keep, false, false, "/oldroot", "")
-	if err != nil || ov.scratch != "" || ov.opts != "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work" {
+	if err != nil || ov.Scratch != "" || ov.Options != "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work" {
 		t.Errorf("kept upper: %+v, %v", ov, err)
 	}
 	// one read-only layer gets the base root's empty second one
 	one := m
 	one.Options = []string{"lowerdir=/s/a"}
-	if ov, err := overlayRootData(one, true, false, "/oldroot", ""); err != nil || string(ov.lowers) != "/oldroot/s/a\x00/empty\x00" {
+	if ov, err := overlayRootData(one, true, false, "/oldroot", ""); err != nil || strings.Join(ov.Lowers, ":") != "/oldroot/s/a:/empty" {
 		t.Errorf("one read-only layer: %+v, %v", ov, err)
 	}
 	// more than overlayfs stacks
