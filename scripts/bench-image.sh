@@ -84,21 +84,26 @@ if [[ -z ${NO_CONTAINERD:-} ]] && command -v containerd >/dev/null && command -v
 fi
 
 # interleaved: one run of each in turn, so that the machine's load
-# changes weigh on all of them alike; medians
+# changes weigh on all of them alike; medians of the wall-clock time and
+# of the CPU time (user and system, of nook and everything it waited
+# for), which a loaded machine disturbs less
 python3 - "$runs" "${cmds[@]}" <<'PY'
-import shlex, statistics, subprocess, sys, time
+import resource, shlex, statistics, subprocess, sys, time
 runs, args = int(sys.argv[1]), sys.argv[2:]
 cmds = [(args[i + 1], shlex.split(args[i + 2])) for i in range(0, len(args), 3)]
-times = {n: [] for n, _ in cmds}
+wall = {n: [] for n, _ in cmds}
+cpu = {n: [] for n, _ in cmds}
 for r in range(runs + 3):
     for n, c in cmds:
-        t = time.perf_counter()
+        r0, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         subprocess.run(c, check=True, stdout=subprocess.DEVNULL)
+        t, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
         if r >= 3:  # warm-up
-            times[n].append(time.perf_counter() - t)
-base = statistics.median(times["rootfs"])
-print(f"{'what':<10} {'median ms':>10} {'vs rootfs':>10}   ({runs} runs each, interleaved)")
+            wall[n].append(t)
+            cpu[n].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
+bw, bc = statistics.median(wall["rootfs"]), statistics.median(cpu["rootfs"])
+print(f"{'what':<10} {'wall ms':>9} {'vs rootfs':>10} {'CPU ms':>8} {'vs rootfs':>10}   ({runs} runs each, interleaved)")
 for n, _ in cmds:
-    m = statistics.median(times[n])
-    print(f"{n:<10} {m*1000:>10.2f} {(m-base)*1000:>+9.2f}")
+    w, c = statistics.median(wall[n]), statistics.median(cpu[n])
+    print(f"{n:<10} {w*1000:>9.2f} {(w-bw)*1000:>+10.2f} {c*1000:>8.2f} {(c-bc)*1000:>+10.2f}")
 PY
