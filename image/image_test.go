@@ -633,4 +633,12 @@ func TestPullPicksThePlatform(t *testing.T) {
 	if got, err := s.Get(reg + "/multi/arch@" + d.String()); err != nil || got.ID != img.ID {
 		t.Errorf("Get by the index's digest: %v %v", got, err)
 	}
+	// another platform, asked for
+	img, err = s.Pull(context.Background(), ref.String(), &image.PullOptions{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := img.Config(); !slices.Equal(c.Config.Cmd, []string{"other"}) {
+		t.Errorf("--platform linux/s390x pulled the image with Cmd %q", c.Config.Cmd)
+	}
 }

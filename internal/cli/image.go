@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nookrun/nook/image"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -50,6 +51,7 @@ image that has it; every blob is checked against its digest.`,
 
 func newImagePullCmd(o *imageOptions) *cobra.Command {
 	var quiet bool
+	var platform string
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] REF",
 		Short: "Fetch an image from a registry",
@@ -69,8 +71,15 @@ stdout.`,
 			if err != nil {
 				return err
 			}
+			po := &image.PullOptions{}
+			if platform != "" {
+				if po.Platform, err = v1.ParsePlatform(platform); err != nil {
+					return usageError{fmt.Errorf("--platform %q: %w", platform, err)}
+				}
+			}
 			p := newProgress(cmd.ErrOrStderr(), quiet)
-			img, err := st.Pull(cmd.Context(), args[0], &image.PullOptions{Progress: p.report})
+			po.Progress = p.report
+			img, err := st.Pull(cmd.Context(), args[0], po)
 			p.finish()
 			if err != nil {
 				return err
@@ -80,6 +89,7 @@ stdout.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress")
+	cmd.Flags().StringVar(&platform, "platform", "", "the image for `OS/ARCH[/VARIANT]` out of a multi-platform one (default: linux on this machine's)")
 	return cmd
 }
 
