@@ -43,6 +43,17 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// Setup, when set, runs after the sandbox's namespaces exist (its ID
+	// maps written, its cgroup joined) and before its first step, with
+	// the host PID of its first process: for what must be done to the
+	// namespaces from outside (pasta connects the network namespace).
+	// An error aborts the start.
+	Setup func(pid int) error
+	// Remove are host files that the janitor removes once the sandbox is
+	// gone, whatever becomes of nook: files its start needed (generated
+	// /etc files), which the caller may also remove itself once Start
+	// has returned.
+	Remove []string
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -188,6 +199,9 @@ func (c *Container) Start() (err error) {
 			cgroupFD = fd
 		}
 	}
+	for _, f := range c.opts.Remove {
+		cleanup.Unlink(f)
+	}
 	cfg := &spawn.Config{
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
@@ -217,6 +231,11 @@ func (c *Container) Start() (err error) {
 	}
 	if c.cgroup != nil && cgroupFD < 0 {
 		if err := c.cgroup.Add(proc.Pid); err != nil {
+			return err
+		}
+	}
+	if c.opts.Setup != nil {
+		if err := c.opts.Setup(proc.Pid); err != nil {
 			return err
 		}
 	}

@@ -13,7 +13,7 @@
 //	images.json        the images: ID (config digest), names, manifest digest, layers
 //	blobs/sha256/HEX   manifests and configs, content-addressed
 //	layers/HEX/        each layer unpacked once, named by its diff ID, shared
-//	layers/base/       nook's own bottom layer: dev, proc, sys, tmp, etc
+//	layers/base/       nook's own bottom layer: dev, proc, sys, tmp, etc/{hosts,resolv.conf}
 //	locks/HEX          one lock file per layer
 //	tmp/               layers being unpacked
 //	images.lock, store.lock

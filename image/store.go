@@ -118,8 +118,10 @@ func (s *Store) path(elem ...string) string {
 }
 
 // ensureBase makes the base layer once: empty dev, proc, sys and tmp
-// directories under every image, so that nook's mounts have somewhere to
-// go even when an image lacks them and the root is read-only.
+// directories and empty /etc/resolv.conf and /etc/hosts under every
+// image, so that nook's mounts have somewhere to go even when an image
+// lacks them and the root is read-only (docker's "init layer" does the
+// same).
 func (s *Store) ensureBase() error {
 	final := s.path(layersDir, baseLayer)
 	if _, err := os.Stat(final); err == nil {
@@ -137,6 +139,13 @@ func (s *Store) ensureBase() error {
 	}
 	if err := os.Chmod(filepath.Join(tmp, "tmp"), 0o1777); err != nil {
 		return err
+	}
+	// and the files nook may bind over (--dns, --add-host, a network):
+	// a read-only root cannot get new mount points
+	for _, f := range []string{"etc/resolv.conf", "etc/hosts"} {
+		if err := os.WriteFile(filepath.Join(tmp, f), nil, 0o644); err != nil {
+			return err
+		}
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return err

@@ -97,6 +97,10 @@ type Config struct {
 	// They are opened outside the sandbox, so the sandbox needs no
 	// access to their paths.
 	Stdin, Stdout, Stderr *os.File
+
+	// Net is the sandbox's network; the zero value is a namespace of
+	// its own with loopback only. See Network.
+	Net Net
 }
 
 // Bind is a bind mount of a host path.
@@ -124,6 +128,9 @@ func (c *Config) Spec() (*specs.Spec, error) {
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return nil, errors.New("no command given")
+	}
+	if err := c.checkNet(); err != nil {
+		return nil, err
 	}
 	ns, err := c.namespaces()
 	if err != nil {
@@ -264,6 +271,12 @@ func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
 			}
 			continue
 		}
+		if t == namespaces.Network {
+			if n := c.netNamespace(); n != nil {
+				out = append(out, *n)
+			}
+			continue
+		}
 		out = append(out, specs.LinuxNamespace{Type: t})
 	}
 	return out, nil
@@ -334,7 +347,21 @@ func Run(ctx context.Context, c *Config) (*container.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return container.Run(ctx, "", s, c.Options())
+	nw, err := c.Network(s)
+	if err != nil {
+		return nil, err
+	}
+	defer nw.Close()
+	ct, err := container.New("", s, nw.Options(c.Options()))
+	if err != nil {
+		return nil, err
+	}
+	defer ct.Close()
+	if err := ct.Start(); err != nil {
+		return nil, err
+	}
+	nw.Started()
+	return ct.Wait(ctx)
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -65,7 +64,7 @@ Progress (per layer: bytes and rate) goes to stderr; the image's ID to
 stdout.`,
 		Example: `  nook image pull busybox
   nook image pull 127.0.0.1:5000/test/app:latest`,
-		Args: exactArgs(1, "REF"),
+		Args: wantArgs(1, "REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
 			if err != nil {
@@ -108,7 +107,7 @@ io.containerd.image.name annotations, the tarball's RepoTags), or --name.
 Their IDs go to stdout.`,
 		Example: `  nook image import ./busybox.tar
   nook image import --name mytool:1.0 ./oci-layout-dir`,
-		Args: exactArgs(1, "FILE|DIR"),
+		Args: wantArgs(1, "FILE|DIR"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
 			if err != nil {
@@ -201,7 +200,7 @@ func newImageInspectCmd(o *imageOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Print an image's record, config and manifest as JSON",
-		Args:  exactArgs(1, "REF"),
+		Args:  wantArgs(1, "REF"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, err := o.open(cmd)
 			if err != nil {
@@ -247,19 +246,14 @@ func newImagePruneCmd(o *imageOptions) *cobra.Command {
 	}
 }
 
-func exactArgs(n int, what string) cobra.PositionalArgs {
+// wantArgs is cobra.ExactArgs as a usage error that says what is wanted.
+func wantArgs(n int, what string) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return usageError{fmt.Errorf("want %s (see '%s --help')", what, cmd.CommandPath())}
 		}
 		return nil
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func humanBytes(n int64) string {

@@ -36,6 +36,7 @@ type runOptions struct {
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	limitOptions
+	netOptions
 }
 
 func newRunCmd() *cobra.Command {
@@ -98,6 +99,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			if err := o.limitOptions.apply(cfg); err != nil {
 				return usageError{err}
 			}
+			if err := o.netOptions.apply(cfg); err != nil {
+				return usageError{err}
+			}
 			defer closeFiles(cfg)
 			if o.image != "" {
 				release, err := o.useImage(cmd, cfg)
@@ -134,6 +138,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.netOptions.flags(f)
 	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
 	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
 	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
@@ -230,7 +235,12 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 			return err
 		}
 	}
-	opts := cfg.Options()
+	nw, err := cfg.Network(s)
+	if err != nil {
+		return err
+	}
+	defer nw.Close()
+	opts := nw.Options(cfg.Options())
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)

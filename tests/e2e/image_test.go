@@ -410,3 +410,14 @@ func TestImageManyLayers(t *testing.T) {
 		t.Errorf("121 layers: exit status %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// nook's generated /etc files go over a read-only image root too (the
+// base layer has the mount points).
+func TestImageReadOnlyWithGeneratedEtcFiles(t *testing.T) {
+	e2e(t)
+	store, ref := imageStore(t, testutil.BusyboxImage(t, v1.Config{Env: []string{"PATH=/bin"}}))
+	out := nook(t, runImage(t, store, ref, "--read-only", "--dns", "192.0.2.53", "--add-host", "db:192.0.2.7", "--", "cat", "/etc/resolv.conf", "/etc/hosts")...)
+	if !strings.Contains(out, "nameserver 192.0.2.53") || !strings.Contains(out, "db") {
+		t.Errorf("/etc/resolv.conf and /etc/hosts in a read-only image root:\n%s", out)
+	}
+}
