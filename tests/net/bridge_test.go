@@ -65,7 +65,7 @@ func TestWebServiceOnBridge(t *testing.T) {
 		t.Errorf("from another namespace: %q", out)
 	}
 	// the unpublished port: nothing on the host's side
-	if out, err := get(t, url("127.0.0.1", 8081)); err == nil {
+	if out, err := getOnce(url("127.0.0.1", 8081)); err == nil {
 		t.Errorf("the unpublished port 8081 answered on the host's loopback: %q", out)
 	}
 	if _, errOut, code := testutil.Run(t, "netns", "exec", cl, "--", "busybox", "wget", "-qO-", url(hostIP, 8081)); code == 0 {
@@ -272,5 +272,29 @@ func TestConcurrentLeases(t *testing.T) {
 	}
 	if len(seen) > 5 || len(seen)+full != 8 {
 		t.Errorf("%d sandboxes got addresses, %d found the subnet full", len(seen), full)
+	}
+}
+
+// A port published on one host address answers there only.
+func TestPublishOnOneAddress(t *testing.T) {
+	start(t)
+	br := bridge(t)
+	cl := namespace(t, "nko")
+	hostIP, clIP := subnet30(t)
+	hostEnd := name(t, "o")
+	nook(t, "net", "connect", "host", cl, "--names", hostEnd+",eth0", "--addr", hostIP+"/30,"+clIP+"/30")
+	t.Cleanup(func() { testutil.Run(t, "net", "disconnect", "host", cl, "--name", hostEnd) })
+	port := freePort(t)
+	r := testutil.Start(t, testutil.Command(t, "run", "--net", "bridge:"+br, "-p", fmt.Sprintf("%s:%d:80", hostIP, port),
+		"--", "sh", "-c", "busybox httpd -p 80 -h /etc && echo ready && exec sleep 100"), "ready")
+	defer func() {
+		r.Signal(syscall.SIGTERM)
+		r.Wait(10 * time.Second)
+	}()
+	if _, err := get(t, fmt.Sprintf("http://%s:%d/hostname", hostIP, port)); err != nil {
+		t.Errorf("on %s, where it is published: %v", hostIP, err)
+	}
+	if out, err := getOnce(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err == nil {
+		t.Errorf("on 127.0.0.1, where it is not published: %q", out)
 	}
 }
