@@ -152,9 +152,14 @@ func TestRunInNamedNamespace(t *testing.T) {
 	if !strings.Contains(out, a) {
 		t.Errorf("--net ns:%s: the sandbox does not see the namespace's address %s:\n%s", n, a, out)
 	}
-	// --net host is the host's
-	if out := nook(t, "run", "--net", "host", "--", "cat", "/sys/class/net/lo/ifindex"); strings.TrimSpace(out) != "1" {
-		t.Errorf("--net host: lo's ifindex %q", out)
+	// --net host is the host's: a link the test made there shows
+	hostEnd := name(t, "h")
+	nook(t, "net", "connect", "host", m, "--names", hostEnd+",eth9")
+	if out := nook(t, "run", "--net", "host", "--", "ls", "/sys/class/net"); !strings.Contains(out, hostEnd) {
+		t.Errorf("--net host: the sandbox does not see the host's link %s: %q", hostEnd, out)
+	}
+	if out := nook(t, "run", "--", "ls", "/sys/class/net"); strings.TrimSpace(out) != "lo" {
+		t.Errorf("--net none: the sandbox sees %q, want lo only", out)
 	}
 }
 
