@@ -65,20 +65,17 @@ func (o *detachOptions) record(cmd *cobra.Command) (*container.Record, error) {
 // runDetached starts s in the background under nook's monitor and prints
 // its ID.
 func runDetached(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string) error {
-	return detach(cmd, o, s, opts, bundle, id, nil)
+	return detach(cmd, o, s, opts, bundle, id, nil, nil)
 }
 
-// runDetachedNet is runDetached with a network for the monitor to attach.
-func runDetachedNet(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, net *sandbox.Net) error {
-	return detach(cmd, o, s, opts, "", "", net)
-}
-
-func detach(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string, net *sandbox.Net) error {
+// detach starts s under a monitor that attaches net and holds img's
+// layers (each may be nil).
+func detach(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.Options, bundle, id string, net *sandbox.Net, img *monitorImage) error {
 	store, err := openStore(cmd)
 	if err != nil {
 		return err
 	}
-	mon, err := monitorCommand(store.Dir(), net)
+	mon, err := monitorCommand(store.Dir(), net, img)
 	if err != nil {
 		return err
 	}
@@ -98,7 +95,8 @@ func detach(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.
 }
 
 // detachSandbox runs a sandbox of nook run's flags in the background.
-func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) error {
+// store is the image store of --image.
+func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions, store string) error {
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}
@@ -123,5 +121,10 @@ func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions) er
 		}
 		defer nw.Close()
 	}
-	return runDetachedNet(cmd, o, s, cfg.Options(), net)
+	var img *monitorImage
+	if cfg.Image != nil {
+		// the monitor holds the image's layers while the sandbox runs
+		img = &monitorImage{Store: store, ID: cfg.Image.ID}
+	}
+	return detach(cmd, o, s, cfg.Options(), "", "", net, img)
 }

@@ -79,6 +79,7 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	root.AddCommand(newInspectCmd())
 	root.AddCommand(newExecCmd())
 	root.AddCommand(newEnterCmd())
+	root.AddCommand(newImageCmd())
 	addNetworkCommands(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nookrun/nook/internal/testutil"
 	"github.com/nookrun/nook/network"
 	"github.com/nookrun/nook/state"
@@ -555,5 +556,35 @@ func TestNSListShowsSandbox(t *testing.T) {
 	want := fmt.Sprintf("/proc/%d/root/tmp/n", binder)
 	if out := nook(t, "ns", "ls", "-r", "-n", "-t", "net", "-o", "PATH,NPROCS"); !testutil.HasLine(out, want+" 0") {
 		t.Errorf("ns ls does not show the net namespace bound at %s:\n%s", want, out)
+	}
+}
+
+// A detached sandbox of an image: its monitor holds the image's layers,
+// so nook image rm and prune leave them while it runs, and prune removes
+// them once it is gone.
+func TestDetachedImage(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	rootfs := testutil.BusyboxRootfs(t)
+	os.WriteFile(filepath.Join(rootfs, "marker"), []byte("from the image\n"), 0o644)
+	img := testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, testutil.Layer(t, testutil.TarDir(t, rootfs)))
+	store, ref := imageStore(t, img)
+	nook(t, append([]string{"--root", root}, runImage(t, store, ref, "-d", "--name", "img", "--", "sleep", "300")...)...)
+	nook(t, "image", "rm", "--store", store, ref)
+	nook(t, "image", "prune", "--store", store)
+	if got := nookLine(t, "--root", root, "exec", "img", "cat", "/marker"); got != "from the image" {
+		t.Errorf("exec after image rm and prune: %q", got)
+	}
+	layers, _ := os.ReadDir(filepath.Join(store, "layers"))
+	if len(layers) < 2 {
+		t.Error("prune removed the layers of a running sandbox")
+	}
+	nook(t, "--root", root, "rm", "-f", "img")
+	nook(t, "image", "prune", "--store", store)
+	layers, _ = os.ReadDir(filepath.Join(store, "layers"))
+	for _, l := range layers {
+		if l.Name() != "base" { // nook's own bottom layer
+			t.Errorf("prune after the sandbox left layer %s", l.Name())
+		}
 	}
 }
