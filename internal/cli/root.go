@@ -28,6 +28,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var ee0 exitError
+	if !errors.As(err, &ee0) {
+		logError(root, err)
+	}
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -81,6 +85,7 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	root.AddCommand(newEnterCmd())
 	root.AddCommand(newImageCmd())
 	addNetworkCommands(root)
+	addRuntimeCommands(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }
