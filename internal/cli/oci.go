@@ -299,9 +299,45 @@ func exactArgsNamed(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+func newSpecCmd() *cobra.Command {
+	var (
+		bundle   string
+		rootless bool
+	)
+	cmd := &cobra.Command{
+		Use:   "spec [--bundle DIR] [--rootless]",
+		Short: "Write an example OCI config.json to start a bundle from (runc spec)",
+		Long: `Write DIR/config.json (default the current directory): sh on a terminal
+in the root file system "rootfs", with runc's default namespaces,
+capabilities, mounts, masked and read-only paths. --rootless makes one an
+unprivileged user can run: a user namespace mapping the caller to root.
+An existing config.json is not overwritten.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := filepath.Join(bundle, "config.json")
+			b, err := json.MarshalIndent(spec.Example(rootless), "", "\t")
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+			if err != nil {
+				return fmt.Errorf("spec: %w", err)
+			}
+			_, err = f.Write(append(b, '\n'))
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "write config.json into `DIR`")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "a spec for an unprivileged user (a user namespace)")
+	return cmd
+}
+
 func addRuntimeCommands(root *cobra.Command) {
 	addRuntimeFlags(root)
-	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(),
+	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(), newSpecCmd(),
 		notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)"),
 		notSupported("restore", "nook cannot restore a checkpoint (CRIU is not used)"))
 }

@@ -28,14 +28,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	var ee0 exitError
-	if !errors.As(err, &ee0) {
-		logError(root, err)
-	}
 	var ee exitError
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	// runc's callers (containerd's shim, conmon) read the error from --log
+	logError(root, err)
 	fmt.Fprintf(stderr, "nook: %v\n", err)
 	var se *container.StartError
 	if errors.As(err, &se) {
