@@ -21,6 +21,7 @@ func newExecCmd() *cobra.Command {
 		tty       bool
 		env       []string
 		cwd, user string
+		rt        runtimeExec
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
@@ -43,16 +44,22 @@ status.`,
 				// only a separator
 				n--
 			}
+			if n == 1 && rt.process != "" {
+				return nil
+			}
 			if n < 2 {
 				return usageError{errors.New("want a sandbox and a command (nook exec SANDBOX -- COMMAND [ARG...])")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[1] == "--" {
+			if len(args) > 1 && args[1] == "--" {
 				args = append(args[:1], args[2:]...)
 			}
 			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			if err := rt.apply(o, len(args) > 1); err != nil {
+				return err
+			}
 			if tty {
 				// the terminal starts at the size of ours
 				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -80,10 +87,22 @@ status.`,
 			if err != nil {
 				return notFound(err, args[0])
 			}
+			if rt.detach {
+				return rt.start(in, o)
+			}
 			sigs := catchSignals()
+			if rt.consoleSocket != "" {
+				return usageError{errors.New("--console-socket: only with --detach")}
+			}
 			x, err := in.Exec(o)
 			if err != nil {
 				return err
+			}
+			if rt.pidFile != "" {
+				if err := writePidFile(rt.pidFile, x.Pid()); err != nil {
+					x.Close()
+					return err
+				}
 			}
 			return exitStatus(waitExecution(x, sigs))
 		},
@@ -94,6 +113,8 @@ status.`,
 	f.StringArrayVarP(&env, "env", "e", nil, "set `K=V` in the sandbox's environment (repeatable)")
 	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
 	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
+	f.StringVar(&cwd, "cwd", "", "the same as --workdir (runc's name)")
+	rt.flags(cmd)
 	return cmd
 }
 

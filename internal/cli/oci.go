@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,7 +13,9 @@ import (
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // The OCI runtime commands: runc's command line, for containerd's shim,
@@ -261,6 +264,10 @@ killed first. nook rm does the same for several at once.`,
 				return container.ForceRemove(s, args[0])
 			}
 			if errors.Is(err, state.ErrNotExist) {
+				if force {
+					// as runc: deleting what is gone already is done
+					return nil
+				}
 				return fmt.Errorf("container %q does not exist", args[0])
 			}
 			if err != nil {
@@ -340,4 +347,75 @@ func addRuntimeCommands(root *cobra.Command) {
 	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(), newSpecCmd(),
 		notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)"),
 		notSupported("restore", "nook cannot restore a checkpoint (CRIU is not used)"))
+}
+
+// runtimeExec are the flags of runc's exec that nook exec takes as well.
+type runtimeExec struct {
+	process, pidFile, consoleSocket string
+	detach, noNewPrivs              bool
+	caps                            []string
+}
+
+func (r *runtimeExec) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&r.process, "process", "p", "", "the process to run, as an OCI process JSON `FILE` (runc's exec --process); no COMMAND then")
+	f.BoolVarP(&r.detach, "detach", "d", false, "start the command and exit: it is left to nook's caller (a subreaper such as containerd's shim) to reap")
+	f.StringVar(&r.pidFile, "pid-file", "", "write the command's PID to `FILE`")
+	f.StringVar(&r.consoleSocket, "console-socket", "", "with --detach and a terminal: send its master over the unix socket `PATH`")
+	f.StringArrayVarP(&r.caps, "cap", "c", nil, "add capability `CAP` to the command's sets (repeatable)")
+	f.BoolVar(&r.noNewPrivs, "no-new-privs", false, "set no_new_privs for the command")
+}
+
+// apply puts the runc flags into o; haveArgs says whether a COMMAND was
+// given too.
+func (r *runtimeExec) apply(o *container.ExecOptions, haveArgs bool) error {
+	o.Caps, o.NoNewPrivs, o.Detach = r.caps, r.noNewPrivs, r.detach
+	if r.process == "" {
+		return nil
+	}
+	if haveArgs {
+		return usageError{errors.New("--process: the command is the file's; give no COMMAND")}
+	}
+	b, err := os.ReadFile(r.process)
+	if err != nil {
+		return fmt.Errorf("--process: %w", err)
+	}
+	var p specs.Process
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("--process: %s: %w", r.process, err)
+	}
+	o.Process = &p
+	return nil
+}
+
+// start runs a detached exec: the command outlives nook, its PID goes to
+// --pid-file and its terminal to --console-socket.
+func (r *runtimeExec) start(in *container.Instance, o *container.ExecOptions) error {
+	var console *net.UnixConn
+	if r.consoleSocket != "" {
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: r.consoleSocket, Net: "unix"})
+		if err != nil {
+			return fmt.Errorf("--console-socket %s: %w", r.consoleSocket, err)
+		}
+		defer c.Close()
+		console = c
+	}
+	tty := o.TTY || (o.Process != nil && o.Process.Terminal)
+	if tty && console == nil {
+		return usageError{errors.New("a terminal with --detach needs --console-socket to pass it on")}
+	}
+	x, err := in.Exec(o)
+	if err != nil {
+		return err
+	}
+	defer x.Close()
+	if m := x.TTY(); m != nil {
+		if _, _, err := console.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(m.Fd())), nil); err != nil {
+			return fmt.Errorf("--console-socket %s: %w", r.consoleSocket, err)
+		}
+	}
+	if r.pidFile != "" {
+		return writePidFile(r.pidFile, x.Pid())
+	}
+	return nil
 }

@@ -63,6 +63,12 @@ type Config struct {
 	// never shares nook's memory. A failure of the exec itself is then
 	// written to the child's stderr.
 	Hold *os.File
+	// Orphan, with Init, makes the command the caller's child rather
+	// than init's (CLONE_PARENT): init exits once the command has
+	// exec'd, and Process.Orphaned returns the command's pid. The command
+	// outlives the caller (runc's exec --detach, for a subreaper such as
+	// containerd's shim to reap).
+	Orphan bool
 }
 
 // ChildError is an error the child reported before or at exec.

@@ -115,6 +115,12 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.status_fd = -1
 	cs.lifeline_fd = -1
 	cs.hold_fd = -1
+	if cfg.Orphan {
+		if !cfg.Init {
+			return nil, errors.New("spawn: an orphaned command needs init")
+		}
+		cs.orphan = 1 // init reports the pid on the status pipe
+	}
 	if cfg.Hold != nil {
 		if cfg.Cleanup != nil {
 			return nil, errors.New("spawn: a held child outlives nook: it cannot have a janitor")
@@ -268,6 +274,25 @@ func (p *Process) TTY() (*os.File, error) {
 		return nil, fmt.Errorf("spawn: receive pty: no fd in message")
 	}
 	return os.NewFile(uintptr(fds[0]), "/dev/ptmx"), nil
+}
+
+// Orphaned reaps init of a Config.Orphan start and returns the host pid
+// of the command, which is now the caller's child and not reaped here.
+func (p *Process) Orphaned() (int, error) {
+	if p.status == nil {
+		return 0, errors.New("spawn: not an orphaned command")
+	}
+	var raw [4]byte
+	n, _ := io.ReadFull(p.status, raw[:])
+	p.status.Close()
+	p.status = nil
+	if _, err := p.Wait(); err != nil {
+		return 0, err
+	}
+	if n != 4 {
+		return 0, errors.New("spawn: init ended before it reported the command's pid")
+	}
+	return int(int32(binary.NativeEndian.Uint32(raw[:]))), nil
 }
 
 // Abandon lets go of a held child (Config.Hold) that must outlive the
