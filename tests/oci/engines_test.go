@@ -193,3 +193,85 @@ func TestContainerd(t *testing.T) {
 		}
 	}
 }
+
+// podman (Debian's) with nook as its runtime, through conmon: run --rm,
+// run -d, exec and stop, with a private store and configuration.
+func TestPodman(t *testing.T) {
+	oci(t)
+	need(t, "podman", "conmon")
+	archive := busyboxArchive(t)
+	dir, err := os.MkdirTemp("", "pm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = %q
+runtime = "nook"
+runtime_supports_json = ["nook"]
+tmp_dir = %q
+[engine.runtimes]
+nook = [%q]
+`, filepath.Join(dir, "events.log"), filepath.Join(dir, "tmp"), testutil.Nook(t))
+	storage := fmt.Sprintf(`[storage]
+driver = "overlay"
+runroot = %q
+graphroot = %q
+`, filepath.Join(dir, "run"), filepath.Join(dir, "graph"))
+	os.WriteFile(filepath.Join(dir, "containers.conf"), []byte(conf), 0o644)
+	os.WriteFile(filepath.Join(dir, "storage.conf"), []byte(storage), 0o644)
+	podman := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "podman", append([]string{"--tmpdir", filepath.Join(dir, "tmp")}, args...)...)
+		cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+filepath.Join(dir, "containers.conf"),
+			"CONTAINERS_STORAGE_CONF="+filepath.Join(dir, "storage.conf"))
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := podman(args...)
+		if err != nil {
+			t.Fatalf("podman %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		podman("rm", "-af", "-t", "0")
+		podman("system", "reset", "-f")
+		// what the store still has mounted (its overlay directory)
+		for _, m := range testutil.MountPoints() {
+			if strings.HasPrefix(m, dir+"/") {
+				syscall.Unmount(m, syscall.MNT_DETACH)
+			}
+		}
+		os.RemoveAll(dir)
+		for _, d := range []string{"libpod_parent"} {
+			dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + d)
+			for _, d := range dirs {
+				os.Remove(d)
+			}
+		}
+	})
+	must("load", "-i", archive)
+	img := "localhost/busybox:latest"
+	if out := must("run", "--rm", "--network", "none", img, "sh", "-c", "echo hello from podman; id -u"); out != "hello from podman\n0\n" {
+		t.Errorf("podman run: %q", out)
+	}
+	must("run", "-d", "--name", "pm", "--network", "none", img, "sleep", "300")
+	if out := must("exec", "pm", "sh", "-c", "echo exec in podman"); out != "exec in podman\n" {
+		t.Errorf("podman exec: %q", out)
+	}
+	if out, err := podman("exec", "pm", "sh", "-c", "exit 3"); err == nil {
+		t.Errorf("podman exec of exit 3 succeeded: %q", out)
+	}
+	must("stop", "-t", "1", "pm")
+	if out := must("ps", "-a", "--format", "{{.Status}}"); !strings.Contains(out, "Exited") {
+		t.Errorf("after stop: %q", out)
+	}
+	must("rm", "pm")
+}
