@@ -69,6 +69,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
   nook run --share net -- curl -sI http://localhost:8080
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
   nook run -t -- /bin/bash`,
+		DisableFlagsInUseLine: true, // Use says where OPTIONS go
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usageError{errors.New("no command given (nook run [OPTIONS] -- COMMAND [ARG...])")}
