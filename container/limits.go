@@ -3,13 +3,13 @@ package container
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"os"
 	"runtime"
 	"sync"
 	"time"
 
 	"github.com/nookrun/nook/cgroups"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +59,7 @@ func (c *Container) makeCgroup() error {
 		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)
 	if c.opts.Cgroup == CgroupNever {
 		if hasResources(res) {
-			return errors.New("linux.resources: limits need a cgroup")
+			return spec.FieldErrorf("linux.resources", "limits need a cgroup")
 		}
 		want = false
 	}

@@ -4,22 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
-	"github.com/nookrun/nook/verdict"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // runOptions are the flags of `nook run`, as typed.
@@ -35,8 +28,10 @@ type runOptions struct {
 	limitOptions
 }
 
-func newRunCmd() *cobra.Command {
-	o := &runOptions{}
+func newRunCmd() *cobra.Command { return runCmd(&runOptions{}) }
+
+// runCmd is `nook run` with its flags read into o.
+func runCmd(o *runOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --bundle DIR CONTAINER-ID",
 		Short: "Run a command in a sandbox",
@@ -78,17 +73,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.bundle != "" {
-				return runBundle(cmd, o, args)
+				return runBundle(o, args)
 			}
-			cfg, err := o.config(args)
-			if err != nil {
-				return usageError{err}
-			}
-			if err := o.limitOptions.apply(cfg); err != nil {
-				return usageError{err}
-			}
-			defer closeFiles(cfg)
-			return runSandbox(cmd, cfg, &o.limitOptions)
+			return runSandbox(cmd, o, args)
 		},
 	}
 	f := cmd.Flags()
@@ -120,8 +107,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	return cmd
 }
 
-// config turns the flags into a sandbox configuration. Every error names
-// the flag it is about.
+// config turns the flags into a sandbox configuration, reading them but
+// leaving what they mean to the library. Every error names the flag it
+// is about.
 func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	c := &sandbox.Config{
 		Args: args, Rootfs: o.rootfs, ReadOnly: o.readOnly,
@@ -159,48 +147,61 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	for _, b := range o.binds {
 		x, err := sandbox.ParseBind(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--bind %w", err)
 		}
 		c.Binds = append(c.Binds, x)
 	}
 	for _, t := range o.tmpfs {
 		x, err := sandbox.ParseTmpfs(t)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--tmpfs %w", err)
 		}
 		c.Tmpfs = append(c.Tmpfs, x)
 	}
-	for _, e := range o.env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-			return nil, fmt.Errorf("--env %q: want K=V", e)
-		}
-		c.Env = append(c.Env, e)
-	}
+	c.Env = o.env
 	if o.user != "" {
 		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--user %w", err)
 		}
 	}
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
-	s, err := cfg.Spec()
+// runSandbox is `nook run` from flags: a sandbox.Config run as a Go
+// program runs it, with signals forwarded, and a verdict when asked for.
+func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
+	cfg, err := o.config(args)
 	if err != nil {
 		return usageError{err}
+	}
+	if err := o.limitOptions.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	cfg.ForwardSignals = true
+	if o.stdin != "" || o.stdout != "" || o.stderr != "" {
+		// a wrong configuration is an error before --stdout truncates
+		// a file
+		if _, err := cfg.Spec(); err != nil {
+			return flagError(err)
+		}
+		if err := o.limitOptions.openIO(cfg); err != nil {
+			return usageError{err}
+		}
+		defer closeFiles(cfg)
 	}
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
 			return err
 		}
 	}
-	opts := cfg.Options()
-	// the command line reads the cgroup's account only for a verdict
-	opts.Accounting = lo.verdictFile != ""
-	r, err := runSpec(cmd, "", s, opts)
-	if lo.verdictFile != "" {
-		v := verdict.Judge(r, err, limitsOf(cfg))
-		if werr := lo.writeVerdict(v); werr != nil {
+	r, err := sandbox.Run(context.Background(), cfg)
+	err = flagError(err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err // the command line was wrong: there was no run to judge
+	}
+	if o.verdictFile != "" {
+		if werr := o.writeVerdict(cfg.Verdict(r, err)); werr != nil {
 			return werr
 		}
 	}
@@ -223,7 +224,9 @@ func exitStatus(r *container.Result, err error) error {
 	return nil
 }
 
-func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
+// runBundle is `nook run --bundle`: the bundle's spec, in the foreground.
+// Its errors name the spec's fields, as they are the bundle's.
+func runBundle(o *runOptions, args []string) error {
 	if len(args) != 1 {
 		return usageError{errors.New("--bundle: want exactly one argument, the container ID")}
 	}
@@ -235,76 +238,7 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
-}
-
-// runSpec runs a spec in the foreground: signals nook gets go to the
-// sandbox, a terminal is wired up when the spec asks for one, and nook
-// exits with the command's status.
-func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) (*container.Result, error) {
-	c, err := container.New(id, s, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-
-	// catch signals before the sandbox exists, so none is lost between
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	// no signal.Stop: it waits for the runtime's signal loop to go idle,
-	// which costs about a millisecond, and nook exits right after this
-
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	if m := c.TTY(); m != nil {
-		restore := wireTTY(m)
-		defer restore()
-	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && c.TTY() != nil {
-				resize(c.TTY())
-			}
-			c.Signal(sig.(syscall.Signal))
-		}
-	}()
-	return c.Wait(context.Background())
-}
-
-// wireTTY copies between the user's terminal and the sandbox's pty, with
-// the user's terminal in raw mode while it lasts.
-func wireTTY(m *os.File) (restore func()) {
-	giveBack := func() {}
-	in := int(os.Stdin.Fd())
-	if term.IsTerminal(in) {
-		if st, err := term.MakeRaw(in); err == nil {
-			giveBack = func() { term.Restore(in, st) }
-		}
-		resize(m)
-	}
-	go io.Copy(m, os.Stdin)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(os.Stdout, m)
-		close(done)
-	}()
-	return func() {
-		// the command is gone: let its last output through, then give
-		// the terminal back
-		select {
-		case <-done:
-		case <-time.After(time.Second):
-		}
-		giveBack()
-	}
-}
-
-func resize(m *os.File) {
-	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
-	if err == nil {
-		unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
-	}
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, ForwardSignals: true}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the

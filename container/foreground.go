@@ -1,0 +1,221 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// forwarded are the signals Options.ForwardSignals passes on to the
+// sandbox: the ones a terminal, a supervisor or kill(1) send to ask a
+// command to stop, reload or report, and the window-size change.
+var forwarded = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH}
+
+// ForwardedSignals returns the signals Options.ForwardSignals passes on.
+func ForwardedSignals() []os.Signal { return append([]os.Signal(nil), forwarded...) }
+
+// outputGrace is how long, after the command's end, its last output may
+// take to come through the pty.
+const outputGrace = time.Second
+
+// foreground starts c and waits for it as a command in a terminal runs:
+// with process.terminal, the pty is copied to and from Stdin and Stdout
+// (in raw mode, and following the window's size, when Stdin is a
+// terminal); with ForwardSignals, this process's signals go to the
+// sandbox.
+func (c *Container) foreground(ctx context.Context) (*Result, error) {
+	stdin, stdout := c.opts.Stdin, c.opts.Stdout
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	terminal := c.spec.Process != nil && c.spec.Process.Terminal
+	inTerm := terminal && isTerminal(stdin)
+
+	// catch signals before the sandbox exists, so that none is lost
+	// between
+	var want []os.Signal
+	switch {
+	case c.opts.ForwardSignals:
+		want = forwarded
+	case inTerm:
+		want = []os.Signal{unix.SIGWINCH} // its default is to be ignored
+	}
+	var sigs chan os.Signal
+	if len(want) > 0 {
+		sigs = make(chan os.Signal, 16)
+		signal.Notify(sigs, want...)
+		// Stop waits for the runtime's signal loop to go idle (about a
+		// millisecond); nothing here needs to wait for that
+		defer func() { go signal.Stop(sigs) }()
+	}
+
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	if m := c.TTY(); m != nil {
+		detach, err := attach(m, stdin, stdout, inTerm)
+		if err != nil {
+			c.Signal(unix.SIGKILL)
+			c.Wait(context.Background())
+			return nil, err
+		}
+		defer detach()
+	}
+	if sigs != nil {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			for {
+				select {
+				case <-done:
+					return
+				case sig := <-sigs:
+					if sig == unix.SIGWINCH && c.tty != nil && inTerm {
+						resize(c.tty, stdin)
+					}
+					if c.opts.ForwardSignals {
+						c.Signal(sig.(syscall.Signal))
+					}
+				}
+			}
+		}()
+	}
+	return c.Wait(ctx)
+}
+
+// attach copies between the pty's master m and the caller's stdin and
+// stdout. When stdin is a terminal it is put in raw mode, so that every
+// key goes to the command as typed, and the pty gets its window size.
+// detach lets the command's last output through, stops the copying and
+// gives the terminal back.
+func attach(m, stdin, stdout *os.File, inTerm bool) (detach func(), err error) {
+	restore := func() {}
+	if inTerm {
+		fd, err := fdOf(stdin)
+		if err != nil {
+			return nil, err
+		}
+		// the size first: the command may already be asking for it
+		resize(m, stdin)
+		st, err := term.MakeRaw(fd)
+		if err != nil {
+			return nil, &os.PathError{Op: "make terminal raw", Path: stdin.Name(), Err: err}
+		}
+		restore = func() { term.Restore(fd, st) }
+	}
+	in, err := copyInput(m, stdin)
+	if err != nil {
+		restore()
+		return nil, err
+	}
+	out := make(chan struct{})
+	go func() {
+		// until EIO: the last process with the pty's slave end is gone
+		io.Copy(stdout, m)
+		close(out)
+	}()
+	return func() {
+		select {
+		case <-out:
+		case <-time.After(outputGrace):
+		}
+		in()
+		restore()
+	}, nil
+}
+
+// copyInput copies src to dst until src ends or stop is called. It waits
+// for input with poll(2) beside a pipe of its own, so that stop ends it
+// without reading (and losing) what the user types after the command has
+// ended, and without making src non-blocking, which would show in every
+// other process that shares it.
+func copyInput(dst, src *os.File) (stop func(), err error) {
+	fd, err := fdOf(src)
+	if err != nil {
+		return nil, err
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer unix.Close(p[0])
+		buf := make([]byte, 32<<10)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(p[0]), Events: unix.POLLIN}}
+		for {
+			fds[0].Revents, fds[1].Revents = 0, 0
+			if _, err := unix.Poll(fds, -1); err != nil {
+				if err == unix.EINTR {
+					continue
+				}
+				return
+			}
+			if fds[1].Revents != 0 {
+				return
+			}
+			n, err := unix.Read(fd, buf)
+			if err == unix.EINTR || err == unix.EAGAIN {
+				continue
+			}
+			if n <= 0 || err != nil {
+				return
+			}
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}()
+	return func() {
+		unix.Close(p[1])
+		<-done
+	}, nil
+}
+
+// fdOf returns f's descriptor without changing its blocking mode (as
+// File.Fd would). It stays valid while f is open.
+func fdOf(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	if err := rc.Control(func(d uintptr) { fd = int(d) }); err != nil {
+		return -1, err
+	}
+	if fd < 0 {
+		return -1, errors.New("no file descriptor")
+	}
+	return fd, nil
+}
+
+func isTerminal(f *os.File) bool {
+	fd, err := fdOf(f)
+	return err == nil && term.IsTerminal(fd)
+}
+
+// resize gives the pty m the window size of the terminal from.
+func resize(m, from *os.File) {
+	fd, err := fdOf(from)
+	if err != nil {
+		return
+	}
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err == nil {
+		mfd, err := fdOf(m)
+		if err == nil {
+			unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, ws)
+		}
+	}
+}
