@@ -28,7 +28,7 @@ install: $(BIN)
 	$(BINDIR)/nook completion bash > $(DATADIR)/bash-completion/completions/nook
 	$(BINDIR)/nook completion zsh > $(DATADIR)/zsh/site-functions/_nook
 	$(BINDIR)/nook completion fish > $(DATADIR)/fish/vendor_completions.d/nook.fish
-	$(BINDIR)/nook man $(MANDIR)/man1
+	$(GO) run ./internal/mangen -version $(VERSION) $(MANDIR)/man1
 
 # what the tests need from Debian: a static busybox for test root file
 # systems, iproute2, a C compiler for cgo, and bubblewrap/runc/crun/hyperfine

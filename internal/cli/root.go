@@ -18,7 +18,6 @@ var Version = "dev"
 func commands() []*cobra.Command {
 	return []*cobra.Command{
 		newCompletionCmd(),
-		newManCmd(),
 		newRunCmd(),
 		newVersionCmd(),
 	}
@@ -70,6 +69,10 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// Root returns nook's command tree, for tools that document it
+// (internal/mangen writes the man pages from it).
+func Root() *cobra.Command { return newRoot() }
 
 func newRoot() *cobra.Command {
 	root := &cobra.Command{

@@ -74,9 +74,6 @@ func TestMakeInstallPutsBinaryCompletionsAndManPages(t *testing.T) {
 			t.Errorf("%s does not mention %s", page, want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(prefix, "share/man/man1/nook-man.1")); err == nil {
-		t.Errorf("the hidden man command has a page of its own")
-	}
 }
 
 // `nook version` says what `nook --version` says; `nook completion SHELL`
