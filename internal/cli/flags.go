@@ -64,6 +64,7 @@ var flagOf = map[string]string{
 	"linux.resources.memory.swap":  "--memory-swap",
 	"linux.resources.pids.limit":   "--pids",
 	"linux.resources.cpu.quota":    "--cpus",
+	"linux.resources.cpu.period":   "--cpus",
 	"linux.resources.cpu.shares":   "--cpu-weight",
 	"linux.resources.cpu.cpus":     "--cpuset-cpus",
 }
@@ -81,9 +82,12 @@ func fieldFlag(field string) string {
 	return flagOf[field]
 }
 
-// flagError turns a library's error about a field that a flag set into a
-// usage error about the flag: "--workdir: "rel" is not an absolute path"
-// for "Config.Workdir: ...". Other errors pass as they are.
+// flagError turns a library's error about a field that a flag set into an
+// error about the flag: "--workdir: "rel" is not an absolute path" for
+// "Config.Workdir: ...". A sandbox.Config field's error is a usage error
+// (the library checked the command line's values); a spec field's is the
+// host's or the start path's (exit status 125), only worded for the
+// command line. Other errors pass as they are.
 func flagError(err error) error {
 	fe := spec.AsFieldError(err)
 	if fe == nil {
@@ -99,7 +103,11 @@ func flagError(err error) error {
 		}
 		return f
 	})
-	return usageError{&flagErr{flag: flag, msg: msg, err: err}}
+	fl := &flagErr{flag: flag, msg: msg, err: err}
+	if strings.HasPrefix(fe.Field, "Config.") {
+		return usageError{fl}
+	}
+	return fl
 }
 
 // flagErr is a field's error as the command line words it; it still

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,9 +50,14 @@ func TestFlagErrorNamesTheFlag(t *testing.T) {
 		{spec.FieldErrorf("linux.resources.memory.limit", "too small"), "--memory: too small"},
 	} {
 		err := flagError(c.err)
+		if err.Error() != c.want {
+			t.Errorf("flagError(%v) = %v, want %q", c.err, err, c.want)
+		}
+		// the command line's values are wrong (2), or the host cannot
+		// run them (125)
 		var ue usageError
-		if !errors.As(err, &ue) || err.Error() != c.want {
-			t.Errorf("flagError(%v) = %v, want the usage error %q", c.err, err, c.want)
+		if isUsage := errors.As(err, &ue); isUsage != strings.HasPrefix(c.err.(*spec.FieldError).Field, "Config.") {
+			t.Errorf("flagError(%v): usage error %v", c.err, isUsage)
 		}
 		if spec.AsFieldError(err) == nil {
 			t.Errorf("flagError(%v) lost the library's error", c.err)
