@@ -5,7 +5,8 @@
 //
 // # One file per command
 //
-// Each command is one file (run.go, completion.go, version.go...) with a
+// Each command is one file (run.go, with its limit flags in limits.go;
+// completion.go, version.go...) with a
 // newXxxCmd function, listed once in commands() in root.go. A new verb is
 // its file plus that one line; root.go stays otherwise untouched, so that
 // commands added side by side merge without conflict beyond that list.
