@@ -6,10 +6,10 @@
 // # One file per command
 //
 // Each command is one file (run.go, with its limit flags in limits.go;
-// completion.go, version.go...) with a
-// newXxxCmd function, listed once in commands() in root.go. A new verb is
-// its file plus that one line; root.go stays otherwise untouched, so that
-// commands added side by side merge without conflict beyond that list.
+// completion.go, version.go...) with a newXxxCmd function, listed once in
+// commands() in root.go. A new verb is its file plus that one line; root.go
+// stays otherwise untouched, so that commands added side by side merge
+// without conflict beyond that list.
 // `make install` writes the man pages from the same definitions
 // (internal/mangen), so --help, the man pages and the shell completions
 // cannot drift apart.
