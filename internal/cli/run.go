@@ -167,8 +167,8 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-// runSandbox is `nook run` from flags: a sandbox.Config run as a Go
-// program runs it, with signals forwarded, and a verdict when asked for.
+// runSandbox is `nook run` from flags: a sandbox.Config run as sandbox.Run
+// runs it, with signals forwarded, and a verdict when asked for.
 func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 	cfg, err := o.config(args)
 	if err != nil {
@@ -178,23 +178,22 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 		return usageError{err}
 	}
 	cfg.ForwardSignals = true
-	if o.stdin != "" || o.stdout != "" || o.stderr != "" {
-		// a wrong configuration is an error before --stdout truncates
-		// a file
-		if _, err := cfg.Spec(); err != nil {
-			return flagError(err)
-		}
-		if err := o.limitOptions.openIO(cfg); err != nil {
-			return usageError{err}
-		}
-		defer closeFiles(cfg)
+	// sandbox.Run in two halves: the configuration is checked before
+	// --stdout truncates a file
+	s, err := cfg.Spec()
+	if err != nil {
+		return flagError(err)
 	}
+	if err := o.limitOptions.openIO(cfg); err != nil {
+		return usageError{err}
+	}
+	defer closeFiles(cfg)
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
 			return err
 		}
 	}
-	r, err := sandbox.Run(context.Background(), cfg)
+	r, err := container.Run(context.Background(), "", s, cfg.Options())
 	err = flagError(err)
 	var ue usageError
 	if errors.As(err, &ue) {
