@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -24,6 +25,33 @@ func ForwardedSignals() []os.Signal { return append([]os.Signal(nil), forwarded.
 // outputGrace is how long, after the command's end, its last output may
 // take to come through the pty.
 const outputGrace = time.Second
+
+// withConsoleSize returns s with process.consoleSize set to the size of
+// the caller's terminal, when s asks for a terminal of unset size and the
+// caller's stdin is one: the pty gets it before the command starts (a
+// resize after the start would reach the command as a SIGWINCH). s itself
+// is not changed.
+func withConsoleSize(s *specs.Spec, opts *Options) *specs.Spec {
+	if s == nil || s.Process == nil || !s.Process.Terminal || s.Process.ConsoleSize != nil {
+		return s
+	}
+	stdin := os.Stdin
+	if opts != nil && opts.Stdin != nil {
+		stdin = opts.Stdin
+	}
+	fd, err := fdOf(stdin)
+	if err != nil {
+		return s
+	}
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err != nil {
+		return s
+	}
+	sc, proc := *s, *s.Process
+	proc.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+	sc.Process = &proc
+	return &sc
+}
 
 // foreground starts c and waits for it as a command in a terminal runs:
 // with process.terminal, the pty is copied to and from Stdin and Stdout

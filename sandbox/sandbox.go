@@ -556,7 +556,11 @@ func (c *Config) VerdictLimits() verdict.Limits {
 // its limits, as `nook run --verdict` does. With Accounting the verdict
 // has the memory peak and knows an OOM kill.
 func (c *Config) Verdict(r *container.Result, err error) *verdict.Verdict {
-	return verdict.Judge(r, err, c.VerdictLimits())
+	var run *verdict.Run
+	if r != nil {
+		run = (*verdict.Run)(r)
+	}
+	return verdict.Judge(run, err, c.VerdictLimits())
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked
