@@ -51,6 +51,21 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// Setup, when set, runs after the sandbox's namespaces exist (its ID
+	// maps written, its cgroup joined) and before its first step, with
+	// the host PID of its first process: for what must be done to the
+	// namespaces from outside (pasta connects the network namespace).
+	// An error aborts the start.
+	Setup func(pid int) error
+	// Remove are host files that the janitor removes once the sandbox is
+	// gone, whatever becomes of nook: files its start needed (generated
+	// /etc files), which the caller may also remove itself once Start
+	// has returned.
+	Remove []string
+	// Started, when set, is called once the command runs, at the end of
+	// a successful Start: what only its start needed can go (Run waits
+	// for the command after it).
+	Started func()
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -196,6 +211,9 @@ func (c *Container) Start() (err error) {
 			cgroupFD = fd
 		}
 	}
+	for _, f := range c.opts.Remove {
+		cleanup.Unlink(f)
+	}
 	cfg := &spawn.Config{
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
@@ -228,6 +246,11 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
+	if c.opts.Setup != nil {
+		if err := c.opts.Setup(proc.Pid); err != nil {
+			return err
+		}
+	}
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {
@@ -243,6 +266,9 @@ func (c *Container) Start() (err error) {
 		c.tty = m
 	}
 	c.watch = c.startWatch()
+	if c.opts.Started != nil {
+		c.opts.Started()
+	}
 	return nil
 }
 

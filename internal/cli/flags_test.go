@@ -13,7 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Every field of sandbox.Config, and of the structs in it, is set by a
+// Every field of sandbox.Config, and of Limits and Net in it, is set by a
 // flag the command line can name in an error. ForwardSignals is the
 // command line's own choice, not a flag.
 func TestEveryConfigFieldHasItsFlag(t *testing.T) {
@@ -23,7 +23,10 @@ func TestEveryConfigFieldHasItsFlag(t *testing.T) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			name := prefix + "." + f.Name
-			if f.Type == reflect.TypeOf(container.Limits{}) {
+			if f.Type == reflect.TypeOf(sandbox.Net{}) && flagOf[name] == "" {
+				t.Errorf("%s: no flag in flagOf", name)
+			}
+			if f.Type == reflect.TypeOf(container.Limits{}) || f.Type == reflect.TypeOf(sandbox.Net{}) {
 				walk(name, f.Type)
 				continue
 			}
@@ -92,7 +95,7 @@ func TestRunFlagsFillTheTypedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sandbox.Config{
-		Args: []string{"true"}, Env: []string{"A=1"}, UID: 5, GID: 6,
+		Args: []string{"true"}, Env: []string{"A=1"}, UID: 5, GID: 6, UserSet: true,
 		Binds:  []sandbox.Bind{{Source: "/tmp", Dest: "/x", ReadOnly: true}},
 		Memory: 64 << 20, MemorySwap: -1, Pids: 9, CPUs: 1.5, CPUWeight: 100, CPUSet: "0",
 		Rlimits:    []specs.POSIXRlimit{{Type: "RLIMIT_FSIZE", Soft: 1 << 20, Hard: 1 << 20}},

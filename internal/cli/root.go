@@ -18,6 +18,9 @@ var Version = "dev"
 func commands() []*cobra.Command {
 	return []*cobra.Command{
 		newCompletionCmd(),
+		newImageCmd(),
+		newNetCmd(),
+		newNetnsCmd(),
 		newRunCmd(),
 		newVersionCmd(),
 	}

@@ -22,6 +22,7 @@ func fullPlan() (*Plan, []Step) {
 		Propagation{unix.MS_REC | unix.MS_PRIVATE},
 		BasePivot{"/tmp"},
 		Root{"/newroot", true},
+		Overlay{Path: "/newroot", Lowers: []string{"/oldroot/l/top", "/oldroot/l/base"}, Options: "upperdir=/upper/upper,workdir=/upper/work", Scratch: "/upper"},
 		Mount{Source: "/oldroot/usr", Target: "/usr", Flags: unix.MS_BIND | unix.MS_REC, Attr: unix.MOUNT_ATTR_RDONLY,
 			Propagation: unix.MS_SLAVE, Point: MountPointAuto},
 		Mount{Source: "proc", Target: "/proc", FSType: "proc", Flags: unix.MS_NOSUID, Data: "hidepid=2", Point: MountPointDir},
@@ -68,6 +69,8 @@ func fullPlan() (*Plan, []Step) {
 			p.BasePivot(s.Dir)
 		case Root:
 			p.Root(s.Path, s.Tmpfs)
+		case Overlay:
+			p.OverlayRoot(s)
 		case Mount:
 			p.Mount(s)
 		case Device:
