@@ -45,7 +45,6 @@ type Attachment struct {
 	Ports  []Port
 	ns     *Namespace
 	host   *netlink.Handle
-	link   string
 	veth   *netlink.Veth
 	ports  *portTable
 }
@@ -106,7 +105,7 @@ func Attach(o AttachOptions) (_ *Attachment, err error) {
 	// back out of the port it came in on, which the bridge does only in
 	// hairpin mode
 	if err := a.host.LinkSetHairpin(a.veth, true); err != nil {
-		return nil, fmt.Errorf("veth %s: hairpin mode: %w", a.link, err)
+		return nil, fmt.Errorf("veth %s: hairpin mode: %w", a.veth.Name, err)
 	}
 	eth, err := a.ns.h.LinkByName(Interface)
 	if err != nil {
@@ -162,16 +161,14 @@ func (a *Attachment) lease(o AttachOptions) error {
 		}
 		err := a.host.LinkAdd(v)
 		if err == nil {
-			a.link, a.IP, a.veth = name, ip, v // LinkAdd filled in v's index
+			a.IP, a.veth = ip, v // LinkAdd filled in v's index
 			return nil
 		}
 		if errors.Is(err, unix.EEXIST) {
 			return err // taken
 		}
-		// made but not put on the bridge: it is ours to delete
-		if l, e := a.host.LinkByName(name); e == nil && l.Attrs().MasterIndex == 0 {
-			a.link = name
-		}
+		// a pair made but not put on the bridge goes with the
+		// namespace, when Attach undoes itself
 		return fmt.Errorf("veth %s for %s: %w", name, ip, err)
 	}
 	// a sandbox that just ended holds its address until the kernel has
@@ -273,7 +270,6 @@ func (a *Attachment) Close() error {
 	}
 	a.ports.close()
 	a.ports = nil
-	a.link = ""
 	a.ns.Close()
 	a.ns = nil
 	if a.host != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/internal/testutil"
+	"github.com/nookrun/nook/netns"
 )
 
 // BenchmarkAttach times a sandbox's whole network: Attach and Close.
@@ -128,4 +129,33 @@ func BenchmarkNamespaceParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkConnect is `nook net connect --create` in-process: two named
+// namespaces made, a veth pair between them with addresses, links up.
+func BenchmarkConnect(b *testing.B) {
+	testutil.RequireRoot(b)
+	x, y := "nkbx"+testutil.Mark(b)[1:8], "nkby"+testutil.Mark(b)[1:8]
+	var add, conn time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if err := netns.Add(x); err != nil {
+			b.Fatal(err)
+		}
+		if err := netns.Add(y); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := Connect(End{Namespace: x, Addr: "10.249.3.1/30"}, End{Namespace: y, Addr: "10.249.3.2/30"}, ConnectOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		add += t1.Sub(t0)
+		conn += time.Since(t1)
+		b.StopTimer()
+		netns.Delete(x)
+		netns.Delete(y)
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(add.Microseconds())/float64(b.N), "add2-µs/op")
+	b.ReportMetric(float64(conn.Microseconds())/float64(b.N), "connect-µs/op")
 }

@@ -65,7 +65,7 @@ func TestWebServiceOnBridge(t *testing.T) {
 		t.Errorf("from another namespace: %q", out)
 	}
 	// the unpublished port: nothing on the host's side
-	if out, err := get(t, url("127.0.0.1", 8081)); err == nil {
+	if out, err := getOnce(url("127.0.0.1", 8081)); err == nil {
 		t.Errorf("the unpublished port 8081 answered on the host's loopback: %q", out)
 	}
 	if _, errOut, code := testutil.Run(t, "netns", "exec", cl, "--", "busybox", "wget", "-qO-", url(hostIP, 8081)); code == 0 {
@@ -152,9 +152,14 @@ func TestRunInNamedNamespace(t *testing.T) {
 	if !strings.Contains(out, a) {
 		t.Errorf("--net ns:%s: the sandbox does not see the namespace's address %s:\n%s", n, a, out)
 	}
-	// --net host is the host's
-	if out := nook(t, "run", "--net", "host", "--", "cat", "/sys/class/net/lo/ifindex"); strings.TrimSpace(out) != "1" {
-		t.Errorf("--net host: lo's ifindex %q", out)
+	// --net host is the host's: a link the test made there shows
+	hostEnd := name(t, "h")
+	nook(t, "net", "connect", "host", m, "--names", hostEnd+",eth9")
+	if out := nook(t, "run", "--net", "host", "--", "ls", "/sys/class/net"); !strings.Contains(out, hostEnd) {
+		t.Errorf("--net host: the sandbox does not see the host's link %s: %q", hostEnd, out)
+	}
+	if out := nook(t, "run", "--", "ls", "/sys/class/net"); strings.TrimSpace(out) != "lo" {
+		t.Errorf("--net none: the sandbox sees %q, want lo only", out)
 	}
 }
 
@@ -272,5 +277,29 @@ func TestConcurrentLeases(t *testing.T) {
 	}
 	if len(seen) > 5 || len(seen)+full != 8 {
 		t.Errorf("%d sandboxes got addresses, %d found the subnet full", len(seen), full)
+	}
+}
+
+// A port published on one host address answers there only.
+func TestPublishOnOneAddress(t *testing.T) {
+	start(t)
+	br := bridge(t)
+	cl := namespace(t, "nko")
+	hostIP, clIP := subnet30(t)
+	hostEnd := name(t, "o")
+	nook(t, "net", "connect", "host", cl, "--names", hostEnd+",eth0", "--addr", hostIP+"/30,"+clIP+"/30")
+	t.Cleanup(func() { testutil.Run(t, "net", "disconnect", "host", cl, "--name", hostEnd) })
+	port := freePort(t)
+	r := testutil.Start(t, testutil.Command(t, "run", "--net", "bridge:"+br, "-p", fmt.Sprintf("%s:%d:80", hostIP, port),
+		"--", "sh", "-c", "busybox httpd -p 80 -h /etc && echo ready && exec sleep 100"), "ready")
+	defer func() {
+		r.Signal(syscall.SIGTERM)
+		r.Wait(10 * time.Second)
+	}()
+	if _, err := get(t, fmt.Sprintf("http://%s:%d/hostname", hostIP, port)); err != nil {
+		t.Errorf("on %s, where it is published: %v", hostIP, err)
+	}
+	if out, err := getOnce(fmt.Sprintf("http://127.0.0.1:%d/hostname", port)); err == nil {
+		t.Errorf("on 127.0.0.1, where it is not published: %q", out)
 	}
 }

@@ -152,3 +152,15 @@ func get(t *testing.T, url string) (string, error) {
 	}
 	return "", last
 }
+
+// getOnce fetches url once: for what must not answer.
+func getOnce(url string) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
