@@ -51,6 +51,9 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// Record keeps the sandbox's state in a state directory while it
+	// runs (see Record); nil for none.
+	Record *Record
 	// Setup, when set, runs after the sandbox's namespaces exist (its ID
 	// maps written, its cgroup joined) and before its first step, with
 	// the host PID of its first process: for what must be done to the
@@ -107,6 +110,9 @@ type Container struct {
 	watch   *watcher
 	started time.Time
 	closed  bool
+	// how Wait ended, for the record Close writes
+	result  *Result
+	waitErr error
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
@@ -185,6 +191,14 @@ func (c *Container) Start() (err error) {
 	}
 	files = append(files, c.opts.ExtraFiles...)
 	cleanup := &spawn.Cleanup{}
+	if err := c.recordCreate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.recordAbort()
+		}
+	}()
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
@@ -251,6 +265,11 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
+	// recorded before the command runs, so that whoever it talks to finds
+	// it running
+	if err := c.recordStart(); err != nil {
+		return err
+	}
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {
@@ -309,6 +328,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 	ex, err := c.proc.Wait()
 	wall := time.Since(c.started)
 	if err != nil {
+		c.waitErr = err
 		return nil, err
 	}
 	r := &Result{Rusage: ex.Rusage, Wall: wall}
@@ -334,6 +354,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 		r.Signal = ex.Status.Signal()
 		r.ExitCode = 128 + int(r.Signal)
 	}
+	c.result = r
 	return r, nil
 }
 
@@ -347,7 +368,13 @@ func (c *Container) Close() error {
 	if c.tty != nil {
 		c.tty.Close()
 	}
-	return c.proc.Close()
+	err := c.proc.Close()
+	if c.proc != nil {
+		if rerr := c.recordEnd(c.result, c.waitErr, err); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Run runs spec to completion in the foreground: New, Start, Wait, Close.

@@ -39,41 +39,87 @@ func withConsoleSize(s *specs.Spec, opts *Options) *specs.Spec {
 	if opts != nil && opts.Stdin != nil {
 		stdin = opts.Stdin
 	}
-	fd, err := fdOf(stdin)
-	if err != nil {
-		return s
-	}
-	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
-	if err != nil {
+	size := TerminalSize(stdin)
+	if size == nil {
 		return s
 	}
 	sc, proc := *s, *s.Process
-	proc.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+	proc.ConsoleSize = size
 	sc.Process = &proc
 	return &sc
 }
 
-// foreground starts c and waits for it as a command in a terminal runs:
-// with process.terminal, the pty is copied to and from Stdin and Stdout
-// (in raw mode, and following the window's size, when Stdin is a
-// terminal); with ForwardSignals, this process's signals go to the
-// sandbox.
+// foreground starts c and waits for it as a command in a terminal runs
+// (Foreground.wait).
 func (c *Container) foreground(ctx context.Context) (*Result, error) {
-	stdin, stdout := c.opts.Stdin, c.opts.Stdout
+	f := Foreground{Stdin: c.opts.Stdin, Stdout: c.opts.Stdout, ForwardSignals: c.opts.ForwardSignals}
+	return f.wait(ctx, func() (process, error) {
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		return c, nil
+	})
+}
+
+// Foreground is how a process started in the foreground treats the
+// caller's terminal and signals: Run uses it for a sandbox (from Options),
+// Exec for a process started in a running one (Instance.Exec, Enter), as
+// `nook exec` and `nook enter` do.
+type Foreground struct {
+	// Stdin and Stdout are what the process's terminal, when it has one,
+	// is copied from and to; nil means this program's own. When Stdin is
+	// a terminal it is raw while the process runs, and the process's
+	// terminal follows its window's size.
+	Stdin, Stdout *os.File
+	// ForwardSignals passes the signals this program gets while the
+	// process runs (ForwardedSignals) on to it, instead of their usual
+	// effect on this program.
+	ForwardSignals bool
+}
+
+// Exec starts a process with start (a call of Instance.Exec or Enter)
+// and waits for it in the foreground; the Execution is closed when it
+// returns.
+func (f Foreground) Exec(ctx context.Context, start func() (*Execution, error)) (*Result, error) {
+	var x *Execution
+	defer func() { x.Close() }()
+	return f.wait(ctx, func() (process, error) {
+		var err error
+		x, err = start()
+		if err != nil {
+			return nil, err
+		}
+		return x, nil
+	})
+}
+
+// process is what the foreground needs of a started process: a
+// Container or an Execution.
+type process interface {
+	TTY() *os.File
+	Signal(syscall.Signal) error
+	Wait(context.Context) (*Result, error)
+}
+
+// wait starts a process and waits for it: its terminal, if it has one,
+// is copied to and from Stdin and Stdout (in raw mode, and following the
+// window's size, when Stdin is a terminal); with ForwardSignals, this
+// program's signals go to it.
+func (f Foreground) wait(ctx context.Context, start func() (process, error)) (*Result, error) {
+	stdin, stdout := f.Stdin, f.Stdout
 	if stdin == nil {
 		stdin = os.Stdin
 	}
 	if stdout == nil {
 		stdout = os.Stdout
 	}
-	terminal := c.spec.Process != nil && c.spec.Process.Terminal
-	inTerm := terminal && isTerminal(stdin)
+	inTerm := isTerminal(stdin)
 
-	// catch signals before the sandbox exists, so that none is lost
+	// catch signals before the process exists, so that none is lost
 	// between
 	var want []os.Signal
 	switch {
-	case c.opts.ForwardSignals:
+	case f.ForwardSignals:
 		want = forwarded
 	case inTerm:
 		want = []os.Signal{unix.SIGWINCH} // its default is to be ignored
@@ -87,14 +133,16 @@ func (c *Container) foreground(ctx context.Context) (*Result, error) {
 		defer func() { go signal.Stop(sigs) }()
 	}
 
-	if err := c.Start(); err != nil {
+	p, err := start()
+	if err != nil {
 		return nil, err
 	}
-	if m := c.TTY(); m != nil {
-		detach, err := attach(m, stdin, stdout, inTerm)
+	tty := p.TTY()
+	if tty != nil {
+		detach, err := attach(tty, stdin, stdout, inTerm)
 		if err != nil {
-			c.Signal(unix.SIGKILL)
-			c.Wait(context.Background())
+			p.Signal(unix.SIGKILL)
+			p.Wait(context.Background())
 			return nil, err
 		}
 		defer detach()
@@ -108,17 +156,32 @@ func (c *Container) foreground(ctx context.Context) (*Result, error) {
 				case <-done:
 					return
 				case sig := <-sigs:
-					if sig == unix.SIGWINCH && c.tty != nil && inTerm {
-						resize(c.tty, stdin)
+					if sig == unix.SIGWINCH && tty != nil && inTerm {
+						resize(tty, stdin)
 					}
-					if c.opts.ForwardSignals {
-						c.Signal(sig.(syscall.Signal))
+					if f.ForwardSignals {
+						p.Signal(sig.(syscall.Signal))
 					}
 				}
 			}
 		}()
 	}
-	return c.Wait(ctx)
+	return p.Wait(ctx)
+}
+
+// TerminalSize is the window size of the terminal f is, as a spec's
+// consoleSize (or ExecOptions.ConsoleSize) says it; nil when f is not a
+// terminal.
+func TerminalSize(f *os.File) *specs.Box {
+	fd, err := fdOf(f)
+	if err != nil {
+		return nil
+	}
+	ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+	if err != nil {
+		return nil
+	}
+	return &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
 }
 
 // attach copies between the pty's master m and the caller's stdin and

@@ -18,11 +18,23 @@ var Version = "dev"
 func commands() []*cobra.Command {
 	return []*cobra.Command{
 		newCompletionCmd(),
+		newEnterCmd(),
+		newExecCmd(),
 		newImageCmd(),
+		newInspectCmd(),
+		newKillCmd(),
+		newListCmd(),
+		newLogsCmd(),
+		newMonitorCmd(),
 		newNetCmd(),
 		newNetnsCmd(),
+		newNSCmd(),
+		newPsCmd(),
+		newRmCmd(),
 		newRunCmd(),
+		newStopCmd(),
 		newVersionCmd(),
+		newWaitCmd(),
 	}
 }
 
@@ -97,6 +109,7 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(commands()...)
+	addRootFlag(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }

@@ -28,6 +28,7 @@ type runOptions struct {
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	limitOptions
+	detachOptions
 	netOptions
 }
 
@@ -68,7 +69,13 @@ defaults; COMMAND replaces Cmd, and --env, --workdir and --user change
 the rest. The environment is the image's, not nook's.
 
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
-bundle's config.json says everything, and COMMAND is the container's ID.`,
+bundle's config.json says everything, and COMMAND is the container's ID.
+
+With -d, COMMAND runs in the background under a nook monitor and nook
+prints the sandbox's ID once COMMAND runs; its output goes to a log (nook
+logs). With --name, or -d, the sandbox is recorded in the state directory
+(--root): nook list shows it, nook exec, stop, kill, wait and rm act on it
+by ID or name.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
   nook run --image busybox -- sh -c 'cat /etc/os-release'
@@ -84,8 +91,11 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.detachOptions.check(o.tty, &o.limitOptions); err != nil {
+				return usageError{err}
+			}
 			if o.bundle != "" {
-				return runBundle(o, args)
+				return runBundle(cmd, o, args)
 			}
 			return runSandbox(cmd, o, args)
 		},
@@ -115,9 +125,10 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.detachOptions.flags(cmd)
 	o.netOptions.flags(f)
 	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
-	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
+	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper; a later run with the same DIR goes on from it")
 	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
@@ -217,7 +228,16 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 		if err != nil {
 			return err
 		}
+		// held until the sandbox runs; a detached one's monitor holds
+		// the layers from then on
 		defer release()
+	}
+	if o.detach {
+		return detachSandbox(cmd, cfg, &o.detachOptions, o.store)
+	}
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
 	}
 	// sandbox.Run, step by step: the configuration is checked before
 	// --stdout truncates a file
@@ -239,7 +259,9 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 		return flagError(err)
 	}
 	defer nw.Close()
-	r, err := container.Run(context.Background(), "", s, nw.Options(cfg.Options()))
+	opts := nw.Options(cfg.Options())
+	opts.Record = rec
+	r, err := container.Run(context.Background(), "", s, opts)
 	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
 		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
 	}
@@ -274,7 +296,7 @@ func exitStatus(r *container.Result, err error) error {
 
 // runBundle is `nook run --bundle`: the bundle's spec, in the foreground.
 // Its errors name the spec's fields, as they are the bundle's.
-func runBundle(o *runOptions, args []string) error {
+func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if len(args) != 1 {
 		return usageError{errors.New("--bundle: want exactly one argument, the container ID")}
 	}
@@ -286,7 +308,14 @@ func runBundle(o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, ForwardSignals: true}))
+	if o.detach {
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir}, dir, args[0])
+	}
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
+	}
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the
