@@ -114,6 +114,9 @@ func (o *enterFlags) options(cmd *cobra.Command, args []string) (*container.Ente
 		}
 		eo.Target = pid
 	}
+	if o.all && eo.Target == 0 {
+		return nil, usageError{errors.New("--all: needs a target (-t PID or --sandbox NAME)")}
+	}
 	for _, x := range nsFlags {
 		if !cmd.Flags().Changed(x.long) {
 			continue
