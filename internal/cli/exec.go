@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/sandbox"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func newExecCmd() *cobra.Command {
@@ -62,9 +59,7 @@ status.`,
 			}
 			if tty {
 				// the terminal starts at the size of ours
-				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-					o.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-				}
+				o.ConsoleSize = container.TerminalSize(os.Stdin)
 			}
 			for _, e := range env {
 				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
@@ -90,21 +85,20 @@ status.`,
 			if rt.detach {
 				return rt.start(in, o)
 			}
-			sigs := catchSignals()
 			if rt.consoleSocket != "" {
 				return usageError{errors.New("--console-socket: only with --detach")}
 			}
-			x, err := in.Exec(o)
-			if err != nil {
-				return err
-			}
-			if rt.pidFile != "" {
-				if err := writePidFile(rt.pidFile, x.Pid()); err != nil {
-					x.Close()
-					return err
+			fg := container.Foreground{ForwardSignals: true}
+			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) {
+				x, err := in.Exec(o)
+				if err == nil && rt.pidFile != "" {
+					if err = writePidFile(rt.pidFile, x.Pid()); err != nil {
+						x.Close()
+						return nil, err
+					}
 				}
-			}
-			return exitStatus(waitExecution(x, sigs))
+				return x, err
+			}))
 		},
 	}
 	f := cmd.Flags()
@@ -116,30 +110,4 @@ status.`,
 	f.StringVar(&cwd, "cwd", "", "the same as --workdir (runc's name)")
 	rt.flags(cmd)
 	return cmd
-}
-
-// catchSignals starts catching the signals nook passes on, before the
-// process they are for exists, so that none is lost.
-func catchSignals() chan os.Signal {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	return sigs
-}
-
-// waitExecution wires a terminal, passes signals on, and waits.
-func waitExecution(x *container.Execution, sigs chan os.Signal) (*container.Result, error) {
-	defer x.Close()
-	if m := x.TTY(); m != nil {
-		restore := wireTTY(m)
-		defer restore()
-	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && x.TTY() != nil {
-				resize(x.TTY())
-			}
-			x.Signal(sig.(syscall.Signal))
-		}
-	}()
-	return x.Wait(context.Background())
 }
