@@ -143,11 +143,20 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := testutil.Command(t, "--root", root, "create", "--bundle", b, "--pid-file", pidFile, id)
+	// files, not pipes: init keeps create's stdio, and Run would wait
+	// for a pipe's end until the container ends
 	cmd.Stdout = f
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("create: %v\n%s", err, errOut.String())
+	errFile := filepath.Join(t.TempDir(), "err")
+	ef, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = ef
+	err = cmd.Run()
+	ef.Close()
+	if err != nil {
+		b, _ := os.ReadFile(errFile)
+		t.Fatalf("create: %v\n%s", err, b)
 	}
 	f.Close()
 	t.Cleanup(func() { testutil.Run(t, "--root", root, "delete", "--force", id) })
