@@ -40,6 +40,7 @@ var flagOf = map[string]string{
 	"Config.UID":               "--user",
 	"Config.GID":               "--user",
 	"Config.NoInit":            "--no-init",
+	"Config.NoPivot":           "--no-pivot",
 	"Config.TTY":               "--tty",
 	"Config.CapAdd":            "--cap-add",
 	"Config.CapDrop":           "--cap-drop",
