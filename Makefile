@@ -6,7 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TAGS    := osusergo,netgo
 LDFLAGS := -s -w -X github.com/nookrun/nook/internal/cli.Version=$(VERSION) -extldflags -static
 
-.PHONY: nook test test-deps bench clean
+.PHONY: nook test test-vm test-deps bench clean
 
 nook:
 	CGO_ENABLED=1 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o nook ./cmd/nook
@@ -20,6 +20,12 @@ test-deps:
 test: nook
 	$(GO) vet -tags $(TAGS) ./...
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./...
+
+# every test again inside a VM that runs Debian's stock kernel, once per
+# cgroup layout (pure v2, pure v1, hybrid): see scripts/vm/run.sh
+VM_MODES ?= v1
+test-vm:
+	./scripts/vm/run.sh -m $(VM_MODES)
 
 # start-up beside the C floor, bubblewrap, runc, crun and unshare(1), then
 # throughput with limits on
