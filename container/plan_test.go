@@ -73,3 +73,21 @@ func TestMountOptions(t *testing.T) {
 		t.Errorf("data = %q", data)
 	}
 }
+
+func TestPivotImpossibleFrom(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want bool
+	}{
+		{"1 1 0:2 / / rw - rootfs rootfs rw", true},
+		{"23 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw", false},
+		{"23 1 254:0 /srv/jail / rw,relatime - ext4 /dev/vda rw", true},
+		{"40 23 0:33 / /proc rw - proc proc rw", false},
+		{"garbage", false},
+	} {
+		if got := pivotImpossibleFrom(c.line) != ""; got != c.want {
+			t.Errorf("%q: impossible %v, want %v (%q)", c.line, got, c.want, pivotImpossibleFrom(c.line))
+		}
+	}
+	t.Logf("this host: %q", pivotImpossible())
+}

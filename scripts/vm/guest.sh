@@ -114,6 +114,11 @@ bins=/run/nook-vm
 mkdir -p "$bins"
 mount --bind -o ro "$run" "$bins" || die "cannot bind $run"
 export NOOK_BINARY=$bins/nook ATTACKER_BINARY=$bins/attacker
+# under software emulation, timing checks get more slack (testutil.Slack)
+[ "$(arg nook.slow)" != 1 ] || export NOOK_TEST_SLOW=1
+# flags for every test binary (-r of run.sh), one a line
+flags=()
+[ ! -f "$run/testflags" ] || mapfile -t flags <"$run/testflags"
 
 # the tests: one line per package in $run/tests: import path, source
 # directory, test binary
@@ -123,7 +128,7 @@ while read -r pkg dir bin; do
 	name=${pkg//\//_}
 	t0=$EPOCHREALTIME
 	bin=$bins/${bin#"$run"/}
-	(cd "$dir" && exec "$bin" -test.count=1 -test.v -test.timeout="${timeout:-20m}") \
+	(cd "$dir" && exec "$bin" -test.count=1 -test.v -test.timeout="${timeout:-20m}" "${flags[@]}") \
 		</dev/null >"$out/$name.log" 2>&1
 	code=$?
 	t1=$EPOCHREALTIME

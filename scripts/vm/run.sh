@@ -6,11 +6,14 @@
 #   v1      pure cgroup v1, no unified hierarchy
 #   hybrid  v1 controllers plus an empty cgroup2 at /sys/fs/cgroup/unified
 #
-#   scripts/vm/run.sh [-m MODE,...] [-p PACKAGE,...] [-t TIMEOUT]
+#   scripts/vm/run.sh [-m MODE,...] [-p PACKAGE,...] [-r REGEXP] [-t TIMEOUT]
 #
 # -m picks the modes (all three by default, or $NOOK_VM_MODES), -p the Go
 # packages whose tests run (import paths or ./dir patterns; all that have
-# tests by default), -t the time each package's tests may take (20m).
+# tests by default), -r the tests (go test's -run), -t the time each
+# package's tests may take (20m). $NOOK_VM_LOGS, when set, is a directory
+# that receives each package's full -v output and the guest's console, per
+# mode.
 #
 # The guest's root is this machine's own /, shared read-only over 9p
 # (virtio) with a tmpfs overlay on top, so the tests find what they find
@@ -45,11 +48,13 @@ mem=${NOOK_VM_MEMORY:-2048}
 cpus=${NOOK_VM_CPUS:-$(nproc)}
 tags=osusergo,netgo
 
-usage() { echo "usage: $0 [-m v2,v1,hybrid] [-p PACKAGE,...] [-t TIMEOUT]" >&2; exit 2; }
-while getopts m:p:t: opt; do
+run_re=
+usage() { echo "usage: $0 [-m v2,v1,hybrid] [-p PACKAGE,...] [-r REGEXP] [-t TIMEOUT]" >&2; exit 2; }
+while getopts m:p:r:t: opt; do
 	case $opt in
 	m) modes=$OPTARG ;;
 	p) pkgs=${OPTARG//,/ } ;;
+	r) run_re=$OPTARG ;;
 	t) pkg_timeout=$OPTARG ;;
 	*) usage ;;
 	esac
@@ -185,6 +190,7 @@ while read -r pkg dir; do
 	echo "$pkg $dir $bin" >>"$run/tests"
 done <"$run/packages"
 [[ -s $run/tests ]] || fail "no package with tests in $pkgs"
+[[ -z $run_re ]] || printf '%s\n' "-test.run=$run_re" >"$run/testflags"
 log "built $(wc -l <"$run/tests") test binaries in $((SECONDS - t_build)) s"
 
 # --- KVM or TCG ------------------------------------------------------------
@@ -230,10 +236,12 @@ for mode in ${modes//,/ }; do
 	t0=$SECONDS
 	for try in 1 2; do
 		rm -f "$out/booted" "$out/console.log"
+		append=$cmdline
+		[[ $accel_name != TCG ]] || append+=" nook.slow=1"
 		log "$mode: booting $kver ($accel_name, $cpus CPUs, $mem MiB)"
 		qemu-system-x86_64 -machine q35 "${accel[@]}" -smp "$cpus" -m "$mem" \
 			-nodefaults -no-user-config -display none -no-reboot \
-			-kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$cmdline" \
+			-kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
 			-serial "file:$out/console.log" \
 			-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 			-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap" \
