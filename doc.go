@@ -9,7 +9,10 @@
 //   - namespaces: namespace types, ID maps, time offsets.
 //   - cgroups: cgroup limits and accounting on v1, hybrid and v2 hosts.
 //   - caps, seccomp: capability sets and seccomp filters.
+//   - verdict: the judgement of a finished run, for judges and CI.
 //
 // The command line lives in cmd/nook and internal/cli and only turns flags
-// into calls of these packages.
+// into calls of these packages. ARCHITECTURE.md maps the packages, which
+// may import which (TestImportRules checks it), and the path of
+// `nook run -- CMD` from flags to exec.
 package nook

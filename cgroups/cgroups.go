@@ -329,6 +329,19 @@ func (m *Manager) Paths() []string {
 	return p
 }
 
+// UnifiedDir returns the sandbox's one directory on a cgroup v2 host, where
+// a new process can start straight in it (clone3's CLONE_INTO_CGROUP, with
+// an fd of the directory) instead of being moved there by Add; "" on v1
+// and hybrid hosts, where a process joins one directory per hierarchy.
+func (m *Manager) UnifiedDir() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mode != Unified || m.gone || len(m.dirs) != 1 {
+		return ""
+	}
+	return m.dirs[0]
+}
+
 // ProcsFiles returns the cgroup.procs files a pid must be written into to
 // join all of the sandbox's cgroups, in the order Add uses.
 func (m *Manager) ProcsFiles() []string {

@@ -49,6 +49,9 @@ func TestCreateDestroyLeavesNothing(t *testing.T) {
 		t.Fatal("no paths")
 	}
 	t.Logf("paths: %v", paths)
+	if d := m.UnifiedDir(); (m.Mode() == Unified) != (d != "") || (d != "" && d != paths[0]) {
+		t.Errorf("UnifiedDir = %q in mode %v with paths %v", d, m.Mode(), paths)
+	}
 	for _, p := range paths {
 		if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
 			t.Errorf("%s: %v", p, err)

@@ -39,6 +39,9 @@ func TestV2CodeOnHybridTree(t *testing.T) {
 	if p := m.Paths(); !slices.Equal(p, []string{filepath.Join(v2Parent, m.Name())}) {
 		t.Fatalf("paths %v", p)
 	}
+	if d := m.UnifiedDir(); d != m.Paths()[0] {
+		t.Errorf("UnifiedDir = %q, want %q", d, m.Paths()[0])
+	}
 	w := m.Warnings()
 	t.Logf("warnings: %q", w)
 	if len(w) != 2 || !strings.Contains(w[0], "memory controller not available") || !strings.Contains(w[1], "pids controller not available") {

@@ -43,11 +43,10 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
-
-	waitFD bool
 }
 
-// Result is how a command ended.
+// Result is how a command ended. verdict.Run has the same fields, so a
+// Result converts to it for verdict.Judge.
 type Result struct {
 	// ExitCode is the command's exit status, or 128+N when signal N
 	// killed it (as a shell reports it).
@@ -162,24 +161,38 @@ func (c *Container) Start() (err error) {
 		}
 	}
 	files = append(files, c.opts.ExtraFiles...)
-	cleanup := &spawn.Plan{}
+	cleanup := &spawn.Cleanup{}
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
 	if c.cgroup != nil {
 		// every process is in every hierarchy: one is enough to find them
 		if dirs := c.cgroup.Paths(); len(dirs) > 0 {
-			cleanup.Add(spawn.JanitorKill, dirs[0])
+			cleanup.Kill(dirs[0])
 		}
 		for _, dir := range c.cgroup.Paths() {
-			cleanup.Add(spawn.JanitorRmdir, dir)
+			cleanup.Rmdir(dir)
+		}
+	}
+	// on cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP):
+	// nothing to join between clone and release
+	cgroupFD := -1
+	if c.cgroup != nil {
+		if dir := c.cgroup.UnifiedDir(); dir != "" {
+			fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				c.cgroup.Destroy()
+				return &os.PathError{Op: "open cgroup", Path: dir, Err: err}
+			}
+			defer unix.Close(fd)
+			cgroupFD = fd
 		}
 	}
 	cfg := &spawn.Config{
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,
-		CgroupFD:    -1,
+		CgroupFD:    cgroupFD,
 		Files:       files,
 		Init:        c.opts.Init,
 		TTY:         c.plan.tty,
@@ -202,7 +215,7 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
-	if c.cgroup != nil {
+	if c.cgroup != nil && cgroupFD < 0 {
 		if err := c.cgroup.Add(proc.Pid); err != nil {
 			return err
 		}
@@ -234,6 +247,9 @@ type StartError struct {
 
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
+
+// ExitStatus is the exit status a shell would give the failure.
+func (e *StartError) ExitStatus() int { return e.ExitCode }
 
 // TTY returns the master side of the command's pseudo-terminal
 // (process.terminal), or nil.

@@ -1,43 +1,56 @@
 // Package container runs OCI runtime specs: it is the one start path that
-// `nook run`, the OCI commands and Go programs share.
+// `nook run` (its flags and its --bundle alike) and Go programs share. The
+// OCI runtime commands (create, start, state, kill, delete) do not exist
+// yet; they will sit on this same path.
 //
 // A Container goes New (validate the spec and compile it, touching
-// nothing), Start (create the namespaces, the root file system and the
-// command), Wait, and Close (kill what is left, remove what was made).
-// Run does all four.
+// nothing), Start (create the cgroup, the namespaces, the root file system
+// and the command), Wait, and Close (kill what is left, remove what was
+// made). Run does all four.
 //
 // # The start path
 //
-// In the parent (Go), Start:
-//  1. compiles the spec into the child's steps (compile, plan.go): which
-//     namespaces clone3 creates, which are joined by path, every mount in
-//     order, devices, masked and read-only paths, rlimits, user,
-//     capabilities, seccomp, environment and arguments;
-//  2. clones the child and the janitor (package internal/spawn);
-//  3. writes the user namespace's ID maps and puts the child in its
-//     cgroup;
+// New compiles the spec into the child's plan (compile, plan.go): which
+// namespaces clone3 creates and which are joined by path, every mount in
+// order, devices, masked and read-only paths, rlimits, user,
+// capabilities, seccomp, environment and arguments. Everything that can be
+// decided before clone is decided there, in Go, and a spec error names
+// its field. testdata/plans holds what a table of specs compiles to, one
+// step a line (TestPlanGolden).
+//
+// Start, in the parent (Go):
+//  1. creates the sandbox's cgroup, if it gets one, before any process;
+//  2. clones the child and the janitor (package internal/spawn): on
+//     cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP);
+//  3. writes the user namespace's ID maps and, on cgroup v1, puts the
+//     child in its cgroups;
 //  4. releases the child and waits until it has exec'd the command or
 //     failed, with the error it reported.
 //
-// In the child (C, internal/spawn/child.c), in this order:
-//  1. new session; unshare the cgroup namespace (after the cgroup was
-//     joined, so that its root is the sandbox's cgroup) and the time
-//     namespace (writing its offsets before anyone is inside);
+// In the child (C, internal/spawn), the plan's steps in this order:
+//  1. namespaces given by path are joined (the user namespace first); a
+//     new session; the cgroup namespace is unshared (after the cgroup was
+//     joined, so that its root is the sandbox's cgroup), and the time
+//     namespace (its offsets written before anyone is inside);
 //  2. host name, domain name, loopback up;
-//  3. the mount tree private, the new root built: the rootfs bound onto
-//     itself, or an empty tmpfs with the host's system directories bound
-//     in; every mount destination resolved inside the new root
-//     (openat2 RESOLVE_IN_ROOT), so a symlink in a rootfs cannot point a
-//     mount outside it;
+//  3. the mount tree private (linux.rootfsPropagation), the new root
+//     built: the rootfs bound onto itself, or an empty tmpfs with the
+//     host's system directories bound in; every mount destination
+//     resolved inside the new root (openat2 RESOLVE_IN_ROOT), so a
+//     symlink in a rootfs cannot point a mount outside it;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
-//  5. pivot_root, the old root detached;
-//  6. terminal, working directory, rlimits, user and capabilities,
-//     no_new_privs, seccomp;
-//  7. close every fd but 0-2 and the ones passed on; exec the command,
+//  5. pivot_root, the old root detached; the root made read-only if asked;
+//  6. terminal, working directory, rlimits, oom_score_adj;
+//  7. the user: without no_new_privs the seccomp filter is loaded first,
+//     while CAP_SYS_ADMIN (which loading it then needs) is still held;
+//     then groups, ids and capabilities; with no_new_privs, it is set
+//     and the filter loaded last, so that it never sees nook's own
+//     set-up calls;
+//  8. close every fd but 0-2 and the ones passed on; exec the command,
 //     as PID 1 or under nook's init.
 //
-// Errors name the step and its path (`mount proc on /proc: permission
+// Errors name the step and its paths (`bind /src on /dst: permission
 // denied`); a failure at any point leaves nothing behind, since what the
 // child made dies with its namespaces and the janitor removes the rest.
 package container

@@ -67,20 +67,20 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {
 		if ns.Type == namespaces.User {
-			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+			st.Setns(ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
 		}
 	}
 	for _, ns := range join {
 		if ns.Type != namespaces.User {
-			st.Add(spawn.OpSetns, ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
+			st.Setns(ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
 		}
 	}
-	st.Add(spawn.OpSetsid)
+	st.Setsid()
 	if p.newCgroup {
-		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWCGROUP))
+		st.Unshare(unix.CLONE_NEWCGROUP)
 	}
 	if newNS[namespaces.Time] {
-		st.Add(spawn.OpUnshare, uint64(unix.CLONE_NEWTIME))
+		st.Unshare(unix.CLONE_NEWTIME)
 		var off strings.Builder
 		for _, clock := range []string{"monotonic", "boottime"} {
 			if v, ok := lx.TimeOffsets[clock]; ok {
@@ -88,11 +88,11 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 			}
 		}
 		if off.Len() > 0 {
-			st.Add(spawn.OpWrite, "/proc/self/timens_offsets", off.String())
+			st.Write("/proc/self/timens_offsets", off.String())
 		}
 		// enter it ourselves, so that the command is in it with or
 		// without an init between
-		st.Add(spawn.OpSetns, "/proc/self/ns/time_for_children", uint64(unix.CLONE_NEWTIME))
+		st.Setns("/proc/self/ns/time_for_children", unix.CLONE_NEWTIME)
 	} else if len(lx.TimeOffsets) > 0 {
 		return nil, fmt.Errorf("linux.timeOffsets: needs a new time namespace")
 	}
@@ -102,13 +102,13 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		if !newNS[namespaces.UTS] && !joins(join, namespaces.UTS) {
 			return nil, fmt.Errorf("hostname: needs a uts namespace of its own")
 		}
-		st.Add(spawn.OpHostname, s.Hostname)
+		st.Hostname(s.Hostname)
 	}
 	if s.Domainname != "" {
-		st.Add(spawn.OpDomainname, s.Domainname)
+		st.Domainname(s.Domainname)
 	}
 	if newNS[namespaces.Network] {
-		st.Add(spawn.OpLoopback)
+		st.Loopback()
 	}
 
 	// 3. the root file system
@@ -119,14 +119,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Add(spawn.OpPropagation, uint64(prop))
+	st.Propagation(uint64(prop))
 	host := "" // where the host's "/" is, while the new root is built
 	if s.Root == nil || s.Root.Path == "" {
-		st.Add(spawn.OpBasePivot, "/tmp")
-		st.Add(spawn.OpRoot, "/newroot", true)
+		st.BasePivot("/tmp")
+		st.Root("/newroot", true)
 		host = "/oldroot"
 	} else {
-		st.Add(spawn.OpRoot, s.Root.Path, false)
+		st.Root(s.Root.Path, false)
 	}
 	if err := compileMounts(st, s.Mounts, host, o.Bundle); err != nil {
 		return nil, err
@@ -135,35 +135,42 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	for _, m := range lx.MaskedPaths {
-		st.Add(spawn.OpMask, m)
+		st.Mask(m)
 	}
 	for _, r := range lx.ReadonlyPaths {
-		st.Add(spawn.OpReadonly, r)
+		st.Readonly(r)
 	}
-	st.Add(spawn.OpPivot)
+	st.Pivot()
 	if s.Root != nil && s.Root.Readonly {
-		st.Add(spawn.OpRootReadonly)
+		st.RootReadonly()
 	}
 
 	proc := s.Process
 	if proc.Terminal {
 		p.tty = true
-		st.Add(spawn.OpTTY)
+		var rows, cols uint16
+		if b := proc.ConsoleSize; b != nil {
+			if b.Height > 0xffff || b.Width > 0xffff {
+				return nil, fmt.Errorf("process.consoleSize: %dx%d is larger than a terminal can be", b.Height, b.Width)
+			}
+			rows, cols = uint16(b.Height), uint16(b.Width)
+		}
+		st.TTY(rows, cols)
 	}
 	cwd := proc.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
-	st.Add(spawn.OpChdir, cwd)
+	st.Chdir(cwd)
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitByName(r.Type)
 		if !ok {
 			return nil, fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
-		st.Add(spawn.OpRlimit, res, r.Soft, r.Hard, r.Type)
+		st.Rlimit(spawn.Rlimit{Resource: uint32(res), Name: r.Type, Soft: r.Soft, Hard: r.Hard})
 	}
 	if proc.OOMScoreAdj != nil {
-		st.Add(spawn.OpWrite, "/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
+		st.Write("/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
 	}
 
 	// 4. who the command runs as, and what it may do. With no_new_privs
@@ -182,29 +189,28 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	if filter != nil && !proc.NoNewPrivileges {
-		st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+		st.Seccomp(filter, filterFlags)
 	}
-	groups := make([]uint32, 0, len(proc.User.AdditionalGids))
-	groups = append(groups, proc.User.AdditionalGids...)
-	setGroups := !(p.newUser && o.DenySetgroups)
-	st.Add(spawn.OpUser, uint64(proc.User.UID), uint64(proc.User.GID), groups,
-		caps != nil, caps.get(0), caps.get(1), caps.get(2), caps.get(3), caps.get(4), setGroups, lastCap())
+	st.User(spawn.User{
+		UID:       proc.User.UID,
+		GID:       proc.User.GID,
+		Groups:    proc.User.AdditionalGids,
+		SetGroups: !(p.newUser && o.DenySetgroups),
+		Caps:      caps,
+	})
 	if proc.NoNewPrivileges {
-		st.Add(spawn.OpNoNewPrivs)
+		st.NoNewPrivs()
 		if filter != nil {
-			st.Add(spawn.OpSeccomp, filter, uint64(filterFlags))
+			st.Seccomp(filter, filterFlags)
 		}
 	}
 	for _, e := range proc.Env {
-		st.Add(spawn.OpEnv, e)
+		st.Env(e)
 	}
 	for _, a := range proc.Args {
-		st.Add(spawn.OpArg, a)
+		st.Arg(a)
 	}
-	if o.waitFD {
-		st.Add(spawn.OpWaitFD)
-	}
-	st.Add(spawn.OpExec, o.Init)
+	st.Exec(o.Init)
 	if err := st.Err(); err != nil {
 		return nil, err
 	}
@@ -332,7 +338,8 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 			if _, err := os.Stat(src); err != nil {
 				return fmt.Errorf("mounts[%d]: bind source: %w", i, err)
 			}
-			st.Add(spawn.OpMount, host+src, m.Destination, "", uint64(flags), "", attr, uint64(prop), spawn.MountPointAuto)
+			st.Mount(spawn.Mount{Source: host + src, Target: m.Destination, Flags: uint64(flags),
+				Attr: attr, Propagation: uint64(prop), Point: spawn.MountPointAuto})
 			continue
 		}
 		switch fstype {
@@ -348,7 +355,8 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 		case "":
 			return fmt.Errorf("mounts[%d] (%s): no type", i, m.Destination)
 		}
-		st.Add(spawn.OpMount, src, m.Destination, fstype, uint64(flags&^unix.MS_BIND), data, uint64(0), uint64(prop), spawn.MountPointDir)
+		st.Mount(spawn.Mount{Source: src, Target: m.Destination, FSType: fstype, Flags: uint64(flags &^ unix.MS_BIND),
+			Data: data, Propagation: uint64(prop), Point: spawn.MountPointDir})
 	}
 	return nil
 }
@@ -422,7 +430,7 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		if err := unix.Stat(path, &sb); err != nil {
 			return &os.PathError{Op: "stat", Path: path, Err: err}
 		}
-		st.Add(spawn.OpDevice, host+path, path, uint64(sb.Rdev), uint64(sb.Mode))
+		st.Device(spawn.Device{Host: host + path, Path: path, Rdev: uint64(sb.Rdev), Mode: sb.Mode})
 		return nil
 	}
 	for _, d := range defaultDevices {
@@ -439,10 +447,10 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		}
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
-		st.Add(spawn.OpSymlink, l[0], l[1])
+		st.Symlink(l[0], l[1])
 	}
 	if devPts {
-		st.Add(spawn.OpSymlink, "pts/ptmx", "/dev/ptmx")
+		st.Symlink("pts/ptmx", "/dev/ptmx")
 	}
 	return nil
 }

@@ -35,6 +35,10 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		{"offsets without time namespace", func(s *specs.Spec) {
 			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 1}}
 		}, "linux.timeOffsets"},
+		{"console too large", func(s *specs.Spec) {
+			s.Process.Terminal = true
+			s.Process.ConsoleSize = &specs.Box{Height: 70000, Width: 80}
+		}, "process.consoleSize"},
 		{"unknown capability", func(s *specs.Spec) {
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
 		}, "process.capabilities"},

@@ -4,23 +4,14 @@ import (
 	"fmt"
 
 	"github.com/nookrun/nook/caps"
+	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// capMasks holds bounding, effective, permitted, inheritable and ambient.
-type capMasks [5]uint64
-
-func (c *capMasks) get(i int) uint64 {
-	if c == nil {
-		return 0
-	}
-	return c[i]
-}
-
 // capSets compiles process.capabilities; nil means the spec does not touch
 // capabilities at all (the command keeps what its user has).
-func capSets(c *specs.LinuxCapabilities) (*capMasks, error) {
+func capSets(c *specs.LinuxCapabilities) (*spawn.Caps, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -36,7 +27,8 @@ func capSets(c *specs.LinuxCapabilities) (*capMasks, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("process.capabilities: %w", err)
 	}
-	return &capMasks{s.Bounding, s.Effective, s.Permitted, s.Inheritable, s.Ambient}, nil
+	return &spawn.Caps{Bounding: s.Bounding, Effective: s.Effective, Permitted: s.Permitted,
+		Inheritable: s.Inheritable, Ambient: s.Ambient, Last: uint32(caps.Last())}, nil
 }
 
 // compileSeccomp compiles linux.seccomp into the BPF program the child
@@ -52,6 +44,3 @@ func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, uint32, error) {
 	}
 	return prog.Bytes(), flags, nil
 }
-
-// lastCap is the highest capability number this kernel knows.
-func lastCap() int { return caps.Last() }

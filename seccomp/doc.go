@@ -3,13 +3,19 @@
 //
 // # How it fits
 //
-// nook's child is a forked copy of the nook process that runs a small C
-// program, not Go, between fork and execve. The Go parent therefore does
-// all the work here: it reads or builds a profile ([Load], [Default]),
-// compiles it ([Compile]) and hands the child [Program.Bytes] (an array of
-// struct sock_filter) plus [FilterFlags]. The child only sets
-// PR_SET_NO_NEW_PRIVS and calls seccomp(SECCOMP_SET_MODE_FILTER, flags,
-// &(struct sock_fprog){len, bytes}) as its last step before execve.
+// nook's child is a clone of the nook process that runs a small C
+// program, not Go, between clone and execve (package internal/spawn). The
+// Go parent therefore does all the work here: it reads or builds a profile
+// ([Load], [Default]), compiles it ([Compile]) and puts [Program.Bytes]
+// (an array of struct sock_filter) and [FilterFlags] into the child's plan
+// (package container). The child only calls seccomp(SECCOMP_SET_MODE_FILTER,
+// flags, &(struct sock_fprog){len, bytes}), at one of two points: with
+// no_new_privs (nook's default) it sets PR_SET_NO_NEW_PRIVS after
+// switching to the command's user and capabilities and loads the filter
+// last, right before execve, so the filter never sees nook's own set-up
+// calls; without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it
+// is loaded before the user and capabilities change, while that is still
+// held.
 //
 // # Why a pure-Go compiler and not libseccomp
 //

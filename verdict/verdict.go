@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/nookrun/nook/container"
+	"syscall"
+	"time"
+
+	"github.com/nookrun/nook/cgroups"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,17 +59,50 @@ type Verdict struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Judge decides the verdict of a run: r is its result, or err why it
-// could not run.
-func Judge(r *container.Result, err error, lim Limits) *Verdict {
+// Run is how a run ended, as Judge reads it. Its fields are those of
+// container.Result, which converts to it (verdict.Run(*result)): verdict
+// does not import container, so a judge that only reads verdicts builds
+// without the start path and its C compiler.
+type Run struct {
+	// ExitCode is the command's exit status, or 128+N when signal N
+	// killed it.
+	ExitCode int
+	// Signal is the signal that killed the command, or 0.
+	Signal syscall.Signal
+	// Rusage covers the whole sandbox.
+	Rusage unix.Rusage
+	// Wall is the time from the start of the command to its end.
+	Wall time.Duration
+	// CPU is the CPU time of the whole sandbox.
+	CPU time.Duration
+	// Killed names the limit the sandbox was killed for: "cpu-time" or
+	// "wall-time"; empty when it was not.
+	Killed string
+	// Cgroup is the cgroup's account of the run, or nil.
+	Cgroup *cgroups.Stats
+	// Warnings are limits that could not be enforced.
+	Warnings []string
+}
+
+// exitStatuser is an error that carries the exit status a shell would
+// give a failed start (container.StartError): 126 or 127 for a command
+// that cannot be executed or does not exist.
+type exitStatuser interface {
+	error
+	ExitStatus() int
+}
+
+// Judge decides the verdict of a run: r is how it ended, or nil with err
+// saying why it could not run.
+func Judge(r *Run, err error, lim Limits) *Verdict {
 	v := &Verdict{Limits: lim}
 	if r == nil {
 		v.Status, v.Message = XX, "no result"
-		var se *container.StartError
-		if errors.As(err, &se) && (se.ExitCode == 126 || se.ExitCode == 127) {
+		var se exitStatuser
+		if errors.As(err, &se) && (se.ExitStatus() == 126 || se.ExitStatus() == 127) {
 			// the command itself is missing or not executable: the
 			// program's fault, as a shell would see it
-			v.Status, v.ExitCode = RE, se.ExitCode
+			v.Status, v.ExitCode = RE, se.ExitStatus()
 		}
 		if err != nil {
 			v.Message = err.Error()

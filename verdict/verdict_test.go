@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/cgroups"
-	"github.com/nookrun/nook/container"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,19 +16,19 @@ func TestJudge(t *testing.T) {
 	lim := Limits{CPUTimeMS: 1000, WallTimeMS: 5000, MemoryBytes: 64 << 20}
 	for _, c := range []struct {
 		name string
-		r    *container.Result
+		r    *Run
 		err  error
 		want string
 	}{
-		{"clean exit", &container.Result{}, nil, OK},
-		{"non-zero exit", &container.Result{ExitCode: 3}, nil, RE},
-		{"signal", &container.Result{ExitCode: 139, Signal: syscall.SIGSEGV}, nil, SG},
-		{"killed for cpu", &container.Result{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "cpu-time", CPU: 1010 * time.Millisecond}, nil, TO},
-		{"killed for wall", &container.Result{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "wall-time", Wall: 5 * time.Second}, nil, TO},
-		{"ended within the extra time", &container.Result{CPU: 1200 * time.Millisecond}, nil, TO},
-		{"oom", &container.Result{ExitCode: 137, Signal: syscall.SIGKILL, Cgroup: &cgroups.Stats{OOMKills: 1}}, nil, ML},
-		{"output limit", &container.Result{ExitCode: 153, Signal: unix.SIGXFSZ}, nil, OL},
-		{"not found", nil, &container.StartError{Err: errors.New(`exec "x": executable file not found`), ExitCode: 127}, RE},
+		{"clean exit", &Run{}, nil, OK},
+		{"non-zero exit", &Run{ExitCode: 3}, nil, RE},
+		{"signal", &Run{ExitCode: 139, Signal: syscall.SIGSEGV}, nil, SG},
+		{"killed for cpu", &Run{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "cpu-time", CPU: 1010 * time.Millisecond}, nil, TO},
+		{"killed for wall", &Run{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "wall-time", Wall: 5 * time.Second}, nil, TO},
+		{"ended within the extra time", &Run{CPU: 1200 * time.Millisecond}, nil, TO},
+		{"oom", &Run{ExitCode: 137, Signal: syscall.SIGKILL, Cgroup: &cgroups.Stats{OOMKills: 1}}, nil, ML},
+		{"output limit", &Run{ExitCode: 153, Signal: unix.SIGXFSZ}, nil, OL},
+		{"not found", nil, startError{127}, RE},
 		{"sandbox failed", nil, errors.New("mount proc: permission denied"), XX},
 	} {
 		v := Judge(c.r, c.err, lim)
@@ -43,7 +42,7 @@ func TestJudge(t *testing.T) {
 }
 
 func TestMemoryPeakFromTheCgroup(t *testing.T) {
-	r := &container.Result{Cgroup: &cgroups.Stats{MemoryPeak: 10 << 20, HaveMemoryPeak: true, PidsPeak: 7, HavePidsPeak: true}}
+	r := &Run{Cgroup: &cgroups.Stats{MemoryPeak: 10 << 20, HaveMemoryPeak: true, PidsPeak: 7, HavePidsPeak: true}}
 	r.Rusage.Maxrss = 1234
 	v := Judge(r, nil, Limits{})
 	if v.MaxRSSKiB != 10<<10 || v.PidsPeak == nil || *v.PidsPeak != 7 {
@@ -52,7 +51,7 @@ func TestMemoryPeakFromTheCgroup(t *testing.T) {
 }
 
 func TestWriteIsolate(t *testing.T) {
-	v := Judge(&container.Result{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "cpu-time", CPU: 1005 * time.Millisecond, Wall: 1100 * time.Millisecond}, nil, Limits{CPUTimeMS: 1000})
+	v := Judge(&Run{ExitCode: 137, Signal: syscall.SIGKILL, Killed: "cpu-time", CPU: 1005 * time.Millisecond, Wall: 1100 * time.Millisecond}, nil, Limits{CPUTimeMS: 1000})
 	var b bytes.Buffer
 	if err := v.WriteIsolate(&b); err != nil {
 		t.Fatal(err)
@@ -63,3 +62,10 @@ func TestWriteIsolate(t *testing.T) {
 		}
 	}
 }
+
+// startError stands in for container.StartError, which verdict does not
+// import.
+type startError struct{ code int }
+
+func (e startError) Error() string   { return `exec "x": executable file not found` }
+func (e startError) ExitStatus() int { return e.code }

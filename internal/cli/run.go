@@ -17,6 +17,7 @@ import (
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/verdict"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -198,7 +199,11 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
 	if lo.verdictFile != "" {
-		v := verdict.Judge(r, err, limitsOf(cfg))
+		var run *verdict.Run
+		if r != nil {
+			run = (*verdict.Run)(r)
+		}
+		v := verdict.Judge(run, err, limitsOf(cfg))
 		if werr := lo.writeVerdict(v); werr != nil {
 			return werr
 		}
@@ -241,6 +246,12 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 // sandbox, a terminal is wired up when the spec asks for one, and nook
 // exits with the command's status.
 func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) (*container.Result, error) {
+	if s.Process != nil && s.Process.Terminal && s.Process.ConsoleSize == nil {
+		// the sandbox's terminal starts at the size of ours
+		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+			s.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+		}
+	}
 	c, err := container.New(id, s, opts)
 	if err != nil {
 		return nil, err

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package spawn
 
 /*
@@ -19,42 +21,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-const maxArgs = C.NOOK_MAXARGS
-
-// ExitSetup is the exit status of a child that failed before exec.
-const ExitSetup = C.NOOK_EXIT_SETUP
-
-// Config is everything Start needs: the plan, the namespaces to create with
-// clone, and the child's file descriptors.
-type Config struct {
-	// Steps run in the child, in order; the last is OpExec.
-	Steps *Plan
-	// Cleanup runs in the janitor after the sandbox is gone. With a nil
-	// Cleanup no janitor is started.
-	Cleanup *Plan
-	// CloneFlags are the CLONE_NEW* flags for clone3.
-	CloneFlags uint64
-	// CgroupFD, when >= 0, is a cgroup v2 directory the child starts in
-	// (CLONE_INTO_CGROUP).
-	CgroupFD int
-	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
-	// Files means 0, 1 and 2 as nook has them.
-	Files []*os.File
-	// Init: the child runs nook's init as PID 1 and reports the command's
-	// status through a pipe.
-	Init bool
-	// TTY: the child opens a pty in its root (OpTTY) and sends the master.
-	TTY bool
-	// WaitFD: OpWaitFD blocks on this fd (kept open in the child).
-	WaitFD *os.File
-	// ShareMemory lets the child share nook's memory until its exec
-	// (CLONE_VM) instead of getting a copy, where the platform allows it.
-	// A plan that joins a user or time namespace, or creates a time
-	// namespace, must not: the kernel refuses those to a process that
-	// shares its memory.
-	ShareMemory bool
-}
 
 // childBlockSize is the memory of a child that shares nook's: its
 // thread-local storage (64 KiB) and its stack.
@@ -90,22 +56,6 @@ type Process struct {
 // janitorBlockSize is the janitor's memory: its arguments and its stack.
 const janitorBlockSize = 64 << 10
 
-// ChildError is an error the child reported before or at exec.
-type ChildError struct {
-	Op       string // what failed, with its path, e.g. `mount proc on /proc`
-	Errno    syscall.Errno
-	ExitCode int // what the child exits with: 127 not found, 126 not executable, 125 otherwise
-}
-
-func (e *ChildError) Error() string {
-	if e.ExitCode == 127 && e.Errno == syscall.ENOENT {
-		return e.Op + ": executable file not found"
-	}
-	return e.Op + ": " + e.Errno.Error()
-}
-
-func (e *ChildError) Unwrap() error { return e.Errno }
-
 // Start clones the child. It waits, before its first step, until Release;
 // in between the caller writes ID maps and joins cgroups.
 func Start(cfg *Config) (_ *Process, err error) {
@@ -114,6 +64,11 @@ func Start(cfg *Config) (_ *Process, err error) {
 	}
 	if err := cfg.Steps.Err(); err != nil {
 		return nil, fmt.Errorf("spawn: bad plan: %w", err)
+	}
+	if cfg.Cleanup != nil {
+		if err := cfg.Cleanup.Err(); err != nil {
+			return nil, fmt.Errorf("spawn: bad cleanup: %w", err)
+		}
 	}
 	var closers []*os.File
 	defer func() {
@@ -158,7 +113,6 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.err_fd = C.int(errW.Fd())
 	cs.tty_sock = -1
 	cs.status_fd = -1
-	cs.wait_fd = -1
 	cs.lifeline_fd = -1
 	cs.cgroup_fd = C.int(cfg.CgroupFD)
 	cs.clone_flags = C.ulonglong(cfg.CloneFlags)
@@ -182,9 +136,6 @@ func Start(cfg *Config) (_ *Process, err error) {
 		closers = append(closers, child)
 		cs.tty_sock = C.int(fds[1])
 	}
-	if cfg.WaitFD != nil {
-		cs.wait_fd = C.int(cfg.WaitFD.Fd())
-	}
 	if cfg.Cleanup != nil {
 		r, w, err := pipe()
 		if err != nil {
@@ -199,8 +150,8 @@ func Start(cfg *Config) (_ *Process, err error) {
 	if files == nil {
 		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
 	}
-	if len(files) > C.NOOK_MAXFDS {
-		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), C.NOOK_MAXFDS)
+	if len(files) > maxFDs {
+		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), maxFDs)
 	}
 	cs.nfds = C.int(len(files))
 	for i, f := range files {
@@ -277,26 +228,16 @@ func (p *Process) readError() error {
 		// exec'd, or failed after its last read of them
 		p.freeArgs()
 	}()
-	var hdr [8]byte
-	if _, err := io.ReadFull(p.errs, hdr[:]); err != nil {
+	var rec errorRec
+	if _, err := io.ReadFull(p.errs, unsafe.Slice((*byte)(unsafe.Pointer(&rec)), unsafe.Sizeof(rec))); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil // exec'd: the close-on-exec pipe closed
 		}
 		return &ChildError{Op: "spawn: child exited before its first step", Errno: syscall.EIO, ExitCode: ExitSetup}
 	}
-	errno := int32(binary.NativeEndian.Uint32(hdr[:4]))
-	n := binary.NativeEndian.Uint32(hdr[4:])
-	msg := make([]byte, n)
+	msg := make([]byte, min(rec.len, 4096))
 	io.ReadFull(p.errs, msg)
-	ce := &ChildError{Op: string(msg), Errno: syscall.Errno(errno), ExitCode: ExitSetup}
-	switch {
-	case len(msg) > 5 && string(msg[:5]) == "exec ":
-		ce.ExitCode = 126
-		if ce.Errno == syscall.ENOENT {
-			ce.ExitCode = 127
-		}
-	}
-	return ce
+	return &ChildError{Op: string(msg), Errno: syscall.Errno(rec.err), ExitCode: int(rec.exit)}
 }
 
 // TTY receives the pty master the child opened (Config.TTY).
@@ -325,15 +266,6 @@ func (p *Process) TTY() (*os.File, error) {
 // Signal sends sig to the child through its pidfd (no pid reuse race).
 func (p *Process) Signal(sig syscall.Signal) error {
 	return unix.PidfdSendSignal(p.PidFD, sig, nil, 0)
-}
-
-// Exit is how the child ended.
-type Exit struct {
-	// Status is the command's wait status: under nook's init the one init
-	// reported, otherwise the child's own.
-	Status unix.WaitStatus
-	// Rusage covers the child and every descendant it reaped.
-	Rusage unix.Rusage
 }
 
 // Wait reaps the child. Only one goroutine may call it.

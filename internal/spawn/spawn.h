@@ -1,50 +1,198 @@
-// Shared between child.c and the Go side (cgo reads this header): the
-// step codes of a spawn plan and the parent's arguments. Keep the numbers
-// in step with plan.go.
+// What the Go side and the C side of a spawn share: the step codes of a
+// plan, the layout of each step's record, the error record, and the
+// parent's arguments to nook_spawn. cgo reads this header, and the Go
+// side's twins of these types (plan.go) are checked against it by
+// TestLayoutMatchesC, field by field, with the C compiler's own offsets:
+// a difference fails the tests instead of a sandbox start.
+//
+// A plan is a list of records, each 8-byte aligned:
+//
+//	struct nook_step { op, size }   size: the whole record, header included
+//	struct nook_<step>              the step's fixed fields (none for some)
+//	bytes                           strings (each NUL-terminated) and blobs
+//
+// A string or blob is a struct nook_ref: its offset from the start of its
+// record and its length (a string's NUL not counted).
 #ifndef NOOK_SPAWN_H
 #define NOOK_SPAWN_H
 
-#define NOOK_MAXARGS 12
+#include <stdint.h>
+
 #define NOOK_MAXARGV 4096
 #define NOOK_MAXGROUPS 256
 #define NOOK_MAXFDS 256
-#define NOOK_EXIT_SETUP 125
 
-enum {
-	OP_SETSID = 1,
-	OP_UNSHARE,
-	OP_SETNS,
-	OP_WRITE,
-	OP_HOSTNAME,
-	OP_DOMAINNAME,
-	OP_LOOPBACK,
-	OP_PROPAGATION,
-	OP_BASE_PIVOT,
-	OP_ROOT,
-	OP_MOUNT,
-	OP_SYMLINK,
-	OP_MASK,
-	OP_READONLY,
-	OP_TTY,
-	OP_PIVOT,
-	OP_ROOT_READONLY,
-	OP_CHDIR,
-	OP_RLIMIT,
-	OP_USER,
-	OP_NO_NEW_PRIVS,
-	OP_SECCOMP,
-	OP_ARG,
-	OP_ENV,
-	OP_WAIT_FD,
-	OP_EXEC,
-	OP_DEVICE,
+// The child's exit statuses when it fails before the command runs, as a
+// shell reports them.
+#define NOOK_EXIT_SETUP 125	// the sandbox's set-up failed
+#define NOOK_EXIT_NOEXEC 126	// the command cannot be executed
+#define NOOK_EXIT_NOTFOUND 127	// the command does not exist
+
+// The child's steps, in the order a plan usually lists them.
+enum nook_op {
+	NOOK_OP_SETSID = 1,	// -
+	NOOK_OP_UNSHARE,	// nook_unshare
+	NOOK_OP_SETNS,		// nook_setns
+	NOOK_OP_WRITE,		// nook_write
+	NOOK_OP_HOSTNAME,	// nook_name
+	NOOK_OP_DOMAINNAME,	// nook_name
+	NOOK_OP_LOOPBACK,	// -
+	NOOK_OP_PROPAGATION,	// nook_propagation
+	NOOK_OP_BASE_PIVOT,	// nook_path
+	NOOK_OP_ROOT,		// nook_root
+	NOOK_OP_MOUNT,		// nook_mount
+	NOOK_OP_SYMLINK,	// nook_symlink
+	NOOK_OP_MASK,		// nook_path
+	NOOK_OP_READONLY,	// nook_path
+	NOOK_OP_TTY,		// nook_tty
+	NOOK_OP_PIVOT,		// -
+	NOOK_OP_ROOT_READONLY,	// -
+	NOOK_OP_CHDIR,		// nook_path
+	NOOK_OP_RLIMIT,		// nook_rlimit
+	NOOK_OP_USER,		// nook_user
+	NOOK_OP_NO_NEW_PRIVS,	// -
+	NOOK_OP_SECCOMP,	// nook_seccomp
+	NOOK_OP_ARG,		// nook_path (the argument)
+	NOOK_OP_ENV,		// nook_path (NAME=VALUE)
+	NOOK_OP_EXEC,		// nook_exec
+	NOOK_OP_DEVICE,		// nook_device
+	NOOK_OP_MAX
 };
 
-enum {
-	JOP_RMDIR = 1,
-	JOP_UNLINK,
-	JOP_UMOUNT,
-	JOP_KILL,
+// The janitor's steps, run on the host after the sandbox is gone. Each
+// record is a nook_path.
+enum nook_janitor_op {
+	NOOK_JOP_RMDIR = 1,	// rmdir, retrying while the cgroup is busy
+	NOOK_JOP_UNLINK,	// unlink a file
+	NOOK_JOP_UMOUNT,	// detach a mount (MNT_DETACH)
+	NOOK_JOP_KILL,		// kill every process of a cgroup
+	NOOK_JOP_MAX
+};
+
+// What to create at a mount's destination when it is missing.
+enum nook_mount_point {
+	NOOK_MOUNT_POINT_AUTO = 0,	// a bind's source decides; a directory otherwise
+	NOOK_MOUNT_POINT_DIR = 1,
+	NOOK_MOUNT_POINT_FILE = 2,
+};
+
+struct nook_ref {
+	uint32_t off;
+	uint32_t len;
+};
+
+struct nook_step {
+	uint32_t op;
+	uint32_t size;
+};
+
+struct nook_unshare {
+	uint64_t flags; // CLONE_NEW*
+};
+
+struct nook_setns {
+	struct nook_ref path;
+	uint64_t nstype; // CLONE_NEW*, or 0 for any
+};
+
+struct nook_write {
+	struct nook_ref path; // a procfs file
+	struct nook_ref data;
+};
+
+struct nook_name {
+	struct nook_ref name;
+};
+
+struct nook_propagation {
+	uint64_t flags; // MS_PRIVATE, MS_SLAVE... | MS_REC
+};
+
+struct nook_path {
+	struct nook_ref path;
+};
+
+struct nook_root {
+	struct nook_ref path;
+	uint32_t tmpfs; // 1: a fresh tmpfs, 0: path bound onto itself
+	uint32_t pad;
+};
+
+struct nook_mount {
+	struct nook_ref source; // a host path for a bind, as the child sees it
+	struct nook_ref target; // inside the new root
+	struct nook_ref fstype; // empty for a bind
+	struct nook_ref data;
+	uint64_t flags;	      // mount(2) flags
+	uint64_t attr;	      // MOUNT_ATTR_* set afterwards
+	uint64_t propagation; // MS_PRIVATE... set afterwards, or 0
+	uint32_t point;	      // enum nook_mount_point
+	uint32_t pad;
+};
+
+struct nook_symlink {
+	struct nook_ref target;
+	struct nook_ref link; // inside the new root
+};
+
+struct nook_device {
+	struct nook_ref host; // the host's node, as the child sees it
+	struct nook_ref path; // inside the new root
+	uint64_t rdev;
+	uint32_t mode; // file type and permissions
+	uint32_t pad;
+};
+
+struct nook_rlimit {
+	struct nook_ref name; // RLIMIT_NOFILE..., for errors
+	uint32_t resource;
+	uint32_t pad;
+	uint64_t soft;
+	uint64_t hard;
+};
+
+struct nook_user {
+	uint32_t uid;
+	uint32_t gid;
+	struct nook_ref groups; // uint32_t each
+	uint32_t set_groups;	// 0 where the user namespace denies setgroups
+	uint32_t set_caps;	// 0: leave capabilities as the user has them
+	uint64_t bounding;
+	uint64_t effective;
+	uint64_t permitted;
+	uint64_t inheritable;
+	uint64_t ambient;
+	uint32_t last_cap; // the kernel's highest capability
+	uint32_t pad;
+};
+
+struct nook_seccomp {
+	struct nook_ref filter; // struct sock_filter[]
+	uint32_t flags;		// SECCOMP_FILTER_FLAG_*
+	uint32_t pad;
+};
+
+struct nook_tty {
+	uint32_t rows; // the terminal's size, set before the command starts;
+	uint32_t cols; // 0 and 0 leave the kernel's default
+};
+
+struct nook_exec {
+	uint32_t init; // 1: nook's init is PID 1, the command its child
+	uint32_t pad;
+};
+
+// The fixed size of each step's record, indexed by op (the interpreter
+// checks every record against it; the Go side's test reads it).
+extern const uint32_t nook_step_size[NOOK_OP_MAX];
+
+// The child writes one error record, then the message, to the error pipe
+// when it fails before the command runs.
+struct nook_error {
+	int32_t err;   // errno
+	uint32_t exit; // what the child exits with: NOOK_EXIT_*
+	uint32_t len;  // of the message that follows
+	uint32_t pad;
 };
 
 struct nook_spawn {
@@ -58,7 +206,6 @@ struct nook_spawn {
 	int err_fd;	 // close-on-exec; the child writes an error record here
 	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
 	int status_fd;	 // init: where the command's wait status goes, or -1
-	int wait_fd;	 // OP_WAIT_FD blocks on this fd (OCI start), or -1
 	int lifeline_fd; // read end the janitor waits on
 	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
 	unsigned long janitor_block_size;

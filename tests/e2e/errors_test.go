@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,6 +75,35 @@ func TestNoCommandIsAnError(t *testing.T) {
 	_, stderr, code := testutil.Run(t, "run")
 	if code == 0 {
 		t.Errorf("nook run without a command: exit status 0")
+	}
+	noPanic(t, stderr)
+}
+
+// A step that fails inside the sandbox names its operation and its paths,
+// nook exits 125, and nothing is left behind.
+func TestFailedStepNamesItsPaths(t *testing.T) {
+	e2e(t)
+	bundle := t.TempDir()
+	cfg := map[string]any{
+		"ociVersion": "1.0.2",
+		"process":    map[string]any{"args": []string{"/bin/true"}, "cwd": "/"},
+		"root":       map[string]any{"path": testutil.BusyboxRootfs(t)},
+		"mounts": []map[string]any{
+			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/x", "type": "no-such-fs", "source": "none"},
+		},
+		"linux": map[string]any{"namespaces": []map[string]string{{"type": "mount"}, {"type": "pid"}}},
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := nookFails(t, 125, "run", "--bundle", bundle, "failed-step-"+testutil.Mark(t))
+	if want := "mount no-such-fs none on /x: no such device"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q, want it to contain %q", stderr, want)
 	}
 	noPanic(t, stderr)
 }

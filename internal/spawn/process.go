@@ -1,0 +1,83 @@
+package spawn
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Limits and exit statuses shared with the C side (spawn.h); the layout
+// test checks them against it.
+const (
+	// ExitSetup is the exit status of a child that failed before exec.
+	ExitSetup = 125
+	// ExitNoExec: the command exists but cannot be executed.
+	ExitNoExec = 126
+	// ExitNotFound: the command does not exist.
+	ExitNotFound = 127
+
+	maxArgv   = 4096 // arguments, and environment variables, of the command
+	maxGroups = 256  // supplementary groups
+	maxFDs    = 256  // files passed on to the child
+)
+
+// ErrNoCgo is what Start returns in a nook built without cgo: starting a
+// sandbox needs the C child (see the package doc).
+var ErrNoCgo = errors.New("spawn: not supported: nook was built without cgo")
+
+// Config is everything Start needs: the plan, the namespaces to create with
+// clone, and the child's file descriptors.
+type Config struct {
+	// Steps run in the child, in order; the last is Exec.
+	Steps *Plan
+	// Cleanup runs in the janitor after the sandbox is gone. With a nil
+	// Cleanup no janitor is started.
+	Cleanup *Cleanup
+	// CloneFlags are the CLONE_NEW* flags for clone3.
+	CloneFlags uint64
+	// CgroupFD, when >= 0, is a cgroup v2 directory the child starts in
+	// (CLONE_INTO_CGROUP), so that the parent need not move it there.
+	CgroupFD int
+	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
+	// Files means 0, 1 and 2 as nook has them.
+	Files []*os.File
+	// Init: the child runs nook's init as PID 1 and reports the command's
+	// status through a pipe.
+	Init bool
+	// TTY: the child opens a pty in its root (Plan.TTY) and sends the
+	// master.
+	TTY bool
+	// ShareMemory lets the child share nook's memory until its exec
+	// (CLONE_VM) instead of getting a copy, where the platform allows it.
+	// A plan that joins a user or time namespace, or creates a time
+	// namespace, must not: the kernel refuses those to a process that
+	// shares its memory.
+	ShareMemory bool
+}
+
+// ChildError is an error the child reported before or at exec.
+type ChildError struct {
+	Op       string // what failed, with its paths, e.g. `mount proc proc on /proc`
+	Errno    syscall.Errno
+	ExitCode int // what the child exits with: ExitNotFound, ExitNoExec or ExitSetup
+}
+
+func (e *ChildError) Error() string {
+	if e.ExitCode == ExitNotFound && e.Errno == syscall.ENOENT {
+		return e.Op + ": executable file not found"
+	}
+	return e.Op + ": " + e.Errno.Error()
+}
+
+func (e *ChildError) Unwrap() error { return e.Errno }
+
+// Exit is how the child ended.
+type Exit struct {
+	// Status is the command's wait status: under nook's init the one init
+	// reported, otherwise the child's own.
+	Status unix.WaitStatus
+	// Rusage covers the child and every descendant it reaped.
+	Rusage unix.Rusage
+}

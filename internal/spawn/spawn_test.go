@@ -1,0 +1,260 @@
+//go:build cgo
+
+package spawn
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
+
+// run starts plan with cfg, lets it run to the end, and returns what it
+// wrote to stdout and how it exited. It checks that a child asked to share
+// nook's memory does, where the platform allows it.
+func run(t testing.TB, cfg *Config) (string, *Exit, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cfg.Files = []*os.File{nil, w, os.Stderr}
+	p, err := Start(cfg)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if cfg.ShareMemory && runtime.GOARCH == "amd64" && !p.SharedMemory {
+		t.Errorf("the child does not share nook's memory")
+	}
+	if err := p.Release(); err != nil {
+		p.Wait()
+		return "", nil, err
+	}
+	out, _ := io.ReadAll(r)
+	ex, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), ex, nil
+}
+
+func command(args ...string) *Plan {
+	p := &Plan{}
+	p.Env("PATH=/usr/bin:/bin")
+	for _, a := range args {
+		p.Arg(a)
+	}
+	p.Exec(false)
+	return p
+}
+
+func TestStart(t *testing.T) {
+	requireRoot(t)
+	for _, share := range []bool{false, true} {
+		out, ex, err := run(t, &Config{Steps: command("sh", "-c", "echo hello; exit 3"), CgroupFD: -1, ShareMemory: share})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != "hello\n" || ex.Status.ExitStatus() != 3 {
+			t.Errorf("share memory %v: out %q, status %v", share, out, ex.Status)
+		}
+	}
+}
+
+// The janitor's steps run after the sandbox is gone: unmount, unlink,
+// rmdir, in the plan's order.
+func TestJanitorSteps(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	file := filepath.Join(dir, "file")
+	sub := filepath.Join(dir, "sub")
+	for _, d := range []string{mnt, sub} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
+	c := &Cleanup{}
+	c.Umount(mnt)
+	c.Unlink(file)
+	c.Rmdir(sub)
+	if _, _, err := run(t, &Config{Steps: command("true"), Cleanup: c, CgroupFD: -1, ShareMemory: true}); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	var parent unix.Stat_t
+	if err := unix.Stat(mnt, &st); err != nil || unix.Stat(dir, &parent) != nil || st.Dev != parent.Dev {
+		t.Errorf("%s is still a mount point (%v)", mnt, err)
+	}
+	for _, p := range []string{file, sub} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", p, err)
+		}
+	}
+}
+
+// A failed step names its operation and both of its paths.
+func TestChildErrorNamesPaths(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	for _, c := range []struct {
+		name string
+		step func(p *Plan)
+		want string
+	}{
+		{"bind", func(p *Plan) {
+			p.Mount(Mount{Source: "/nonexistent-source", Target: "/dst", Flags: unix.MS_BIND, Point: MountPointDir})
+		}, "bind /nonexistent-source on /dst: no such file or directory"},
+		{"mount", func(p *Plan) {
+			p.Mount(Mount{Source: "none", Target: "/dst", FSType: "no-such-fs", Point: MountPointDir})
+		}, "mount no-such-fs none on /dst: no such device"},
+		{"mount proc", func(p *Plan) {
+			p.Mount(Mount{Source: "proc", Target: "/dst", FSType: "proc", Flags: 1 << 31, Point: MountPointDir})
+		}, "mount proc on /dst: "},
+		{"symlink", func(p *Plan) {
+			p.Symlink("/target", "/file/link")
+		}, "symlink /file/link to /target"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := os.WriteFile(filepath.Join(root, "file"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := &Plan{}
+			p.Propagation(unix.MS_REC | unix.MS_PRIVATE)
+			p.Root(root, false)
+			c.step(p)
+			p.Arg("/bin/true")
+			p.Exec(false)
+			_, _, err := run(t, &Config{Steps: p, CloneFlags: unix.CLONE_NEWNS, CgroupFD: -1, ShareMemory: true})
+			ce, ok := err.(*ChildError)
+			if !ok || !strings.Contains(err.Error(), c.want) || ce.ExitCode != ExitSetup {
+				t.Errorf("err = %v, want a ChildError with %q and exit %d", err, c.want, ExitSetup)
+			}
+		})
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	requireRoot(t)
+	_, _, err := run(t, &Config{Steps: command("/nonexistent"), CgroupFD: -1})
+	if ce, ok := err.(*ChildError); !ok || ce.ExitCode != ExitNotFound || err.Error() != `exec "/nonexistent": executable file not found` {
+		t.Errorf("not found: %v", err)
+	}
+	_, _, err = run(t, &Config{Steps: command("/etc/passwd"), CgroupFD: -1})
+	if ce, ok := err.(*ChildError); !ok || ce.ExitCode != ExitNoExec {
+		t.Errorf("not executable: %v", err)
+	}
+}
+
+// v2Dir makes a cgroup v2 directory for a test: under /sys/fs/cgroup on a
+// v2 host, under the controller-less /sys/fs/cgroup/unified of a hybrid
+// one.
+func v2Dir(t testing.TB) string {
+	t.Helper()
+	requireRoot(t)
+	var root string
+	for _, r := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(r, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			root = r
+			break
+		}
+	}
+	if root == "" {
+		t.Skip("no cgroup v2 tree")
+	}
+	dir := filepath.Join(root, fmt.Sprintf("nook-spawn-test-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Rmdir(dir) })
+	return dir
+}
+
+// With a cgroup fd the child starts in that cgroup (CLONE_INTO_CGROUP),
+// sharing nook's memory or not.
+func TestCloneIntoCgroup(t *testing.T) {
+	dir := v2Dir(t)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	rel := "/" + filepath.Base(dir)
+	for _, share := range []bool{false, true} {
+		out, _, err := run(t, &Config{Steps: command("cat", "/proc/self/cgroup"), CgroupFD: fd, ShareMemory: share})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "0::"+rel+"\n") {
+			t.Errorf("share memory %v: /proc/self/cgroup:\n%s\nwant 0::%s", share, out, rel)
+		}
+	}
+}
+
+// BenchmarkCgroupJoin compares the two ways into a cgroup v2: the parent
+// writes the child's pid to cgroup.procs between Start and Release, or the
+// child is cloned into it (CLONE_INTO_CGROUP). Besides the whole run
+// (ns/op, dominated by the command's exec and exit), it reports the time
+// the parent spends in Start (the clone) and in the join, which is what a
+// sandbox's start-up pays.
+func BenchmarkCgroupJoin(b *testing.B) {
+	dir := v2Dir(b)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer unix.Close(fd)
+	bench := func(b *testing.B, cgfd int, join bool) {
+		var clone, joined time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			p, err := Start(&Config{Steps: command("/bin/true"), CgroupFD: cgfd, ShareMemory: true, Files: []*os.File{nil, nil, nil}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if join {
+				if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(fmt.Sprint(p.Pid)), 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			t2 := time.Now()
+			clone += t1.Sub(t0)
+			joined += t2.Sub(t1)
+			if err := p.Release(); err != nil {
+				b.Fatal(err)
+			}
+			p.Wait()
+			p.Close()
+		}
+		b.ReportMetric(float64(clone.Microseconds())/float64(b.N), "clone-µs/op")
+		b.ReportMetric(float64(joined.Microseconds())/float64(b.N), "join-µs/op")
+	}
+	b.Run("none", func(b *testing.B) { bench(b, -1, false) })
+	b.Run("cgroup.procs", func(b *testing.B) { bench(b, -1, true) })
+	b.Run("clone-into", func(b *testing.B) { bench(b, fd, false) })
+}
