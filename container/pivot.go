@@ -68,3 +68,9 @@ func pivotImpossibleFrom(line string) string {
 	}
 	return ""
 }
+
+func (o *Options) debugf(format string, args ...any) {
+	if o.Debugf != nil {
+		o.Debugf(format, args...)
+	}
+}

@@ -120,6 +120,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	st.Propagation(uint64(prop))
+	switch why := pivotImpossible(); {
+	case o.NoPivot:
+		o.debugf("NoPivot: the new root is moved onto / and chrooted into, not pivoted to")
+		st.NoPivot()
+	case why != "":
+		o.debugf("pivot_root is impossible here (%s): the new root is moved onto / and chrooted into instead (as NoPivot does)", why)
+		st.NoPivot()
+	}
 	host := "" // where the host's "/" is, while the new root is built
 	if s.Root == nil || s.Root.Path == "" {
 		st.BasePivot("/tmp")

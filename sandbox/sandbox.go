@@ -55,6 +55,9 @@ type Config struct {
 	UID, GID uint32
 	// NoInit runs the command as PID 1 instead of under nook's init.
 	NoInit bool
+	// NoPivot builds the root without pivot_root: see
+	// container.Options.NoPivot.
+	NoPivot bool
 	// TTY gives the command a new pseudo-terminal.
 	TTY bool
 
@@ -291,6 +294,7 @@ func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
 		Accounting: c.Resources != nil, // the caller set limits
+		NoPivot:    c.NoPivot,
 		Stdin:      c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }

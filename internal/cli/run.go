@@ -33,7 +33,18 @@ type runOptions struct {
 	capAdd, capDrop                             []string
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
+	noPivot, debug                              bool
 	limitOptions
+}
+
+// debugf is container.Options.Debugf for --debug: nook's own decisions on
+// stderr, nil without --debug.
+func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
+	if !o.debug {
+		return nil
+	}
+	w := cmd.ErrOrStderr()
+	return func(format string, args ...any) { fmt.Fprintf(w, "nook: debug: "+format+"\n", args...) }
 }
 
 func newRunCmd() *cobra.Command {
@@ -88,7 +99,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 				return usageError{err}
 			}
 			defer closeFiles(cfg)
-			return runSandbox(cmd, cfg, &o.limitOptions)
+			return runSandbox(cmd, cfg, &o.limitOptions, o.debugf(cmd))
 		},
 	}
 	f := cmd.Flags()
@@ -117,6 +128,8 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
+	f.BoolVar(&o.noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
+	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (e.g. building the root without pivot_root)")
 	return cmd
 }
 
@@ -128,7 +141,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		Hostname: o.hostname, Domainname: o.domainname, Workdir: o.workdir,
 		ClearEnv: o.clearEnv, NoInit: o.noInit, TTY: o.tty,
 		CapAdd: o.capAdd, CapDrop: o.capDrop, Privileged: o.privileged,
-		Seccomp: o.seccomp, AllowNewPrivs: !o.noNewPrivs,
+		Seccomp: o.seccomp, AllowNewPrivs: !o.noNewPrivs, NoPivot: o.noPivot,
 	}
 	var err error
 	if c.Share, err = namespaces.ParseList(o.share); err != nil {
@@ -184,7 +197,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
+func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, debugf func(string, ...any)) error {
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}
@@ -195,6 +208,7 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 		}
 	}
 	opts := cfg.Options()
+	opts.Debugf = debugf
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
@@ -239,7 +253,7 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
+	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
 }
 
 // runSpec runs a spec in the foreground: signals nook gets go to the

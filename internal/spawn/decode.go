@@ -43,6 +43,7 @@ type (
 	Readonly     struct{ Path string }
 	TTY          struct{ Rows, Cols uint16 }
 	Pivot        struct{}
+	NoPivot      struct{}
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
 	NoNewPrivs   struct{}
@@ -77,6 +78,7 @@ func (Mask) Op() Op         { return OpMask }
 func (Readonly) Op() Op     { return OpReadonly }
 func (TTY) Op() Op          { return OpTTY }
 func (Pivot) Op() Op        { return OpPivot }
+func (NoPivot) Op() Op      { return OpNoPivot }
 func (RootReadonly) Op() Op { return OpRootReadonly }
 func (Chdir) Op() Op        { return OpChdir }
 func (Rlimit) Op() Op       { return OpRlimit }
@@ -117,6 +119,7 @@ func (s TTY) String() string {
 	return fmt.Sprintf("tty %dx%d", s.Rows, s.Cols)
 }
 func (Pivot) String() string        { return "pivot" }
+func (NoPivot) String() string      { return "no-pivot" }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
 func (NoNewPrivs) String() string   { return "no-new-privs" }
@@ -383,6 +386,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return TTY{uint16(x.rows), uint16(x.cols)}
 	case OpPivot:
 		return Pivot{}
+	case OpNoPivot:
+		return NoPivot{}
 	case OpRootReadonly:
 		return RootReadonly{}
 	case OpChdir:

@@ -42,6 +42,7 @@ func cLayoutOf() *cLayout {
 			OpChdir: C.NOOK_OP_CHDIR, OpRlimit: C.NOOK_OP_RLIMIT, OpUser: C.NOOK_OP_USER,
 			OpNoNewPrivs: C.NOOK_OP_NO_NEW_PRIVS, OpSeccomp: C.NOOK_OP_SECCOMP, OpArg: C.NOOK_OP_ARG,
 			OpEnv: C.NOOK_OP_ENV, OpExec: C.NOOK_OP_EXEC, OpDevice: C.NOOK_OP_DEVICE,
+			OpNoPivot: C.NOOK_OP_NO_PIVOT,
 		},
 		janitor: map[Op]int{
 			JanitorRmdir: C.NOOK_JOP_RMDIR, JanitorUnlink: C.NOOK_JOP_UNLINK,
@@ -74,6 +75,7 @@ func cLayoutOf() *cLayout {
 			OpEnv:          reflect.TypeOf(C.struct_nook_path{}),
 			OpExec:         reflect.TypeOf(C.struct_nook_exec{}),
 			OpDevice:       reflect.TypeOf(C.struct_nook_device{}),
+			OpNoPivot:      nil,
 		},
 		stepSize: map[Op]int{},
 		shared: map[string][2]int{

@@ -41,6 +41,7 @@ const (
 	OpEnv                        // append to the environment
 	OpExec                       // exec the command (as PID 1, or under nook's init)
 	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
+	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
 	opMax
 )
 
@@ -226,6 +227,7 @@ var records = [opMax]any{
 	OpEnv:          pathRec{},
 	OpExec:         execRec{},
 	OpDevice:       deviceRec{},
+	OpNoPivot:      noRec{},
 }
 
 const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
@@ -439,6 +441,13 @@ func (p *Plan) TTY(rows, cols uint16) {
 
 // Pivot makes the root under construction "/" and detaches the old one.
 func (p *Plan) Pivot() { add(p, OpPivot, noRec{}) }
+
+// NoPivot makes the BasePivot and Pivot after it do without pivot_root(2),
+// for a "/" that it cannot move (the initial ramfs): BasePivot chroots into
+// its tmpfs with a clone of the host's tree at /oldroot, and Pivot detaches
+// that clone, moves the new root onto "/" (the real one, not the chroot)
+// and chroots into it, as runc's --no-pivot does.
+func (p *Plan) NoPivot() { add(p, OpNoPivot, noRec{}) }
 
 // RootReadonly makes "/" read-only.
 func (p *Plan) RootReadonly() { add(p, OpRootReadonly, noRec{}) }

@@ -20,6 +20,7 @@ func fullPlan() (*Plan, []Step) {
 		Domainname{"example"},
 		Loopback{},
 		Propagation{unix.MS_REC | unix.MS_PRIVATE},
+		NoPivot{},
 		BasePivot{"/tmp"},
 		Root{"/newroot", true},
 		Mount{Source: "/oldroot/usr", Target: "/usr", Flags: unix.MS_BIND | unix.MS_REC, Attr: unix.MOUNT_ATTR_RDONLY,
@@ -80,6 +81,8 @@ func fullPlan() (*Plan, []Step) {
 			p.Readonly(s.Path)
 		case Pivot:
 			p.Pivot()
+		case NoPivot:
+			p.NoPivot()
 		case RootReadonly:
 			p.RootReadonly()
 		case TTY:

@@ -56,6 +56,7 @@ enum nook_op {
 	NOOK_OP_ENV,		// nook_path (NAME=VALUE)
 	NOOK_OP_EXEC,		// nook_exec
 	NOOK_OP_DEVICE,		// nook_device
+	NOOK_OP_NO_PIVOT,	// -
 	NOOK_OP_MAX
 };
 
