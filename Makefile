@@ -32,7 +32,7 @@ test: nook
 
 # every test again inside a VM that runs Debian's stock kernel, once per
 # cgroup layout (pure v2, pure v1, hybrid): see scripts/vm/run.sh
-VM_MODES ?= v1
+VM_MODES ?= v2,v1,hybrid
 test-vm:
 	./scripts/vm/run.sh -m $(VM_MODES)
 
