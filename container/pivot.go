@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -73,4 +75,52 @@ func (o *Options) debugf(format string, args ...any) {
 	if o.Debugf != nil {
 		o.Debugf(format, args...)
 	}
+}
+
+// fullProcSys lists the host's full procfs and sysfs mounts (their root is
+// the file system's) outside dir ("" for none), innermost last in
+// mountinfo and so first here: what a NoPivot plan detaches (see
+// spawn.Plan.Detach).
+func fullProcSys(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		head, tail, ok := strings.Cut(s.Text(), " - ")
+		fs, _, _ := strings.Cut(tail, " ")
+		fields := strings.Fields(head)
+		if !ok || len(fields) < 5 || fields[3] != "/" || (fs != "proc" && fs != "sysfs") {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if dir != "" && (mp == dir || strings.HasPrefix(mp, strings.TrimSuffix(dir, "/")+"/")) {
+			continue
+		}
+		out = append(out, mp)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

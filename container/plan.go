@@ -120,12 +120,15 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	st.Propagation(uint64(prop))
+	noPivot := o.NoPivot
 	switch why := pivotImpossible(); {
 	case o.NoPivot:
 		o.debugf("NoPivot: the new root is moved onto / and chrooted into, not pivoted to")
-		st.NoPivot()
 	case why != "":
 		o.debugf("pivot_root is impossible here (%s): the new root is moved onto / and chrooted into instead (as NoPivot does)", why)
+		noPivot = true
+	}
+	if noPivot {
 		st.NoPivot()
 	}
 	host := "" // where the host's "/" is, while the new root is built
@@ -147,6 +150,16 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	}
 	for _, r := range lx.ReadonlyPaths {
 		st.Readonly(r)
+	}
+	if noPivot {
+		// the host's full proc and sys stay in the namespace otherwise
+		rootDir := ""
+		if s.Root != nil {
+			rootDir = s.Root.Path
+		}
+		for _, m := range fullProcSys(rootDir) {
+			st.Detach(m)
+		}
 	}
 	st.Pivot()
 	if s.Root != nil && s.Root.Readonly {

@@ -44,6 +44,7 @@ type (
 	TTY          struct{ Rows, Cols uint16 }
 	Pivot        struct{}
 	NoPivot      struct{}
+	Detach       struct{ Path string }
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
 	NoNewPrivs   struct{}
@@ -79,6 +80,7 @@ func (Readonly) Op() Op     { return OpReadonly }
 func (TTY) Op() Op          { return OpTTY }
 func (Pivot) Op() Op        { return OpPivot }
 func (NoPivot) Op() Op      { return OpNoPivot }
+func (Detach) Op() Op       { return OpDetach }
 func (RootReadonly) Op() Op { return OpRootReadonly }
 func (Chdir) Op() Op        { return OpChdir }
 func (Rlimit) Op() Op       { return OpRlimit }
@@ -120,6 +122,7 @@ func (s TTY) String() string {
 }
 func (Pivot) String() string        { return "pivot" }
 func (NoPivot) String() string      { return "no-pivot" }
+func (s Detach) String() string     { return "detach " + s.Path }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
 func (NoNewPrivs) String() string   { return "no-new-privs" }
@@ -388,6 +391,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return Pivot{}
 	case OpNoPivot:
 		return NoPivot{}
+	case OpDetach:
+		return Detach{r.str(fixed[pathRec](r).path)}
 	case OpRootReadonly:
 		return RootReadonly{}
 	case OpChdir:

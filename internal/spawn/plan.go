@@ -42,6 +42,7 @@ const (
 	OpExec                       // exec the command (as PID 1, or under nook's init)
 	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
 	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
+	OpDetach                     // detach (or cover) a mount of the host's, before a NoPivot Pivot
 	opMax
 )
 
@@ -228,6 +229,7 @@ var records = [opMax]any{
 	OpExec:         execRec{},
 	OpDevice:       deviceRec{},
 	OpNoPivot:      noRec{},
+	OpDetach:       pathRec{},
 }
 
 const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
@@ -448,6 +450,15 @@ func (p *Plan) Pivot() { add(p, OpPivot, noRec{}) }
 // that clone, moves the new root onto "/" (the real one, not the chroot)
 // and chroots into it, as runc's --no-pivot does.
 func (p *Plan) NoPivot() { add(p, OpNoPivot, noRec{}) }
+
+// Detach takes the host's mount at path (a host path, as "/" is before
+// BasePivot) out of the mount namespace, or covers it with an empty tmpfs
+// where it cannot be unmounted (a user namespace's locked mounts). Without
+// pivot_root the host's mounts stay in the sandbox's namespace, out of
+// sight; a full procfs or sysfs among them would let a process that may
+// mount (CAP_SYS_ADMIN in a user namespace) mount a fresh one, without the
+// masks, so NoPivot plans detach those first, as runc's --no-pivot does.
+func (p *Plan) Detach(path string) { p.e.path(OpDetach, path) }
 
 // RootReadonly makes "/" read-only.
 func (p *Plan) RootReadonly() { add(p, OpRootReadonly, noRec{}) }

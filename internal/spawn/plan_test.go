@@ -22,6 +22,7 @@ func fullPlan() (*Plan, []Step) {
 		Propagation{unix.MS_REC | unix.MS_PRIVATE},
 		NoPivot{},
 		BasePivot{"/tmp"},
+		Detach{"/proc"},
 		Root{"/newroot", true},
 		Mount{Source: "/oldroot/usr", Target: "/usr", Flags: unix.MS_BIND | unix.MS_REC, Attr: unix.MOUNT_ATTR_RDONLY,
 			Propagation: unix.MS_SLAVE, Point: MountPointAuto},
@@ -83,6 +84,8 @@ func fullPlan() (*Plan, []Step) {
 			p.Pivot()
 		case NoPivot:
 			p.NoPivot()
+		case Detach:
+			p.Detach(s.Path)
 		case RootReadonly:
 			p.RootReadonly()
 		case TTY:

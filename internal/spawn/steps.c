@@ -70,6 +70,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_EXEC] = sizeof(struct nook_exec),
 	[NOOK_OP_DEVICE] = sizeof(struct nook_device),
 	[NOOK_OP_NO_PIVOT] = 0,
+	[NOOK_OP_DETACH] = sizeof(struct nook_path),
 };
 
 // --- error reporting --------------------------------------------------------
@@ -420,6 +421,26 @@ static void do_root(struct child *c, const struct rec *r) {
 	if (c->rootfd < 0) FAIL(c, errno, "open root", path);
 }
 
+// detach takes the host's mount at path (as "/" was before the base root)
+// out of the namespace: first made a slave, so that the unmount cannot
+// propagate to the host, then detached, or covered by an empty read-only
+// tmpfs where the kernel refuses (the locked mounts of a user namespace).
+static void do_detach(struct child *c, const char *path) {
+	char p[4096];
+	if (c->realroot_fd >= 0) {
+		// chrooted into the base root: reach the real one through it
+		fdpath(p, sizeof p, c->procdir, c->realroot_fd);
+		cat(p, strlen(p), sizeof p, path);
+	} else {
+		cat(p, 0, sizeof p, path);
+	}
+	if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno != EINVAL) FAIL(c, errno, "make", path, "a slave");
+	if (umount2(p, MNT_DETACH) == 0) return;
+	if (errno != EINVAL && errno != EPERM) FAIL(c, errno, "detach", path);
+	if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+		FAIL(c, errno, "cover", path);
+}
+
 // move_root is do_pivot for a "/" that pivot_root cannot move (runc's
 // --no-pivot): the clone of the host's tree goes, the new root is moved
 // onto the real "/", and the child chroots into it. ".." at the new root's
@@ -759,6 +780,9 @@ void nook_child_main(struct nook_spawn *s) {
 			break;
 		case NOOK_OP_NO_PIVOT:
 			c->nopivot = 1;
+			break;
+		case NOOK_OP_DETACH:
+			do_detach(c, S(((const struct nook_path *)f)->path));
 			break;
 		case NOOK_OP_ROOT_READONLY:
 			do_root_readonly(c);

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/testutil"
 )
 
@@ -38,6 +39,9 @@ func TestRootIsInitramfs(t *testing.T) {
 		t.Skip("/ is not the initial ramfs here; make test-vm runs this test from its initramfs (the v2 mode's e2e(initramfs) line)")
 	}
 	testutil.CheckNoLeaks(t)
+	// the initramfs has a cgroup tree of its own, where the shared v2
+	// parent is this test's to make and remove
+	t.Cleanup(func() { cgroups.RemoveParent() })
 	root := testutil.BusyboxRootfs(t)
 	out, stderr, code := testutil.Run(t, "run", "--debug", "--rootfs", root, "--", "/bin/sh", "-c", "echo inside; ls /")
 	if code != 0 || !testutil.HasLine(out, "inside") {
