@@ -7,6 +7,8 @@
 //   - container: run an OCI runtime spec; the one start path of nook.
 //   - spec: read OCI bundles.
 //   - namespaces: namespace types, ID maps, time offsets.
+//   - netns: named network namespaces, as `ip netns` makes them.
+//   - network: veth pairs, bridges with NAT, published ports.
 //   - cgroups: cgroup limits and accounting on v1, hybrid and v2 hosts.
 //   - caps, seccomp: capability sets and seccomp filters.
 //   - verdict: the judgement of a finished run, for judges and CI.

@@ -110,6 +110,7 @@ func TestImportRules(t *testing.T) {
 		"network":        {"container", "sandbox", "verdict", "image"},
 		"internal/spawn": {"container", "sandbox"},
 		"verdict":        {"container", "sandbox", "internal/spawn"},
+		"image":          {"container", "sandbox", "internal/spawn"},
 	}
 	for pkg, bad := range forbidden {
 		for _, d := range deps(pkgs, pkg) {
@@ -119,7 +120,7 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	// packages that start no process need no C compiler
-	for _, pkg := range []string{"verdict", "caps", "seccomp", "namespaces", "spec", "cgroups"} {
+	for _, pkg := range []string{"verdict", "caps", "seccomp", "namespaces", "spec", "cgroups", "netns", "network", "image"} {
 		for _, d := range append(deps(pkgs, pkg), pkg) {
 			if pkgs[d] != nil && pkgs[d].cgo {
 				t.Errorf("%s depends on %s, which uses cgo", pkg, d)

@@ -51,6 +51,17 @@ type Options struct {
 	// Debugf, when set, is told the decisions nook makes on its own
 	// (such as building the root without pivot_root, and why).
 	Debugf func(format string, args ...any)
+	// Setup, when set, runs after the sandbox's namespaces exist (its ID
+	// maps written, its cgroup joined) and before its first step, with
+	// the host PID of its first process: for what must be done to the
+	// namespaces from outside (pasta connects the network namespace).
+	// An error aborts the start.
+	Setup func(pid int) error
+	// Remove are host files that the janitor removes once the sandbox is
+	// gone, whatever becomes of nook: files its start needed (generated
+	// /etc files), which the caller may also remove itself once Start
+	// has returned.
+	Remove []string
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -196,6 +207,9 @@ func (c *Container) Start() (err error) {
 			cgroupFD = fd
 		}
 	}
+	for _, f := range c.opts.Remove {
+		cleanup.Unlink(f)
+	}
 	cfg := &spawn.Config{
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
@@ -225,6 +239,11 @@ func (c *Container) Start() (err error) {
 	}
 	if c.cgroup != nil && cgroupFD < 0 {
 		if err := c.cgroup.Add(proc.Pid); err != nil {
+			return err
+		}
+	}
+	if c.opts.Setup != nil {
+		if err := c.opts.Setup(proc.Pid); err != nil {
 			return err
 		}
 	}

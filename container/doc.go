@@ -34,10 +34,11 @@
 //     namespace (its offsets written before anyone is inside);
 //  2. host name, domain name, loopback up;
 //  3. the mount tree private (linux.rootfsPropagation), the new root
-//     built: the rootfs bound onto itself, or an empty tmpfs with the
-//     host's system directories bound in; every mount destination
-//     resolved inside the new root (openat2 RESOLVE_IN_ROOT), so a
-//     symlink in a rootfs cannot point a mount outside it;
+//     built: the rootfs bound onto itself, an empty tmpfs with the
+//     host's system directories bound in, or an image's overlay
+//     (below); every mount destination resolved inside the new root
+//     (openat2 RESOLVE_IN_ROOT), so a symlink in a rootfs cannot point a
+//     mount outside it;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
 //  5. pivot_root, the old root detached; the root made read-only if asked.
@@ -57,6 +58,25 @@
 //     set-up calls;
 //  8. close every fd but 0-2 and the ones passed on; exec the command,
 //     as PID 1 or under nook's init.
+//
+// # An overlay root
+//
+// A spec with no root.path whose first mount is an overlay on "/" (what
+// package sandbox makes of an image) gets that overlay as its root. The
+// child mounts it itself, in the sandbox's mount namespace, with the
+// host's root moved aside to /oldroot as for the host view. When the
+// overlay names no upperdir and the root is not read-only, the child
+// mounts a tmpfs on /upper of its base root and puts the upper and work
+// directories there. So the overlay, and everything the sandbox wrote,
+// exists only in a mount namespace that dies with the sandbox's last
+// process: there is no mount on the host, no directory to remove, and
+// nothing a SIGKILL of nook could leave behind. A read-only root has no
+// upper directory at all; an upperdir the spec names (--keep) is the
+// caller's and stays. In a user namespace the overlay is mounted with
+// userxattr, as the kernel requires there. The child mounts it with the
+// new mount API, one "lowerdir+" per layer, so that the number of layers
+// is not bound by a page of mount data; a kernel older than 6.8 gets
+// mount(2) and that bound.
 //
 // Errors name the step and its paths (`bind /src on /dst: permission
 // denied`); a failure at any point leaves nothing behind, since what the

@@ -100,6 +100,19 @@ func TestPlanGolden(t *testing.T) {
 				},
 			}, nil
 		}, &container.Options{DenySetgroups: true}},
+		{"image-overlay-root", func() (*specs.Spec, error) {
+			// what package sandbox makes of an image: its layers as an
+			// overlay on "/", no root.path
+			return &specs.Spec{
+				Process: &specs.Process{Args: []string{"/bin/sh"}, Cwd: "/"},
+				Root:    &specs.Root{},
+				Mounts: []specs.Mount{
+					{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + bundle + "/upper:" + bundle + "/lower"}},
+					{Destination: "/proc", Type: "proc", Source: "proc"},
+				},
+				Linux: &specs.Linux{Namespaces: ns("mount", "pid")},
+			}, nil
+		}, nil},
 		{"join-namespaces", func() (*specs.Spec, error) {
 			return &specs.Spec{
 				Process: &specs.Process{Args: []string{"/bin/true"}},

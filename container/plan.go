@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -132,14 +133,26 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		st.NoPivot()
 	}
 	host := "" // where the host's "/" is, while the new root is built
-	if s.Root == nil || s.Root.Path == "" {
+	mounts := s.Mounts
+	switch {
+	case overlayRoot(s):
+		st.BasePivot("/tmp")
+		host = "/oldroot"
+		ov, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
+		if err != nil {
+			return nil, err
+		}
+		ov.Path = "/newroot"
+		st.OverlayRoot(*ov)
+		mounts = mounts[1:]
+	case s.Root == nil || s.Root.Path == "":
 		st.BasePivot("/tmp")
 		st.Root("/newroot", true)
 		host = "/oldroot"
-	} else {
+	default:
 		st.Root(s.Root.Path, false)
 	}
-	if err := compileMounts(st, s.Mounts, host, o.Bundle); err != nil {
+	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
 		return nil, err
 	}
 	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
@@ -153,8 +166,8 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	}
 	if noPivot {
 		// the host's full proc and sys stay in the namespace otherwise
-		rootDir := ""
-		if s.Root != nil {
+		rootDir := "" // a base root holds none of the host's mounts
+		if host == "" {
 			rootDir = s.Root.Path
 		}
 		for _, m := range fullProcSys(rootDir) {
@@ -421,6 +434,81 @@ func overlayData(data, host, bundle string) (string, error) {
 		}
 	}
 	return strings.Join(opts, ","), nil
+}
+
+// overlayRoot reports whether the spec's root is an overlay: no
+// root.path, and an overlay mount on "/" as its first mount (an image's
+// layers, from package sandbox).
+func overlayRoot(s *specs.Spec) bool {
+	return (s.Root == nil || s.Root.Path == "") && len(s.Mounts) > 0 &&
+		path.Clean(s.Mounts[0].Destination) == "/" && s.Mounts[0].Type == "overlay"
+}
+
+// overlayRootData makes the child's overlay root of the spec's first
+// mount. Its paths become host paths as the child sees them (under host).
+// An overlay with no upperdir gets one on a tmpfs of its own in the
+// sandbox's mount namespace (Scratch), unless the root is read-only: what
+// the sandbox writes goes away with it, and there is nothing on the host
+// to clean up, whatever happens to nook.
+func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) (*spawn.Overlay, error) {
+	flags, _, _, d, err := mountOptions(m.Options)
+	if err != nil {
+		return nil, fmt.Errorf("mounts[0] (/): %w", err)
+	}
+	if flags&unix.MS_BIND != 0 {
+		return nil, errors.New("mounts[0] (/): an overlay root cannot be a bind")
+	}
+	hostPath := func(p string) string {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(bundle, p)
+		}
+		return host + p
+	}
+	r := &spawn.Overlay{}
+	var opts []string
+	var lowers []string
+	upper, userxattr := false, false
+	for _, o := range strings.Split(d, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "":
+		case "lowerdir":
+			for _, l := range strings.Split(v, ":") {
+				lowers = append(lowers, hostPath(l))
+			}
+		case "upperdir", "workdir":
+			upper = upper || k == "upperdir"
+			opts = append(opts, k+"="+hostPath(v))
+		default:
+			userxattr = userxattr || o == "userxattr"
+			opts = append(opts, o)
+		}
+	}
+	switch {
+	case len(lowers) == 0:
+		return nil, errors.New("mounts[0] (/): an overlay root needs lowerdir")
+	case len(lowers) > 500:
+		return nil, fmt.Errorf("mounts[0] (/): %d lower directories, more than overlayfs stacks (500): too many layers", len(lowers))
+	case len(lowers) == 1 && !upper && readonly:
+		// a read-only overlay needs two layers: the base root's empty one
+		lowers = append(lowers, "/empty")
+	}
+	if !upper && !readonly {
+		// in the base root, not the host's: no prefix
+		r.Scratch = "/upper"
+		opts = append(opts, "upperdir="+r.Scratch+"/upper", "workdir="+r.Scratch+"/work")
+	}
+	if userns && !userxattr {
+		// overlayfs in a user namespace keeps its attributes in user.*
+		opts = append(opts, "userxattr")
+	}
+	for _, l := range lowers {
+		if strings.ContainsAny(l, ":,\\") || strings.IndexByte(l, 0) >= 0 {
+			return nil, fmt.Errorf("mounts[0] (/): lower directory %q has a character overlayfs options cannot carry", l)
+		}
+	}
+	r.Lowers, r.Options = lowers, strings.Join(opts, ",")
+	return r, nil
 }
 
 // defaultDevices are the nodes every sandbox gets (the OCI runtime spec's

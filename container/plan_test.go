@@ -95,3 +95,41 @@ func TestPivotImpossibleFrom(t *testing.T) {
 	}
 	t.Logf("this host: %q", pivotImpossible())
 }
+
+func TestOverlayRootData(t *testing.T) {
+	m := specs.Mount{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/s/a:/s/b"}}
+	for _, c := range []struct {
+		name             string
+		readonly, userns bool
+		lowers           string
+		opts, scratch    string
+	}{
+		{"writable: a tmpfs upper", false, false, "/oldroot/s/a\x00/oldroot/s/b\x00", "upperdir=/upper/upper,workdir=/upper/work", "/upper"},
+		{"read-only: no upper", true, false, "/oldroot/s/a\x00/oldroot/s/b\x00", "", ""},
+		{"user namespace: userxattr", true, true, "/oldroot/s/a\x00/oldroot/s/b\x00", "userxattr", ""},
+	} {
+		ov, err := overlayRootData(m, c.readonly, c.userns, "/oldroot", "")
+		if err != nil || strings.Join(ov.Lowers, "\x00")+"\x00" != c.lowers || ov.Options != c.opts || ov.Scratch != c.scratch {
+			t.Errorf("%s: %+v, %v; want %q, %q, %q", c.name, ov, err, c.lowers, c.opts, c.scratch)
+		}
+	}
+	// an upper of the caller's (--keep) is a host path, and no scratch
+	keep := m
+	keep.Options = append(keep.Options, "upperdir=/k/upper", "workdir=/k/work")
+	ov, err := overlayRootData(keep, false, false, "/oldroot", "")
+	if err != nil || ov.Scratch != "" || ov.Options != "upperdir=/oldroot/k/upper,workdir=/oldroot/k/work" {
+		t.Errorf("kept upper: %+v, %v", ov, err)
+	}
+	// one read-only layer gets the base root's empty second one
+	one := m
+	one.Options = []string{"lowerdir=/s/a"}
+	if ov, err := overlayRootData(one, true, false, "/oldroot", ""); err != nil || strings.Join(ov.Lowers, ":") != "/oldroot/s/a:/empty" {
+		t.Errorf("one read-only layer: %+v, %v", ov, err)
+	}
+	// more than overlayfs stacks
+	long := m
+	long.Options = []string{"lowerdir=" + strings.Repeat("/x:", 600) + "/y"}
+	if _, err := overlayRootData(long, false, false, "/oldroot", ""); err == nil || !strings.Contains(err.Error(), "too many layers") {
+		t.Errorf("601 layers: %v, want an error about too many layers", err)
+	}
+}

@@ -8,7 +8,19 @@
 // OCI runtime spec that package container runs; nothing else decides what
 // a sandbox is.
 //
+// An image of the store (package image) is a root too: Config.Image makes
+// its layers an overlay mounted on "/" inside the sandbox, and its
+// Entrypoint, Cmd, Env, WorkingDir and User the defaults of the command,
+// environment, working directory and user.
+//
 // The default view is the host's system read-only: an empty root with the
 // host's /usr, /bin, /sbin, /lib* and /etc bound in, /etc's secrets hidden
 // (HostSecrets), and fresh /proc, /dev, /sys and /tmp.
+//
+// Its network is Config.Net: by default a namespace of its own with
+// loopback only; or the host's, a named namespace, a place on a bridge
+// with an address, NAT and published ports (package network), or pasta
+// for unprivileged users. What a network needs on the host is made by
+// Config.Network after Spec and before the start, and is gone when the
+// sandbox is, however it ends; Run does both.
 package sandbox

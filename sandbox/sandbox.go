@@ -12,6 +12,7 @@ import (
 
 	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -27,7 +28,18 @@ type Config struct {
 	// Rootfs is the directory that becomes "/"; empty means the host's
 	// system read-only (see HostView).
 	Rootfs string
-	// ReadOnly makes the root read-only (always so for the host view).
+	// Image runs an image of the store (image.Store.Get): its layers
+	// become an overlay root, and its Entrypoint, Cmd, Env, WorkingDir and
+	// User are the defaults of Args, Env, Workdir and UID/GID. The caller
+	// holds the image's layers while the sandbox runs (image.Image.Use;
+	// Run does).
+	Image *image.Image
+	// Keep puts the overlay's upper directory (what the sandbox writes)
+	// in Keep/upper on the host, and keeps it; by default it is a tmpfs
+	// in the sandbox's mount namespace and goes away with it.
+	Keep string
+	// ReadOnly makes the root read-only (always so for the host view); an
+	// image's overlay then has no upper directory at all.
 	ReadOnly bool
 	// Hostname defaults to "nook"; Domainname to none.
 	Hostname, Domainname string
@@ -51,8 +63,12 @@ type Config struct {
 	// ClearEnv.
 	Env      []string
 	ClearEnv bool
-	// User is who the command runs as inside (default root, 0:0).
+	// User is who the command runs as inside (default root, 0:0, or the
+	// image's User).
 	UID, GID uint32
+	// UserSet says UID and GID were given: they override the image's
+	// User, even as 0:0.
+	UserSet bool
 	// NoInit runs the command as PID 1 instead of under nook's init.
 	NoInit bool
 	// NoPivot builds the root without pivot_root: see
@@ -84,6 +100,10 @@ type Config struct {
 	// They are opened outside the sandbox, so the sandbox needs no
 	// access to their paths.
 	Stdin, Stdout, Stderr *os.File
+
+	// Net is the sandbox's network; the zero value is a namespace of
+	// its own with loopback only. See Network.
+	Net Net
 }
 
 // Bind is a bind mount of a host path.
@@ -105,8 +125,15 @@ func Rootless() bool { return os.Geteuid() != 0 }
 // Spec builds the OCI runtime spec that runs this sandbox. Every sandbox,
 // from `nook run` or from Go, starts from one.
 func (c *Config) Spec() (*specs.Spec, error) {
+	c, err := c.withImage()
+	if err != nil {
+		return nil, err
+	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
 		return nil, errors.New("no command given")
+	}
+	if err := c.checkNet(); err != nil {
+		return nil, err
 	}
 	ns, err := c.namespaces()
 	if err != nil {
@@ -157,7 +184,13 @@ func (c *Config) Spec() (*specs.Spec, error) {
 	if c.TTY {
 		s.Process.Terminal = true
 	}
-	if c.Rootfs != "" {
+	if c.Image != nil {
+		m, err := c.overlayRoot()
+		if err != nil {
+			return nil, err
+		}
+		s.Mounts = append(s.Mounts, m)
+	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
 			return nil, fmt.Errorf("--rootfs %q: %w", c.Rootfs, err)
@@ -241,6 +274,12 @@ func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
 			}
 			continue
 		}
+		if t == namespaces.Network {
+			if n := c.netNamespace(); n != nil {
+				out = append(out, *n)
+			}
+			continue
+		}
 		out = append(out, specs.LinuxNamespace{Type: t})
 	}
 	return out, nil
@@ -301,11 +340,32 @@ func (c *Config) Options() *container.Options {
 
 // Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
 func Run(ctx context.Context, c *Config) (*container.Result, error) {
+	if c.Image != nil {
+		release, err := c.Image.Use(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	s, err := c.Spec()
 	if err != nil {
 		return nil, err
 	}
-	return container.Run(ctx, "", s, c.Options())
+	nw, err := c.Network(s)
+	if err != nil {
+		return nil, err
+	}
+	defer nw.Close()
+	ct, err := container.New("", s, nw.Options(c.Options()))
+	if err != nil {
+		return nil, err
+	}
+	defer ct.Close()
+	if err := ct.Start(); err != nil {
+		return nil, err
+	}
+	nw.Started()
+	return ct.Wait(ctx)
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked

@@ -3,7 +3,8 @@
 # Go (when missing), gcc and libc's static archive for the cgo child, and
 # the tools the tests use.
 set -euo pipefail
-pkgs=(gcc libc6-dev libseccomp-dev busybox-static iproute2 nftables procps util-linux uidmap passwd make git)
+pkgs=(gcc libc6-dev libseccomp-dev busybox-static iproute2 nftables passt procps util-linux uidmap passwd make git
+  umoci skopeo podman) # images made by other tools, for the image tests
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -66,6 +66,8 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
 	root.AddCommand(newRunCmd())
+	root.AddCommand(newImageCmd())
+	addNetworkCommands(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }

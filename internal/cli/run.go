@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
@@ -30,11 +31,13 @@ type runOptions struct {
 	uidMaps, gidMaps, binds, tmpfs, env         []string
 	readOnly, clearEnv, noInit, tty             bool
 	bundle                                      string
+	image, keep, store, pull                    string
 	capAdd, capDrop                             []string
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	noPivot, debug                              bool
 	limitOptions
+	netOptions
 }
 
 // debugf is container.Options.Debugf for --debug: nook's own decisions on
@@ -50,7 +53,7 @@ func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
 func newRunCmd() *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --bundle DIR CONTAINER-ID",
+		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --image REF [OPTIONS] [-- COMMAND [ARG...]]\n  nook run --bundle DIR CONTAINER-ID",
 		Short: "Run a command in a sandbox",
 		Long: `Run COMMAND isolated, in the foreground, and exit with its exit status
 (128+N when signal N killed it; 127 when COMMAND is not found; 125 when
@@ -73,16 +76,25 @@ dangerous files masked or read-only.
 Run by a user other than root, nook maps that user to root in a new user
 namespace (with the /etc/subuid range when newuidmap allows it).
 
+With --image REF, the root is an image of the store ("nook image"),
+pulled first when it is missing: its layers become an overlay mounted
+inside the sandbox, with what the sandbox writes on a tmpfs there that
+goes away with it (--keep DIR keeps it in DIR/upper; --read-only has
+none). The image's Entrypoint, Cmd, Env, WorkingDir and User are the
+defaults; COMMAND replaces Cmd, and --env, --workdir and --user change
+the rest. The environment is the image's, not nook's.
+
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
 bundle's config.json says everything, and COMMAND is the container's ID.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
+  nook run --image busybox -- sh -c 'cat /etc/os-release'
   nook run --bind ./src:/src:ro --workdir /src -- make
   nook run --share net -- curl -sI http://localhost:8080
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
   nook run -t -- /bin/bash`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
+			if len(args) == 0 && o.image == "" {
 				return usageError{errors.New("no command given (nook run [OPTIONS] -- COMMAND [ARG...])")}
 			}
 			return nil
@@ -98,7 +110,17 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			if err := o.limitOptions.apply(cfg); err != nil {
 				return usageError{err}
 			}
+			if err := o.netOptions.apply(cfg); err != nil {
+				return usageError{err}
+			}
 			defer closeFiles(cfg)
+			if o.image != "" {
+				release, err := o.useImage(cmd, cfg)
+				if err != nil {
+					return err
+				}
+				defer release()
+			}
 			return runSandbox(cmd, cfg, &o.limitOptions, o.debugf(cmd))
 		},
 	}
@@ -127,6 +149,11 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.netOptions.flags(f)
+	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
+	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
+	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
+	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	f.BoolVar(&o.noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
 	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (e.g. building the root without pivot_root)")
@@ -193,7 +220,21 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
 			return nil, err
 		}
+		c.UserSet = true
 	}
+	if o.image == "" {
+		for flag, v := range map[string]string{"--keep": o.keep, "--store": o.store} {
+			if v != "" {
+				return nil, fmt.Errorf("%s: only with --image", flag)
+			}
+		}
+	} else if o.rootfs != "" {
+		return nil, errors.New("--rootfs and --image: give one root")
+	}
+	if o.pull != "missing" && o.pull != "never" {
+		return nil, fmt.Errorf("--pull %q: want missing or never", o.pull)
+	}
+	c.Keep = o.keep
 	return c, nil
 }
 
@@ -207,11 +248,19 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, debug
 			return err
 		}
 	}
-	opts := cfg.Options()
+	nw, err := cfg.Network(s)
+	if err != nil {
+		return err
+	}
+	defer nw.Close()
+	opts := nw.Options(cfg.Options())
 	opts.Debugf = debugf
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
 	r, err := runSpec(cmd, "", s, opts)
+	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
+		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
+	}
 	if lo.verdictFile != "" {
 		var run *verdict.Run
 		if r != nil {
@@ -345,4 +394,27 @@ func checkUserNamespaces() error {
 		}
 	}
 	return nil
+}
+
+// useImage finds --image in the store (pulling it when it is missing and
+// --pull allows) and holds its layers until release.
+func (o *runOptions) useImage(cmd *cobra.Command, cfg *sandbox.Config) (release func(), err error) {
+	st, err := (&imageOptions{store: o.store}).open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	img, err := st.Get(o.image)
+	if errors.Is(err, image.ErrNotFound) && o.pull == "missing" {
+		p := newProgress(cmd.ErrOrStderr(), false)
+		img, err = st.Pull(cmd.Context(), o.image, &image.PullOptions{Progress: p.report})
+		p.finish()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if release, err = img.Use(cmd.Context()); err != nil {
+		return nil, err
+	}
+	cfg.Image = img
+	return release, nil
 }

@@ -91,6 +91,7 @@ func (Arg) Op() Op          { return OpArg }
 func (Env) Op() Op          { return OpEnv }
 func (Exec) Op() Op         { return OpExec }
 func (Device) Op() Op       { return OpDevice }
+func (Overlay) Op() Op      { return OpOverlayRoot }
 func (Rmdir) Op() Op        { return JanitorRmdir }
 func (Unlink) Op() Op       { return JanitorUnlink }
 func (Umount) Op() Op       { return JanitorUmount }
@@ -168,6 +169,17 @@ func (m Mount) String() string {
 		b.WriteString(" point=file")
 	}
 	return b.String()
+}
+
+func (o Overlay) String() string {
+	s := "overlay-root " + o.Path + " lowers=" + strings.Join(o.Lowers, ":")
+	if o.Options != "" {
+		s += " options=" + o.Options
+	}
+	if o.Scratch != "" {
+		s += " scratch=" + o.Scratch
+	}
+	return s
 }
 
 func (d Device) String() string {
@@ -429,6 +441,13 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 	case OpDevice:
 		x := fixed[deviceRec](r)
 		return Device{Host: r.str(x.host), Path: r.str(x.path), Rdev: x.rdev, Mode: x.mode}
+	case OpOverlayRoot:
+		x := fixed[overlayRootRec](r)
+		o := Overlay{Path: r.str(x.path), Options: r.str(x.options), Scratch: r.str(x.scratch)}
+		if b := r.blob(x.lowers); len(b) > 0 {
+			o.Lowers = strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		}
+		return o
 	}
 	return nil
 }

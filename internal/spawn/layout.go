@@ -42,7 +42,8 @@ func cLayoutOf() *cLayout {
 			OpChdir: C.NOOK_OP_CHDIR, OpRlimit: C.NOOK_OP_RLIMIT, OpUser: C.NOOK_OP_USER,
 			OpNoNewPrivs: C.NOOK_OP_NO_NEW_PRIVS, OpSeccomp: C.NOOK_OP_SECCOMP, OpArg: C.NOOK_OP_ARG,
 			OpEnv: C.NOOK_OP_ENV, OpExec: C.NOOK_OP_EXEC, OpDevice: C.NOOK_OP_DEVICE,
-			OpNoPivot: C.NOOK_OP_NO_PIVOT, OpDetach: C.NOOK_OP_DETACH,
+			OpOverlayRoot: C.NOOK_OP_OVERLAY_ROOT,
+			OpNoPivot:     C.NOOK_OP_NO_PIVOT, OpDetach: C.NOOK_OP_DETACH,
 		},
 		janitor: map[Op]int{
 			JanitorRmdir: C.NOOK_JOP_RMDIR, JanitorUnlink: C.NOOK_JOP_UNLINK,
@@ -75,6 +76,7 @@ func cLayoutOf() *cLayout {
 			OpEnv:          reflect.TypeOf(C.struct_nook_path{}),
 			OpExec:         reflect.TypeOf(C.struct_nook_exec{}),
 			OpDevice:       reflect.TypeOf(C.struct_nook_device{}),
+			OpOverlayRoot:  reflect.TypeOf(C.struct_nook_overlay_root{}),
 			OpNoPivot:      nil,
 			OpDetach:       reflect.TypeOf(C.struct_nook_path{}),
 		},

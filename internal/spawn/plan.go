@@ -41,6 +41,7 @@ const (
 	OpEnv                        // append to the environment
 	OpExec                       // exec the command (as PID 1, or under nook's init)
 	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
+	OpOverlayRoot                // an overlay of an image's layers becomes the root under construction
 	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
 	OpDetach                     // detach (or cover) a mount of the host's, before a NoPivot Pivot
 	opMax
@@ -129,6 +130,12 @@ type (
 		path  ref
 		tmpfs uint32
 		pad   uint32
+	}
+	overlayRootRec struct {
+		path    ref
+		lowers  ref
+		options ref
+		scratch ref
 	}
 	mountRec struct {
 		source      ref
@@ -228,6 +235,7 @@ var records = [opMax]any{
 	OpEnv:          pathRec{},
 	OpExec:         execRec{},
 	OpDevice:       deviceRec{},
+	OpOverlayRoot:  overlayRootRec{},
 	OpNoPivot:      noRec{},
 	OpDetach:       pathRec{},
 }
@@ -362,6 +370,41 @@ func (p *Plan) BasePivot(dir string) { p.e.path(OpBasePivot, dir) }
 func (p *Plan) Root(path string, tmpfs bool) {
 	s := p.e.begin(OpRoot, unsafe.Sizeof(rootRec{}))
 	end(s, &rootRec{path: s.str(path), tmpfs: b2u(tmpfs)})
+}
+
+// Overlay is an overlay that becomes the root under construction: an
+// image's layers.
+type Overlay struct {
+	// Path is where it is mounted (the root under construction).
+	Path string
+	// Lowers are the lower directories, top first, as the child sees
+	// them. The child gives them to overlayfs one at a time (the new
+	// mount API's "lowerdir+", Linux 6.8), so their number is not bound
+	// by a page of mount data; an older kernel gets them in one.
+	Lowers []string
+	// Options are the others, comma-separated (upperdir=..., userxattr).
+	Options string
+	// Scratch, when set, is a directory of the base root on which the
+	// child mounts a fresh tmpfs for the upper and work directories
+	// (Scratch/upper, Scratch/work; Options names them).
+	Scratch string
+}
+
+// OverlayRoot mounts an overlay as the root under construction.
+func (p *Plan) OverlayRoot(o Overlay) {
+	s := p.e.begin(OpOverlayRoot, unsafe.Sizeof(overlayRootRec{}))
+	r := overlayRootRec{path: s.str(o.Path)}
+	var lowers []byte
+	for _, l := range o.Lowers {
+		if strings.IndexByte(l, 0) >= 0 {
+			p.e.fail(fmt.Errorf("spawn: %q contains a NUL byte", l))
+		}
+		lowers = append(append(lowers, l...), 0)
+	}
+	r.lowers = s.blob(lowers)
+	r.options = s.str(o.Options)
+	r.scratch = s.str(o.Scratch)
+	end(s, &r)
 }
 
 // Mount is a mount inside the root under construction.

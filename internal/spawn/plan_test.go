@@ -24,6 +24,7 @@ func fullPlan() (*Plan, []Step) {
 		BasePivot{"/tmp"},
 		Detach{"/proc"},
 		Root{"/newroot", true},
+		Overlay{Path: "/newroot", Lowers: []string{"/oldroot/l/top", "/oldroot/l/base"}, Options: "upperdir=/upper/upper,workdir=/upper/work", Scratch: "/upper"},
 		Mount{Source: "/oldroot/usr", Target: "/usr", Flags: unix.MS_BIND | unix.MS_REC, Attr: unix.MOUNT_ATTR_RDONLY,
 			Propagation: unix.MS_SLAVE, Point: MountPointAuto},
 		Mount{Source: "proc", Target: "/proc", FSType: "proc", Flags: unix.MS_NOSUID, Data: "hidepid=2", Point: MountPointDir},
@@ -70,6 +71,8 @@ func fullPlan() (*Plan, []Step) {
 			p.BasePivot(s.Dir)
 		case Root:
 			p.Root(s.Path, s.Tmpfs)
+		case Overlay:
+			p.OverlayRoot(s)
 		case Mount:
 			p.Mount(s)
 		case Device:

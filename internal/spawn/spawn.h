@@ -56,6 +56,7 @@ enum nook_op {
 	NOOK_OP_ENV,		// nook_path (NAME=VALUE)
 	NOOK_OP_EXEC,		// nook_exec
 	NOOK_OP_DEVICE,		// nook_device
+	NOOK_OP_OVERLAY_ROOT,	// nook_overlay_root
 	NOOK_OP_NO_PIVOT,	// -
 	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_MAX
@@ -118,6 +119,15 @@ struct nook_root {
 	struct nook_ref path;
 	uint32_t tmpfs; // 1: a fresh tmpfs, 0: path bound onto itself
 	uint32_t pad;
+};
+
+// An image's overlay as the root under construction (OverlayRoot in
+// plan.go).
+struct nook_overlay_root {
+	struct nook_ref path;	 // where it is mounted: the root under construction
+	struct nook_ref lowers;	 // blob: the lower directories, top first, each NUL-terminated
+	struct nook_ref options; // the others, comma-separated: upperdir=..., userxattr
+	struct nook_ref scratch; // a directory of the base root for a tmpfs upper, or ""
 };
 
 struct nook_mount {

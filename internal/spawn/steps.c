@@ -69,6 +69,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_ENV] = sizeof(struct nook_path),
 	[NOOK_OP_EXEC] = sizeof(struct nook_exec),
 	[NOOK_OP_DEVICE] = sizeof(struct nook_device),
+	[NOOK_OP_OVERLAY_ROOT] = sizeof(struct nook_overlay_root),
 	[NOOK_OP_NO_PIVOT] = 0,
 	[NOOK_OP_DETACH] = sizeof(struct nook_path),
 };
@@ -421,6 +422,103 @@ static void do_root(struct child *c, const struct rec *r) {
 	if (c->rootfd < 0) FAIL(c, errno, "open root", path);
 }
 
+// overlay_new_api mounts an overlay with the new mount API, one
+// "lowerdir+" per layer (Linux 6.8), so that the number of layers is not
+// bound by a page of mount data. opts are the other options,
+// comma-separated: key=value strings and bare flags. -1 with errno set
+// when the kernel cannot; the caller then falls back to mount(2).
+static int overlay_new_api(const char *path, const char *lowers, size_t lowers_len, const char *opts) {
+	int fs = fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fs < 0) return -1;
+	for (const char *l = lowers; l < lowers + lowers_len; l += strlen(l) + 1) {
+		if (fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", l, 0) < 0) goto fail;
+	}
+	char kv[4096];
+	for (const char *o = opts; *o;) {
+		size_t n = 0;
+		while (o[n] && o[n] != ',') n++;
+		if (n >= sizeof kv) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(kv, o, n);
+		kv[n] = 0;
+		char *eq = strchr(kv, '=');
+		int ret;
+		if (eq) {
+			*eq = 0;
+			ret = fsconfig(fs, FSCONFIG_SET_STRING, kv, eq + 1, 0);
+		} else {
+			ret = fsconfig(fs, FSCONFIG_SET_FLAG, kv, NULL, 0);
+		}
+		if (ret < 0) goto fail;
+		o += n;
+		if (*o == ',') o++;
+	}
+	if (fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) goto fail;
+	int mnt = fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (mnt < 0) goto fail;
+	close(fs);
+	if (move_mount(mnt, "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+		int e = errno;
+		close(mnt);
+		errno = e;
+		return -1;
+	}
+	close(mnt);
+	return 0;
+fail:;
+	int e = errno;
+	close(fs);
+	errno = e;
+	return -1;
+}
+
+// do_overlay_root mounts an image's overlay as the root under
+// construction. With a scratch directory, the upper and work directories
+// are made on a fresh tmpfs there (a directory of the base root): they
+// live in the sandbox's mount namespace only, and die with it.
+static void do_overlay_root(struct child *c, const struct rec *r) {
+	const struct nook_overlay_root *a = nook_fixed(r);
+	const char *path = S(a->path), *opts = S(a->options), *scratch = S(a->scratch);
+	const char *lowers = (const char *)r->b + a->lowers.off;
+	size_t lowers_len = a->lowers.len;
+	if ((uint64_t)a->lowers.off + lowers_len > r->size || lowers_len == 0 || lowers[lowers_len - 1] != 0)
+		FAIL(c, EINVAL, "malformed spawn plan: overlay lower directories");
+	if (scratch[0]) {
+		char d[4096];
+		size_t n;
+		if (mkdir(scratch, 0700) < 0) FAIL(c, errno, "mkdir", scratch);
+		if (mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+			FAIL(c, errno, "mount tmpfs on", scratch);
+		n = cat(d, 0, sizeof d, scratch);
+		cat(d, n, sizeof d, "/upper");
+		if (mkdir(d, 0755) < 0) FAIL(c, errno, "mkdir", d);
+		cat(d, n, sizeof d, "/work");
+		if (mkdir(d, 0700) < 0) FAIL(c, errno, "mkdir", d);
+	}
+	if (overlay_new_api(path, lowers, lowers_len, opts) < 0) {
+		// an older kernel: all of it in one page of mount data,
+		// lowerdir=TOP:...:BOTTOM,opts
+		char data[4096];
+		size_t n = cat(data, 0, sizeof data, "lowerdir=");
+		if (n + lowers_len + 1 + strlen(opts) >= sizeof data)
+			FAIL(c, E2BIG, "mount overlay root: too many layers for one page of mount data (Linux 6.8 takes more) on",
+			     path);
+		for (const char *l = lowers; l < lowers + lowers_len; l += strlen(l) + 1) {
+			if (l != lowers) n = cat(data, n, sizeof data, ":");
+			n = cat(data, n, sizeof data, l);
+		}
+		if (opts[0]) {
+			n = cat(data, n, sizeof data, ",");
+			cat(data, n, sizeof data, opts);
+		}
+		if (mount("overlay", path, "overlay", 0, data) < 0) FAIL(c, errno, "mount overlay root on", path);
+	}
+	c->rootfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0) FAIL(c, errno, "open root", path);
+}
+
 // detach takes the host's mount at path (as "/" was before the base root)
 // out of the namespace: first made a slave, so that the unmount cannot
 // propagate to the host, then detached, or covered by an empty read-only
@@ -756,6 +854,9 @@ void nook_child_main(struct nook_spawn *s) {
 			break;
 		case NOOK_OP_ROOT:
 			do_root(c, r);
+			break;
+		case NOOK_OP_OVERLAY_ROOT:
+			do_overlay_root(c, r);
 			break;
 		case NOOK_OP_MOUNT:
 			do_mount(c, r);

@@ -3,6 +3,7 @@ package testutil
 import (
 	"bytes"
 	"fmt"
+	"github.com/google/nftables"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,8 +37,9 @@ const leakStable = time.Second
 //     when no other nook and no other Go test binary is running (it may be
 //     a parallel test's, between its mkdir and its first process, or after
 //     its last);
-//   - an entry of /run/netns that was not there before, checked under the
-//     same condition.
+//   - an entry of /run/netns that was not there before, or a host veth
+//     end, nftables table or generated /etc file of a sandbox's network
+//     (see networkEntries), checked under the same condition.
 //
 // What it finds it then removes (kills, unmounts, rmdirs), so that one
 // test's leak does not fail the tests after it.
@@ -48,6 +50,7 @@ func CheckNoLeaks(t testing.TB) {
 	mountsBefore := mountIDs()
 	cgroupsBefore := set(nookCgroups())
 	netnsBefore := set(netnsEntries())
+	netBefore := set(networkEntries())
 	t.Cleanup(func() {
 		var (
 			procs          []int
@@ -69,6 +72,12 @@ func CheckNoLeaks(t testing.TB) {
 			mounts = mounts[:0]
 			for _, m := range readMountinfo() {
 				if mountsBefore[m.id] {
+					continue
+				}
+				// /run/netns is a shared mount point that stays, as
+				// iproute2 makes it; the namespaces bound in it are
+				// checked as such, below
+				if within(m.point, "/run/netns") {
 					continue
 				}
 				if within(m.point, root) || !within(m.point, os.TempDir()) {
@@ -101,6 +110,14 @@ func CheckNoLeaks(t testing.TB) {
 					if !netnsBefore[n] {
 						seen["ns:"+n] = true
 						if stable("ns:"+n, now) {
+							netns = append(netns, n)
+						}
+					}
+				}
+				for _, n := range networkEntries() {
+					if !netBefore[n] {
+						seen["net:"+n] = true
+						if stable("net:"+n, now) {
 							netns = append(netns, n)
 						}
 					}
@@ -141,7 +158,11 @@ func CheckNoLeaks(t testing.TB) {
 			}
 		}
 		for _, n := range netns {
-			t.Errorf("leak: /run/netns/%s is left", n)
+			if strings.HasPrefix(n, "/") {
+				t.Errorf("leak: %s is left", n)
+			} else {
+				t.Errorf("leak: /run/netns/%s is left", n)
+			}
 		}
 	})
 }
@@ -353,6 +374,33 @@ func cgroupProcs(dir string) (pids []int, leaf bool) {
 		}
 	}
 	return pids, leaf
+}
+
+// networkEntries lists what a sandbox's network adds on the host and
+// must take away: the host ends of its veth pairs (network.LeaseLink),
+// its nftables table (network.TablePrefix) and its generated /etc files
+// (sandbox.EtcDir). Each is a path, so that a report reads as one.
+func networkEntries() []string {
+	var out []string
+	links, _ := os.ReadDir("/sys/class/net")
+	for _, l := range links {
+		if strings.HasPrefix(l.Name(), "nk") && len(l.Name()) == 10 {
+			out = append(out, "/sys/class/net/"+l.Name())
+		}
+	}
+	if c, err := nftables.New(); err == nil {
+		tables, _ := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		for _, t := range tables {
+			if strings.HasPrefix(t.Name, "nook-") {
+				out = append(out, "/nftables/ip/"+t.Name)
+			}
+		}
+	}
+	files, _ := os.ReadDir("/run/nook/etc")
+	for _, f := range files {
+		out = append(out, "/run/nook/etc/"+f.Name())
+	}
+	return out
 }
 
 func netnsEntries() []string {

@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"archive/tar"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nookrun/nook/internal/testutil"
 )
 
@@ -67,6 +71,36 @@ func TestRootless(t *testing.T) {
 		out := nookAs(t, u, "run", "--", "sh", "-c", "hostname; echo $$")
 		if got := testutil.Lines(out); len(got) != 2 || got[0] != "nook" || got[1] != "2" {
 			t.Errorf("as %s: hostname, $$ = %q, want nook, 2", u.Name, got)
+		}
+	})
+	t.Run("image", func(t *testing.T) {
+		e2e(t)
+		lower := testutil.TarDir(t, testutil.BusyboxRootfs(t))
+		top := testutil.Tar(t,
+			testutil.TarEntry{Name: "etc/.wh.group"},
+			testutil.TarEntry{Name: "d/", Type: tar.TypeDir},
+			testutil.TarEntry{Name: "d/.wh..wh..opq"},
+			testutil.TarEntry{Name: "d/new", Body: "y"})
+		img := testutil.Image(t, v1.Config{Env: []string{"PATH=/bin"}}, testutil.Layer(t, lower), testutil.Layer(t, top))
+		reg := testutil.Registry(t)
+		ref := reg + "/rootless/img:1"
+		testutil.Push(t, ref, img)
+		// a store the user owns, on a path the user can reach
+		dir := t.TempDir()
+		for _, d := range []string{filepath.Dir(dir), dir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chown(dir, int(u.UID), int(u.GID)); err != nil {
+			t.Fatal(err)
+		}
+		store := filepath.Join(dir, "store")
+		nookAs(t, u, "image", "pull", "-q", "--store", store, ref)
+		out := nookAs(t, u, "run", "--store", store, "--image", ref, "--env", testutil.MarkEnv(t), "--",
+			"sh", "-c", "id -u; test -e /etc/group || echo hidden; ls /d; echo w > /bin/nookfile && cat /bin/nookfile")
+		if got := testutil.Lines(out); strings.Join(got, " ") != "0 hidden new w" {
+			t.Errorf("an image run as %s: %q, want 0, hidden, new, w", u.Name, got)
 		}
 	})
 }
