@@ -177,6 +177,8 @@ cleanup() {
 	rm -rf "$run"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 t_build=$SECONDS
 log "building nook, the attacker and the test binaries"
 (
