@@ -254,9 +254,6 @@ func (c *Container) Start() (err error) {
 		}
 		return err
 	}
-	if c.opts.Init && c.plan.shareMemory && c.cgroup != nil {
-		exemptFromOOM(proc.Pid)
-	}
 	if c.plan.tty {
 		m, err := proc.TTY()
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
-	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -157,16 +157,19 @@ func (w *watcher) stop() string {
 	return w.killed
 }
 
-// exemptFromOOM keeps the sandbox's OOM killer off nook's init (pid, once
-// the command runs: the command was forked with the adjustment it had
-// before). Init shares nook's memory (spawn's CLONE_VM), so the kernel,
-// which kills every process of a victim's memory, would kill nook with
-// it, and with nook the verdict; init holds none of the sandbox's memory
-// (its pages are nook's, charged to nook's cgroup), but counts as large.
-// Found by the VM harness: a memory hog's second OOM kill, on cgroup v2,
-// picked init. Lowering oom_score_adj takes CAP_SYS_RESOURCE: without it
-// (no root, or a host that withholds it, as this project's CI host does)
-// init stays a candidate.
-func exemptFromOOM(pid int) {
-	_ = os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte("-1000"), 0)
+// memoryLimited reports whether r limits memory: a sandbox whose OOM
+// killer may act.
+func memoryLimited(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	if m := r.Memory; m != nil && ((m.Limit != nil && *m.Limit > 0) || (m.Swap != nil && *m.Swap > 0)) {
+		return true
+	}
+	for k := range r.Unified {
+		if strings.HasPrefix(k, "memory.") {
+			return true
+		}
+	}
+	return false
 }

@@ -62,8 +62,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	p.newUser = newNS[namespaces.User]
+	// Not under a memory limit: the kernel's OOM killer kills every
+	// process of a victim's memory, so a sandbox's OOM kill that picked
+	// init (large, by nook's memory) would kill nook and its janitor with
+	// it, and the verdict and the cleanup with them (seen in the VM
+	// harness, on cgroup v2). A copy's init dies alone.
 	p.shareMemory = runtime.GOARCH == "amd64" && !newNS[namespaces.Time] &&
-		!joins(join, namespaces.User) && !joins(join, namespaces.Time)
+		!joins(join, namespaces.User) && !joins(join, namespaces.Time) &&
+		!memoryLimited(lx.Resources)
 	p.newCgroup = newNS[namespaces.Cgroup]
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {

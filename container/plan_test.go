@@ -133,3 +133,20 @@ func TestOverlayRootData(t *testing.T) {
 		t.Errorf("601 layers: %v, want an error about too many layers", err)
 	}
 }
+
+func TestMemoryLimited(t *testing.T) {
+	limit := int64(64 << 20)
+	for _, c := range []struct {
+		r    *specs.LinuxResources
+		want bool
+	}{
+		{nil, false},
+		{&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}, false},
+		{&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}, true},
+		{&specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, true},
+	} {
+		if got := memoryLimited(c.r); got != c.want {
+			t.Errorf("memoryLimited(%+v) = %v, want %v", c.r, got, c.want)
+		}
+	}
+}
