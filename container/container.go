@@ -51,6 +51,9 @@ type Options struct {
 	// Debugf, when set, is told the decisions nook makes on its own
 	// (such as building the root without pivot_root, and why).
 	Debugf func(format string, args ...any)
+	// Record keeps the sandbox's state in a state directory while it
+	// runs (see Record); nil for none.
+	Record *Record
 	// Setup, when set, runs after the sandbox's namespaces exist (its ID
 	// maps written, its cgroup joined) and before its first step, with
 	// the host PID of its first process: for what must be done to the
@@ -103,6 +106,9 @@ type Container struct {
 	watch   *watcher
 	started time.Time
 	closed  bool
+	// how Wait ended, for the record Close writes
+	result  *Result
+	waitErr error
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
@@ -181,6 +187,14 @@ func (c *Container) Start() (err error) {
 	}
 	files = append(files, c.opts.ExtraFiles...)
 	cleanup := &spawn.Cleanup{}
+	if err := c.recordCreate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.recordAbort()
+		}
+	}()
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
@@ -247,6 +261,11 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
+	// recorded before the command runs, so that whoever it talks to finds
+	// it running
+	if err := c.recordStart(); err != nil {
+		return err
+	}
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {
@@ -302,6 +321,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 	ex, err := c.proc.Wait()
 	wall := time.Since(c.started)
 	if err != nil {
+		c.waitErr = err
 		return nil, err
 	}
 	r := &Result{Rusage: ex.Rusage, Wall: wall}
@@ -327,6 +347,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 		r.Signal = ex.Status.Signal()
 		r.ExitCode = 128 + int(r.Signal)
 	}
+	c.result = r
 	return r, nil
 }
 
@@ -340,7 +361,13 @@ func (c *Container) Close() error {
 	if c.tty != nil {
 		c.tty.Close()
 	}
-	return c.proc.Close()
+	err := c.proc.Close()
+	if c.proc != nil {
+		if rerr := c.recordEnd(c.result, c.waitErr, err); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // Run runs spec to completion: New, Start, Wait, Close.

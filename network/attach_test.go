@@ -1,6 +1,7 @@
 package network
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"testing"
@@ -12,7 +13,15 @@ import (
 func TestAttachDetach(t *testing.T) {
 	testutil.RequireRoot(t)
 	br := testBridge(t)
-	a, err := Attach(AttachOptions{Bridge: br, Publish: []Port{{HostPort: 18080, Port: 80, Proto: "tcp"}}})
+	// a port no one else publishes: other test processes may run this
+	// test at the same time
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	a, err := Attach(AttachOptions{Bridge: br, Publish: []Port{{HostPort: port, Port: 80, Proto: "tcp"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,10 +41,10 @@ func TestAttachDetach(t *testing.T) {
 		t.Errorf("routes in the sandbox: %v", routes)
 	}
 	taken, err := published()
-	if err != nil || taken["tcp 0.0.0.0:18080"] != a.ID {
+	if err != nil || taken[fmt.Sprintf("tcp 0.0.0.0:%d", port)] != a.ID {
 		t.Errorf("published: %v, %v", taken, err)
 	}
-	if b, err := Attach(AttachOptions{Bridge: br, Publish: []Port{{HostPort: 18080, Port: 81, Proto: "tcp"}}}); err == nil {
+	if b, err := Attach(AttachOptions{Bridge: br, Publish: []Port{{HostPort: port, Port: 81, Proto: "tcp"}}}); err == nil {
 		b.Close()
 		t.Error("a port published twice")
 	} else {
@@ -59,7 +68,7 @@ func TestAttachDetach(t *testing.T) {
 			t.Fatalf("host veth %s left", LeaseLink(a.IP))
 		}
 	}
-	if taken, _ := published(); len(taken) != 0 {
+	if taken, _ := published(); taken[fmt.Sprintf("tcp 0.0.0.0:%d", port)] != "" {
 		t.Errorf("published after close: %v", taken)
 	}
 }

@@ -151,6 +151,10 @@ func deleteMasquerade(name string) error {
 		c.DelTable(table)
 	}
 	if err := c.Flush(); err != nil {
+		// gone meanwhile (someone flushed or deleted the table) is gone
+		if n, cerr := countMasquerade(&Bridge{Name: name}); cerr != nil || n == 0 {
+			return nil
+		}
 		return fmt.Errorf("nftables: remove the rules of %s: %w", name, err)
 	}
 	return nil

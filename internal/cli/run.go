@@ -37,6 +37,7 @@ type runOptions struct {
 	seccomp                                     string
 	noPivot, debug                              bool
 	limitOptions
+	detachOptions
 	netOptions
 }
 
@@ -85,7 +86,13 @@ defaults; COMMAND replaces Cmd, and --env, --workdir and --user change
 the rest. The environment is the image's, not nook's.
 
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
-bundle's config.json says everything, and COMMAND is the container's ID.`,
+bundle's config.json says everything, and COMMAND is the container's ID.
+
+With -d, COMMAND runs in the background under a nook monitor and nook
+prints the sandbox's ID once COMMAND runs; its output goes to a log (nook
+logs). With --name, or -d, the sandbox is recorded in the state directory
+(--root): nook list shows it, nook exec, stop, kill, wait and rm act on it
+by ID or name.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
   nook run --image busybox -- sh -c 'cat /etc/os-release'
@@ -100,6 +107,9 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.detachOptions.check(o.tty, &o.limitOptions); err != nil {
+				return usageError{err}
+			}
 			if o.bundle != "" {
 				return runBundle(cmd, o, args)
 			}
@@ -119,9 +129,18 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 				if err != nil {
 					return err
 				}
+				// held until the sandbox runs; a detached one's monitor
+				// holds the layers from then on
 				defer release()
 			}
-			return runSandbox(cmd, cfg, &o.limitOptions, o.debugf(cmd))
+			if o.detach {
+				return detachSandbox(cmd, cfg, &o.detachOptions, o.store)
+			}
+			rec, err := o.detachOptions.record(cmd)
+			if err != nil {
+				return err
+			}
+			return runSandbox(cmd, cfg, &o.limitOptions, rec, o.debugf(cmd))
 		},
 	}
 	f := cmd.Flags()
@@ -149,9 +168,10 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.detachOptions.flags(cmd)
 	o.netOptions.flags(f)
 	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
-	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
+	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper; a later run with the same DIR goes on from it")
 	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
@@ -238,7 +258,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, debugf func(string, ...any)) error {
+func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, rec *container.Record, debugf func(string, ...any)) error {
 	s, err := cfg.Spec()
 	if err != nil {
 		return usageError{err}
@@ -254,6 +274,7 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, debug
 	}
 	defer nw.Close()
 	opts := nw.Options(cfg.Options())
+	opts.Record = rec
 	opts.Debugf = debugf
 	// the command line reads the cgroup's account only for a verdict
 	opts.Accounting = lo.verdictFile != ""
@@ -302,7 +323,14 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
+	if o.detach {
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}, dir, args[0])
+	}
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
+	}
+	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir, Record: rec, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
 }
 
 // runSpec runs a spec in the foreground: signals nook gets go to the

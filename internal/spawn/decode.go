@@ -47,6 +47,7 @@ type (
 	Detach       struct{ Path string }
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
+	Chroot       struct{ Dir string }
 	NoNewPrivs   struct{}
 	Seccomp      struct {
 		Filter []byte
@@ -83,6 +84,7 @@ func (NoPivot) Op() Op      { return OpNoPivot }
 func (Detach) Op() Op       { return OpDetach }
 func (RootReadonly) Op() Op { return OpRootReadonly }
 func (Chdir) Op() Op        { return OpChdir }
+func (Chroot) Op() Op       { return OpChroot }
 func (Rlimit) Op() Op       { return OpRlimit }
 func (User) Op() Op         { return OpUser }
 func (NoNewPrivs) Op() Op   { return OpNoNewPrivs }
@@ -126,6 +128,7 @@ func (NoPivot) String() string      { return "no-pivot" }
 func (s Detach) String() string     { return "detach " + s.Path }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
+func (s Chroot) String() string     { return "chroot " + s.Dir }
 func (NoNewPrivs) String() string   { return "no-new-privs" }
 func (s Seccomp) String() string {
 	return fmt.Sprintf("seccomp %d instructions flags=%#x", len(s.Filter)/8, s.Flags)
@@ -409,6 +412,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return RootReadonly{}
 	case OpChdir:
 		return Chdir{r.str(fixed[pathRec](r).path)}
+	case OpChroot:
+		return Chroot{r.str(fixed[pathRec](r).path)}
 	case OpRlimit:
 		x := fixed[rlimitRec](r)
 		return Rlimit{Resource: x.resource, Name: r.str(x.name), Soft: x.soft, Hard: x.hard}

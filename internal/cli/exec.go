@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/sandbox"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+func newExecCmd() *cobra.Command {
+	var (
+		tty       bool
+		env       []string
+		cwd, user string
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
+		Short: "Run a command in a running sandbox",
+		Long: `Run COMMAND in a running sandbox, as docker exec does: in all of its
+namespaces (joined with setns by nook's single-threaded child, user and
+mount included) and its cgroup, with its root, capabilities, seccomp
+filter, no_new_privs, user, working directory and environment, each of the
+last three changeable by a flag. A small init outside the sandbox's pid
+namespace waits for COMMAND and passes signals on, so that COMMAND is in
+the pid namespace; it dies with the sandbox. nook exits with COMMAND's
+status.`,
+		Example: `  nook exec web -- ps
+  nook exec -t web -- /bin/sh
+  nook exec -e DEBUG=1 -w /srv -u 1000:1000 web -- ./tool`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := len(args)
+			if n > 1 && args[1] == "--" {
+				// flags end at the sandbox's name; the "--" after it is
+				// only a separator
+				n--
+			}
+			if n < 2 {
+				return usageError{errors.New("want a sandbox and a command (nook exec SANDBOX -- COMMAND [ARG...])")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] == "--" {
+				args = append(args[:1], args[2:]...)
+			}
+			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			if tty {
+				// the terminal starts at the size of ours
+				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
+					o.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
+				}
+			}
+			for _, e := range env {
+				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+					return usageError{fmt.Errorf("--env %q: want K=V", e)}
+				}
+				o.Env = append(o.Env, e)
+			}
+			if user != "" {
+				uid, gid, err := sandbox.ParseUser(user)
+				if err != nil {
+					return usageError{err}
+				}
+				o.User = &specs.User{UID: uid, GID: gid}
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			in, err := container.LoadIn(s, args[0])
+			if err != nil {
+				return notFound(err, args[0])
+			}
+			sigs := catchSignals()
+			x, err := in.Exec(o)
+			if err != nil {
+				return err
+			}
+			return exitStatus(waitExecution(x, sigs))
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&tty, "tty", "t", false, "give COMMAND a new pseudo-terminal in the sandbox")
+	f.StringArrayVarP(&env, "env", "e", nil, "set `K=V` in the sandbox's environment (repeatable)")
+	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
+	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
+	return cmd
+}
+
+// catchSignals starts catching the signals nook passes on, before the
+// process they are for exists, so that none is lost.
+func catchSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
+	return sigs
+}
+
+// waitExecution wires a terminal, passes signals on, and waits.
+func waitExecution(x *container.Execution, sigs chan os.Signal) (*container.Result, error) {
+	defer x.Close()
+	if m := x.TTY(); m != nil {
+		restore := wireTTY(m)
+		defer restore()
+	}
+	go func() {
+		for sig := range sigs {
+			if sig == unix.SIGWINCH && x.TTY() != nil {
+				resize(x.TTY())
+			}
+			x.Signal(sig.(syscall.Signal))
+		}
+	}()
+	return x.Wait(context.Background())
+}
