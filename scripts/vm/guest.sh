@@ -38,7 +38,6 @@ mount -t devtmpfs -o nosuid devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o nosuid,noexec,gid=5,mode=620,ptmxmode=000 devpts /dev/pts
 mount -t tmpfs -o nosuid,nodev shm /dev/shm
-mount -t tmpfs -o nosuid,nodev,mode=1777 tmp /tmp
 mount -t tmpfs -o nosuid,nodev,mode=755 run /run
 mount -t tmpfs -o nosuid,nodev,mode=755 varrun /var/tmp 2>/dev/null
 chmod 1777 /var/tmp
@@ -62,6 +61,20 @@ if [ ! -x /sbin/modprobe ]; then
 	ln -s "$(command -v busybox)" /run/nook-vm-bin/modprobe
 	echo /run/nook-vm-bin/modprobe >/proc/sys/kernel/modprobe
 fi
+
+# /tmp on ext4, as on a Debian host: tmpfs has no user.* extended
+# attributes before Linux 6.6, and unprivileged image stores need them. A
+# sparse image on a tmpfs of its own, so on the guest's memory.
+tmp_on_ext4() {
+	"$(cat /proc/sys/kernel/modprobe)" loop 2>/dev/null
+	mkdir -p /run/nook-vm-disk &&
+		mount -t tmpfs -o size=1200m,mode=700 disk /run/nook-vm-disk &&
+		truncate -s 1100m /run/nook-vm-disk/tmp.img &&
+		mkfs.ext4 -q -F -O ^has_journal /run/nook-vm-disk/tmp.img &&
+		mount -o loop,nosuid,nodev /run/nook-vm-disk/tmp.img /tmp &&
+		chmod 1777 /tmp
+}
+tmp_on_ext4 || { say "no ext4 /tmp (loop device?): a tmpfs instead"; mount -t tmpfs -o nosuid,nodev,mode=1777 tmp /tmp; }
 
 hostname nook-vm
 echo nook-vm >/etc/hostname
