@@ -6,7 +6,14 @@
 // A Container goes New (validate the spec and compile it, touching
 // nothing), Start (create the cgroup, the namespaces, the root file system
 // and the command), Wait, and Close (kill what is left, remove what was
-// made). Run does all four.
+// made). Run does all four, in the foreground (foreground.go): a terminal
+// the spec asks for is wired to the caller's stdin and stdout, raw and
+// following the window's size when stdin is a terminal, and with
+// Options.ForwardSignals the caller's signals go to the sandbox.
+//
+// Errors about the spec are *spec.FieldError naming its field
+// ("process.cwd", "linux.resources.memory.limit"), so that each front end
+// can word them its own way.
 //
 // # The start path
 //

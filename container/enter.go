@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +67,7 @@ func Enter(o *EnterOptions) (*Execution, error) {
 	seen := map[namespaces.Type]bool{}
 	if o.All {
 		if o.Target == 0 {
-			return nil, errors.New("enter: --all needs a target (-t PID)")
+			return nil, spec.FieldErrorf("EnterOptions.All", "needs EnterOptions.Target")
 		}
 		l, err := sandboxJoins(o.Target)
 		if err != nil {

@@ -99,7 +99,7 @@ func detach(cmd *cobra.Command, o *detachOptions, s *spec.Spec, opts *container.
 func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions, store string) error {
 	s, err := cfg.Spec()
 	if err != nil {
-		return usageError{err}
+		return flagError(err)
 	}
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
@@ -117,7 +117,7 @@ func detachSandbox(cmd *cobra.Command, cfg *sandbox.Config, o *detachOptions, st
 		// time Detach returns; they go then
 		nw, err := cfg.Network(s)
 		if err != nil {
-			return err
+			return flagError(err)
 		}
 		defer nw.Close()
 	}

@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/sandbox"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func newExecCmd() *cobra.Command {
@@ -55,9 +52,7 @@ status.`,
 			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
 			if tty {
 				// the terminal starts at the size of ours
-				if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-					o.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-				}
+				o.ConsoleSize = container.TerminalSize(os.Stdin)
 			}
 			for _, e := range env {
 				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
@@ -80,12 +75,8 @@ status.`,
 			if err != nil {
 				return notFound(err, args[0])
 			}
-			sigs := catchSignals()
-			x, err := in.Exec(o)
-			if err != nil {
-				return err
-			}
-			return exitStatus(waitExecution(x, sigs))
+			fg := container.Foreground{ForwardSignals: true}
+			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) { return in.Exec(o) }))
 		},
 	}
 	f := cmd.Flags()
@@ -95,30 +86,4 @@ status.`,
 	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
 	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
 	return cmd
-}
-
-// catchSignals starts catching the signals nook passes on, before the
-// process they are for exists, so that none is lost.
-func catchSignals() chan os.Signal {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	return sigs
-}
-
-// waitExecution wires a terminal, passes signals on, and waits.
-func waitExecution(x *container.Execution, sigs chan os.Signal) (*container.Result, error) {
-	defer x.Close()
-	if m := x.TTY(); m != nil {
-		restore := wireTTY(m)
-		defer restore()
-	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && x.TTY() != nil {
-				resize(x.TTY())
-			}
-			x.Signal(sig.(syscall.Signal))
-		}
-	}()
-	return x.Wait(context.Background())
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -66,12 +67,8 @@ entered mount namespace (nsenter opens -r's before entering).`,
 			if err != nil {
 				return err
 			}
-			sigs := catchSignals()
-			x, err := container.Enter(eo)
-			if err != nil {
-				return err
-			}
-			return exitStatus(waitExecution(x, sigs))
+			fg := container.Foreground{ForwardSignals: true}
+			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) { return container.Enter(eo) }))
 		},
 	}
 	f := cmd.Flags()
@@ -116,6 +113,9 @@ func (o *enterFlags) options(cmd *cobra.Command, args []string) (*container.Ente
 			return nil, err
 		}
 		eo.Target = pid
+	}
+	if o.all && eo.Target == 0 {
+		return nil, usageError{errors.New("--all: needs a target (-t PID or --sandbox NAME)")}
 	}
 	for _, x := range nsFlags {
 		if !cmd.Flags().Changed(x.long) {

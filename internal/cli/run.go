@@ -4,24 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
-	"github.com/nookrun/nook/verdict"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // runOptions are the flags of `nook run`, as typed.
@@ -41,6 +33,8 @@ type runOptions struct {
 	netOptions
 }
 
+func newRunCmd() *cobra.Command { return runCmd(&runOptions{}) }
+
 // debugf is container.Options.Debugf for --debug: nook's own decisions on
 // stderr, nil without --debug.
 func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
@@ -51,8 +45,8 @@ func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
 	return func(format string, args ...any) { fmt.Fprintf(w, "nook: debug: "+format+"\n", args...) }
 }
 
-func newRunCmd() *cobra.Command {
-	o := &runOptions{}
+// runCmd is `nook run` with its flags read into o.
+func runCmd(o *runOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --image REF [OPTIONS] [-- COMMAND [ARG...]]\n  nook run --bundle DIR CONTAINER-ID",
 		Short: "Run a command in a sandbox",
@@ -100,6 +94,7 @@ by ID or name.`,
   nook run --share net -- curl -sI http://localhost:8080
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
   nook run -t -- /bin/bash`,
+		DisableFlagsInUseLine: true, // Use says where OPTIONS go
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && o.image == "" {
 				return usageError{errors.New("no command given (nook run [OPTIONS] -- COMMAND [ARG...])")}
@@ -113,34 +108,7 @@ by ID or name.`,
 			if o.bundle != "" {
 				return runBundle(cmd, o, args)
 			}
-			cfg, err := o.config(args)
-			if err != nil {
-				return usageError{err}
-			}
-			if err := o.limitOptions.apply(cfg); err != nil {
-				return usageError{err}
-			}
-			if err := o.netOptions.apply(cfg); err != nil {
-				return usageError{err}
-			}
-			defer closeFiles(cfg)
-			if o.image != "" {
-				release, err := o.useImage(cmd, cfg)
-				if err != nil {
-					return err
-				}
-				// held until the sandbox runs; a detached one's monitor
-				// holds the layers from then on
-				defer release()
-			}
-			if o.detach {
-				return detachSandbox(cmd, cfg, &o.detachOptions, o.store)
-			}
-			rec, err := o.detachOptions.record(cmd)
-			if err != nil {
-				return err
-			}
-			return runSandbox(cmd, cfg, &o.limitOptions, rec, o.debugf(cmd))
+			return runSandbox(cmd, o, args)
 		},
 	}
 	f := cmd.Flags()
@@ -180,8 +148,9 @@ by ID or name.`,
 	return cmd
 }
 
-// config turns the flags into a sandbox configuration. Every error names
-// the flag it is about.
+// config turns the flags into a sandbox configuration, reading them but
+// leaving what they mean to the library. Every error names the flag it
+// is about.
 func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	c := &sandbox.Config{
 		Args: args, Rootfs: o.rootfs, ReadOnly: o.readOnly,
@@ -219,26 +188,21 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	for _, b := range o.binds {
 		x, err := sandbox.ParseBind(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--bind %w", err)
 		}
 		c.Binds = append(c.Binds, x)
 	}
 	for _, t := range o.tmpfs {
 		x, err := sandbox.ParseTmpfs(t)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--tmpfs %w", err)
 		}
 		c.Tmpfs = append(c.Tmpfs, x)
 	}
-	for _, e := range o.env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-			return nil, fmt.Errorf("--env %q: want K=V", e)
-		}
-		c.Env = append(c.Env, e)
-	}
+	c.Env = o.env
 	if o.user != "" {
 		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--user %w", err)
 		}
 		c.UserSet = true
 	}
@@ -258,11 +222,46 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, rec *container.Record, debugf func(string, ...any)) error {
-	s, err := cfg.Spec()
+// runSandbox is `nook run` from flags: a sandbox.Config run as sandbox.Run
+// runs it, with signals forwarded, and a verdict when asked for.
+func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
+	cfg, err := o.config(args)
 	if err != nil {
 		return usageError{err}
 	}
+	if err := o.limitOptions.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	if err := o.netOptions.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	cfg.ForwardSignals = true
+	if o.image != "" {
+		release, err := o.useImage(cmd, cfg)
+		if err != nil {
+			return err
+		}
+		// held until the sandbox runs; a detached one's monitor holds
+		// the layers from then on
+		defer release()
+	}
+	if o.detach {
+		return detachSandbox(cmd, cfg, &o.detachOptions, o.store)
+	}
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
+	}
+	// sandbox.Run, step by step: the configuration is checked before
+	// --stdout truncates a file
+	s, err := cfg.Spec()
+	if err != nil {
+		return flagError(err)
+	}
+	if err := o.limitOptions.openIO(cfg); err != nil {
+		return usageError{err}
+	}
+	defer closeFiles(cfg)
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
 			return err
@@ -270,25 +269,23 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions, rec *
 	}
 	nw, err := cfg.Network(s)
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	defer nw.Close()
 	opts := nw.Options(cfg.Options())
 	opts.Record = rec
-	opts.Debugf = debugf
-	// the command line reads the cgroup's account only for a verdict
-	opts.Accounting = lo.verdictFile != ""
-	r, err := runSpec(cmd, "", s, opts)
+	opts.Debugf = o.debugf(cmd)
+	r, err := container.Run(context.Background(), "", s, opts)
 	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
 		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
 	}
-	if lo.verdictFile != "" {
-		var run *verdict.Run
-		if r != nil {
-			run = (*verdict.Run)(r)
-		}
-		v := verdict.Judge(run, err, limitsOf(cfg))
-		if werr := lo.writeVerdict(v); werr != nil {
+	err = flagError(err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err // the command line was wrong: there was no run to judge
+	}
+	if o.verdictFile != "" {
+		if werr := o.writeVerdict(cfg.Verdict(r, err)); werr != nil {
 			return werr
 		}
 	}
@@ -311,6 +308,8 @@ func exitStatus(r *container.Result, err error) error {
 	return nil
 }
 
+// runBundle is `nook run --bundle`: the bundle's spec, in the foreground.
+// Its errors name the spec's fields, as they are the bundle's.
 func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if len(args) != 1 {
 		return usageError{errors.New("--bundle: want exactly one argument, the container ID")}
@@ -324,88 +323,13 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	if o.detach {
-		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}, dir, args[0])
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot}, dir, args[0])
 	}
 	rec, err := o.detachOptions.record(cmd)
 	if err != nil {
 		return err
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir, Record: rec, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
-}
-
-// runSpec runs a spec in the foreground: signals nook gets go to the
-// sandbox, a terminal is wired up when the spec asks for one, and nook
-// exits with the command's status.
-func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) (*container.Result, error) {
-	if s.Process != nil && s.Process.Terminal && s.Process.ConsoleSize == nil {
-		// the sandbox's terminal starts at the size of ours
-		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-			s.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-		}
-	}
-	c, err := container.New(id, s, opts)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-
-	// catch signals before the sandbox exists, so none is lost between
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	// no signal.Stop: it waits for the runtime's signal loop to go idle,
-	// which costs about a millisecond, and nook exits right after this
-
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	if m := c.TTY(); m != nil {
-		restore := wireTTY(m)
-		defer restore()
-	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && c.TTY() != nil {
-				resize(c.TTY())
-			}
-			c.Signal(sig.(syscall.Signal))
-		}
-	}()
-	return c.Wait(context.Background())
-}
-
-// wireTTY copies between the user's terminal and the sandbox's pty, with
-// the user's terminal in raw mode while it lasts.
-func wireTTY(m *os.File) (restore func()) {
-	giveBack := func() {}
-	in := int(os.Stdin.Fd())
-	if term.IsTerminal(in) {
-		if st, err := term.MakeRaw(in); err == nil {
-			giveBack = func() { term.Restore(in, st) }
-		}
-		resize(m)
-	}
-	go io.Copy(m, os.Stdin)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(os.Stdout, m)
-		close(done)
-	}()
-	return func() {
-		// the command is gone: let its last output through, then give
-		// the terminal back
-		select {
-		case <-done:
-		case <-time.After(time.Second):
-		}
-		giveBack()
-	}
-}
-
-func resize(m *os.File) {
-	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
-	if err == nil {
-		unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
-	}
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the
