@@ -51,6 +51,14 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// NoPivot builds the root without pivot_root(2): the new root is
+	// moved onto "/" and chrooted into, as runc's --no-pivot does. nook
+	// does that by itself where pivot_root is impossible (a "/" that is
+	// the initial ramfs); this forces it.
+	NoPivot bool
+	// Debugf, when set, is told the decisions nook makes on its own
+	// (such as building the root without pivot_root, and why).
+	Debugf func(format string, args ...any)
 	// Record keeps the sandbox's state in a state directory while it
 	// runs (see Record); nil for none.
 	Record *Record

@@ -196,15 +196,16 @@ func Start(cfg *Config) (_ *Process, err error) {
 		p.freeChild()
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
 	}
+	// read cs before it may be freed: it is p.args
 	p.SharedMemory = cs.share_memory != 0
+	p.Pid = int(cs.pid)
+	p.PidFD = int(cs.pidfd)
+	p.janitorPid = int(cs.janitor_pid)
 	if !p.SharedMemory {
 		// the child has a copy of everything
 		p.freeArgs()
 		p.freeChild()
 	}
-	p.Pid = int(cs.pid)
-	p.PidFD = int(cs.pidfd)
-	p.janitorPid = int(cs.janitor_pid)
 	return p, nil
 }
 

@@ -58,6 +58,8 @@ enum nook_op {
 	NOOK_OP_DEVICE,		// nook_device
 	NOOK_OP_OVERLAY_ROOT,	// nook_overlay_root
 	NOOK_OP_CHROOT,		// nook_path
+	NOOK_OP_NO_PIVOT,	// -
+	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_MAX
 };
 
