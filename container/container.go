@@ -77,6 +77,12 @@ type Options struct {
 	// a successful Start: what only its start needed can go (Run waits
 	// for the command after it).
 	Started func()
+
+	// hold: OCI create (Create). The child stops before exec until
+	// Instance.Start; it outlives this process, so it has no janitor, its
+	// cgroup is recorded for delete to remove, and the record says
+	// created once every step has run.
+	hold bool
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -236,7 +242,22 @@ func (c *Container) Start() (err error) {
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
+	var hold *os.File
+	if c.opts.hold {
+		// no janitor: delete removes the cgroup the state records
+		cleanup = nil
+		defer func() {
+			if err != nil {
+				c.cgroup.Destroy()
+			}
+		}()
+		if hold, err = c.holdFifo(); err != nil {
+			return err
+		}
+		defer hold.Close()
+	}
 	cfg := &spawn.Config{
+		Hold:        hold,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,

@@ -89,6 +89,7 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 		char msg[1024];
 	} rec;
 	size_t n = 0;
+	rec.msg[0] = 0;
 	for (int i = 0; parts[i]; i++) {
 		if (!parts[i][0]) continue;
 		if (n) n = cat(rec.msg, n, sizeof rec.msg, " ");
@@ -100,6 +101,15 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 	rec.h.pad = 0;
 	if (s->err_fd >= 0) {
 		ssize_t w = write(s->err_fd, &rec, sizeof rec.h + n);
+		(void)w;
+	} else {
+		// held (create, then start): nobody reads the error pipe any
+		// more; the container's stderr is all there is
+		char line[1200];
+		size_t m = cat(line, 0, sizeof line, "nook: ");
+		m = cat(line, m, sizeof line, rec.msg);
+		m = cat(line, m, sizeof line, "\n");
+		ssize_t w = write(2, line, m);
 		(void)w;
 	}
 	_exit(code);
@@ -736,7 +746,7 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, NULL};
+	int *own[] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd, NULL};
 	for (int i = 0; own[i]; i++) {
 		if (*own[i] < 0) continue;
 		int n = fcntl(*own[i], F_DUPFD_CLOEXEC, hi);
@@ -795,7 +805,8 @@ void nook_child_main(struct nook_spawn *s) {
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	// a held child (create, then start) outlives its creator on purpose
+	if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
@@ -924,6 +935,20 @@ void nook_child_main(struct nook_spawn *s) {
 			c->envp[c->envc++] = S(((const struct nook_path *)f)->path);
 			break;
 		case NOOK_OP_EXEC:
+			if (s->hold_fd >= 0) {
+				// every step ran: tell the creator (EOF on the error
+				// pipe), then wait for start's byte
+				close(s->err_fd);
+				s->err_fd = -1;
+				char b;
+				ssize_t n;
+				do
+					n = read(s->hold_fd, &b, 1);
+				while (n < 0 && errno == EINTR);
+				if (n != 1) _exit(NOOK_EXIT_SETUP);
+				close(s->hold_fd);
+				s->hold_fd = -1;
+			}
 			nook_exec(c, (int)((const struct nook_exec *)f)->init);
 		case NOOK_OP_MAX:
 			break;
