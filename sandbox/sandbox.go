@@ -159,7 +159,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 		r := *c.Resources
 		s.Linux.Resources = &r
 	}
-	s.Process.Rlimits = c.Rlimits
+	s.Process.Rlimits = c.outputRlimits()
 	if err := c.security(s); err != nil {
 		return nil, err
 	}
@@ -336,6 +336,10 @@ func (c *Config) Options() *container.Options {
 
 // Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
 func Run(ctx context.Context, c *Config) (*container.Result, error) {
+	return run(ctx, c, c.Resources != nil)
+}
+
+func run(ctx context.Context, c *Config, accounting bool) (*container.Result, error) {
 	if c.Image != nil {
 		release, err := c.Image.Use(ctx)
 		if err != nil {
@@ -352,7 +356,9 @@ func Run(ctx context.Context, c *Config) (*container.Result, error) {
 		return nil, err
 	}
 	defer nw.Close()
-	ct, err := container.New("", s, nw.Options(c.Options()))
+	opts := c.Options()
+	opts.Accounting = accounting
+	ct, err := container.New("", s, nw.Options(opts))
 	if err != nil {
 		return nil, err
 	}

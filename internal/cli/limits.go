@@ -205,29 +205,6 @@ func closeFiles(c *sandbox.Config) {
 	}
 }
 
-// limitsOf reports the limits as the verdict shows them.
-func limitsOf(c *sandbox.Config) verdict.Limits {
-	l := verdict.Limits{
-		CPUTimeMS:   c.Limits.CPUTime.Milliseconds(),
-		WallTimeMS:  c.Limits.WallTime.Milliseconds(),
-		ExtraTimeMS: c.Limits.Extra.Milliseconds(),
-	}
-	if r := c.Resources; r != nil {
-		if r.Memory != nil && r.Memory.Limit != nil {
-			l.MemoryBytes = *r.Memory.Limit
-		}
-		if r.Pids != nil && r.Pids.Limit != nil {
-			l.Pids = *r.Pids.Limit
-		}
-	}
-	for _, rl := range c.Rlimits {
-		if rl.Type == "RLIMIT_FSIZE" {
-			l.FileSize = rl.Soft
-		}
-	}
-	return l
-}
-
 // writeVerdict writes the verdict where --verdict says.
 func (o *limitOptions) writeVerdict(v *verdict.Verdict) error {
 	w := os.Stdout

@@ -247,12 +247,21 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
 		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
 	}
+	// the output limit: a --stdout or --stderr file written past it is
+	// cut back to it, and the verdict is OL whatever the exit
+	var over error
+	if r != nil {
+		over = cfg.CheckOutput()
+	}
 	if lo.verdictFile != "" {
 		var run *verdict.Run
 		if r != nil {
 			run = (*verdict.Run)(r)
 		}
-		v := verdict.Judge(run, err, limitsOf(cfg))
+		v := verdict.Judge(run, err, cfg.VerdictLimits())
+		if over != nil {
+			v.OverOutput(over.Error())
+		}
 		if werr := lo.writeVerdict(v); werr != nil {
 			return werr
 		}
