@@ -67,6 +67,7 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	})
 	root.AddCommand(newRunCmd())
 	root.AddCommand(newImageCmd())
+	root.AddCommand(newBatchCmd())
 	addNetworkCommands(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
