@@ -81,20 +81,32 @@ func fail(err error) *verdict.Verdict {
 // verdict with status XX whose message says what was wrong. Cancelling
 // ctx kills the sandbox.
 func (r *Runner) Judge(ctx context.Context, req *Request) *Result {
+	res, cleanup := r.judge(ctx, req)
+	cleanup()
+	return res
+}
+
+// judge is Judge that returns as soon as the sandbox's processes are
+// gone; cleanup, which the caller must call, waits for the rest.
+func (r *Runner) judge(ctx context.Context, req *Request) (_ *Result, cleanup func()) {
 	res := &Result{ID: req.ID}
 	c, release, err := r.config(ctx, req)
 	if err != nil {
 		res.Verdict = fail(err)
 		res.Verdict.Limits = req.Limits
-		return res
+		return res, func() {}
 	}
-	defer release()
-	res.Verdict = sandbox.Judge(ctx, c)
+	v, done := sandbox.JudgeEarly(ctx, c)
+	res.Verdict = v
+	cleanup = func() {
+		done()
+		release()
+	}
 	if ctx.Err() != nil && res.Verdict.Status != verdict.TO {
 		res.Verdict.Status = verdict.XX
 		res.Verdict.Message = "stopped before the end: " + context.Cause(ctx).Error()
 	}
-	return res
+	return res, cleanup
 }
 
 // config turns a request into a sandbox, its files open. release closes
@@ -336,8 +348,11 @@ loop:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-slots }()
-			write(r.Judge(ctx, req))
+			res, cleanup := r.judge(ctx, req)
+			write(res)
+			// the next run need not wait for this one's clean-up
+			<-slots
+			cleanup()
 		}()
 	}
 	wg.Wait()

@@ -111,7 +111,17 @@ func (c *Config) CheckOutput() error {
 // its cgroup's account, its limits, and whether it wrote past the output
 // limit into Stdout or Stderr.
 func Judge(ctx context.Context, c *Config) *verdict.Verdict {
-	r, err := run(ctx, c, true)
+	v, cleanup := JudgeEarly(ctx, c)
+	cleanup()
+	return v
+}
+
+// JudgeEarly is Judge that returns the verdict as soon as the sandbox's
+// last process is gone, before its clean-up (the cgroup removed, the
+// janitor reaped): a judge can report it, or start the next run, while
+// cleanup, which the caller must call, finishes.
+func JudgeEarly(ctx context.Context, c *Config) (_ *verdict.Verdict, cleanup func()) {
+	r, err, cleanup := run(ctx, c, true)
 	var run *verdict.Run
 	if r != nil {
 		run = (*verdict.Run)(r)
@@ -122,5 +132,5 @@ func Judge(ctx context.Context, c *Config) *verdict.Verdict {
 			v.OverOutput(over.Error())
 		}
 	}
-	return v
+	return v, cleanup
 }

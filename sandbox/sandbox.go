@@ -336,38 +336,50 @@ func (c *Config) Options() *container.Options {
 
 // Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
 func Run(ctx context.Context, c *Config) (*container.Result, error) {
-	return run(ctx, c, c.Resources != nil)
+	r, err, cleanup := run(ctx, c, c.Resources != nil)
+	cleanup()
+	return r, err
 }
 
-func run(ctx context.Context, c *Config, accounting bool) (*container.Result, error) {
+// run runs the sandbox until its last process is gone. cleanup, which
+// the caller must call, waits for the rest: the cgroup removed, the
+// janitor reaped, the network and the image let go.
+func run(ctx context.Context, c *Config, accounting bool) (_ *container.Result, _ error, cleanup func()) {
+	var done []func()
+	cleanup = func() {
+		for i := len(done) - 1; i >= 0; i-- {
+			done[i]()
+		}
+	}
 	if c.Image != nil {
 		release, err := c.Image.Use(ctx)
 		if err != nil {
-			return nil, err
+			return nil, err, cleanup
 		}
-		defer release()
+		done = append(done, release)
 	}
 	s, err := c.Spec()
 	if err != nil {
-		return nil, err
+		return nil, err, cleanup
 	}
 	nw, err := c.Network(s)
 	if err != nil {
-		return nil, err
+		return nil, err, cleanup
 	}
-	defer nw.Close()
+	done = append(done, func() { nw.Close() })
 	opts := c.Options()
 	opts.Accounting = accounting
 	ct, err := container.New("", s, nw.Options(opts))
 	if err != nil {
-		return nil, err
+		return nil, err, cleanup
 	}
-	defer ct.Close()
+	done = append(done, func() { ct.Close() })
 	if err := ct.Start(); err != nil {
-		return nil, err
+		return nil, err, cleanup
 	}
 	nw.Started()
-	return ct.Wait(ctx)
+	r, err := ct.Wait(ctx)
+	return r, err, cleanup
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked
