@@ -81,32 +81,54 @@ func fail(err error) *verdict.Verdict {
 // verdict with status XX whose message says what was wrong. Cancelling
 // ctx kills the sandbox.
 func (r *Runner) Judge(ctx context.Context, req *Request) *Result {
-	res, cleanup := r.judge(ctx, req)
-	cleanup()
+	p, res := r.prepare(ctx, req)
+	if res != nil {
+		return res
+	}
+	res = p.judge(ctx)
+	p.close()
 	return res
 }
 
-// judge is Judge that returns as soon as the sandbox's processes are
-// gone; cleanup, which the caller must call, waits for the rest.
-func (r *Runner) judge(ctx context.Context, req *Request) (_ *Result, cleanup func()) {
-	res := &Result{ID: req.ID}
+// prepared is a request's sandbox made up to its first process, and what
+// the request opened.
+type prepared struct {
+	id      string
+	sb      *sandbox.Prepared
+	release func()
+}
+
+// prepare makes a request's sandbox ready to run, or returns the verdict
+// of a request that cannot run.
+func (r *Runner) prepare(ctx context.Context, req *Request) (*prepared, *Result) {
 	c, release, err := r.config(ctx, req)
-	if err != nil {
-		res.Verdict = fail(err)
-		res.Verdict.Limits = req.Limits
-		return res, func() {}
-	}
-	v, done := sandbox.JudgeEarly(ctx, c)
-	res.Verdict = v
-	cleanup = func() {
-		done()
+	if err == nil {
+		var sb *sandbox.Prepared
+		if sb, err = c.Prepare(ctx); err == nil {
+			return &prepared{id: req.ID, sb: sb, release: release}, nil
+		}
 		release()
+		v := verdict.Judge(nil, err, c.VerdictLimits())
+		return nil, &Result{ID: req.ID, Verdict: v}
 	}
-	if ctx.Err() != nil && res.Verdict.Status != verdict.TO {
-		res.Verdict.Status = verdict.XX
-		res.Verdict.Message = "stopped before the end: " + context.Cause(ctx).Error()
+	v := fail(err)
+	v.Limits = req.Limits
+	return nil, &Result{ID: req.ID, Verdict: v}
+}
+
+// judge runs the prepared sandbox and judges it; close cleans up after.
+func (p *prepared) judge(ctx context.Context) *Result {
+	res := &Result{ID: p.id, Verdict: p.sb.Judge(ctx)}
+	if ctx.Err() != nil && res.Status != verdict.TO {
+		res.Status = verdict.XX
+		res.Message = "stopped before the end: " + context.Cause(ctx).Error()
 	}
-	return res, cleanup
+	return res
+}
+
+func (p *prepared) close() {
+	p.sb.Close()
+	p.release()
 }
 
 // config turns a request into a sandbox, its files open. release closes
@@ -317,15 +339,12 @@ func (r *Runner) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			}
 		}
 	}()
+	// the next request's sandbox is prepared while up to par run, and
+	// starts when one of them ends
 	slots := make(chan struct{}, par)
 	var err error
 loop:
 	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case slots <- struct{}{}:
-		}
 		var l line
 		var ok bool
 		select {
@@ -342,17 +361,26 @@ loop:
 		req, perr := Parse(l.text)
 		if perr != nil {
 			write(&Result{ID: req.ID, Line: l.n, Verdict: fail(perr)})
-			<-slots
 			continue
+		}
+		p, res := r.prepare(ctx, req)
+		if res != nil {
+			write(res)
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			p.close()
+			break loop
+		case slots <- struct{}{}:
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, cleanup := r.judge(ctx, req)
-			write(res)
+			write(p.judge(ctx))
 			// the next run need not wait for this one's clean-up
 			<-slots
-			cleanup()
+			p.close()
 		}()
 	}
 	wg.Wait()

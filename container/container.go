@@ -94,7 +94,9 @@ type Container struct {
 	cgroup  *cgroups.Manager
 	watch   *watcher
 	started time.Time
-	closed  bool
+	// prepared: Prepare made the sandbox; Start has not released it
+	prepared bool
+	closed   bool
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
@@ -159,12 +161,23 @@ func Validate(s *specs.Spec) error {
 	return nil
 }
 
-// Start creates the sandbox and starts its command. On error nothing it
-// made is left.
-func (c *Container) Start() (err error) {
+// Prepare creates the sandbox up to its first process, which waits
+// before its first step: its cgroup made, its namespaces made and joined.
+// Start then lets it run. A judge prepares the next sandbox while others
+// run. On error nothing it made is left; Close removes a sandbox that
+// never starts.
+func (c *Container) Prepare() error {
 	if c.proc != nil {
-		return errors.New("container: already started")
+		return errors.New("container: already prepared or started")
 	}
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	c.prepared = true
+	return nil
+}
+
+func (c *Container) prepare() (err error) {
 	files := []*os.File{c.opts.Stdin, c.opts.Stdout, c.opts.Stderr}
 	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
 		if files[i] == nil {
@@ -239,6 +252,28 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
+	return nil
+}
+
+// Start creates the sandbox (unless Prepare did) and starts its command.
+// On error nothing it made is left.
+func (c *Container) Start() (err error) {
+	if c.proc == nil {
+		if err := c.prepare(); err != nil {
+			return err
+		}
+	} else if c.prepared {
+		// the time is the command's from now
+		c.started, c.prepared = time.Now(), false
+	} else {
+		return errors.New("container: already started")
+	}
+	proc := c.proc
+	defer func() {
+		if err != nil {
+			proc.Close()
+		}
+	}()
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {

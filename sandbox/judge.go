@@ -111,26 +111,29 @@ func (c *Config) CheckOutput() error {
 // its cgroup's account, its limits, and whether it wrote past the output
 // limit into Stdout or Stderr.
 func Judge(ctx context.Context, c *Config) *verdict.Verdict {
-	v, cleanup := JudgeEarly(ctx, c)
-	cleanup()
-	return v
+	p, err := c.Prepare(ctx)
+	if err != nil {
+		return verdict.Judge(nil, err, c.VerdictLimits())
+	}
+	defer p.Close()
+	return p.Judge(ctx)
 }
 
-// JudgeEarly is Judge that returns the verdict as soon as the sandbox's
-// last process is gone, before its clean-up (the cgroup removed, the
-// janitor reaped): a judge can report it, or start the next run, while
-// cleanup, which the caller must call, finishes.
-func JudgeEarly(ctx context.Context, c *Config) (_ *verdict.Verdict, cleanup func()) {
-	r, err, cleanup := run(ctx, c, true)
+// Judge runs a prepared sandbox and judges the run, as sandbox.Judge
+// does. It returns as soon as the sandbox's last process is gone; Close,
+// which the caller must call, waits for the rest of its clean-up, so that
+// a judge can report the verdict, or start the next run, first.
+func (p *Prepared) Judge(ctx context.Context) *verdict.Verdict {
+	r, err := p.run(ctx)
 	var run *verdict.Run
 	if r != nil {
 		run = (*verdict.Run)(r)
 	}
-	v := verdict.Judge(run, err, c.VerdictLimits())
+	v := verdict.Judge(run, err, p.c.VerdictLimits())
 	if r != nil {
-		if over := c.CheckOutput(); over != nil {
+		if over := p.c.CheckOutput(); over != nil {
 			v.OverOutput(over.Error())
 		}
 	}
-	return v, cleanup
+	return v
 }

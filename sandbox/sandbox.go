@@ -336,50 +336,92 @@ func (c *Config) Options() *container.Options {
 
 // Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
 func Run(ctx context.Context, c *Config) (*container.Result, error) {
-	r, err, cleanup := run(ctx, c, c.Resources != nil)
-	cleanup()
-	return r, err
+	p, err := c.prepare(ctx, c.Resources != nil)
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	return p.run(ctx)
 }
 
-// run runs the sandbox until its last process is gone. cleanup, which
-// the caller must call, waits for the rest: the cgroup removed, the
-// janitor reaped, the network and the image let go.
-func run(ctx context.Context, c *Config, accounting bool) (_ *container.Result, _ error, cleanup func()) {
-	var done []func()
-	cleanup = func() {
-		for i := len(done) - 1; i >= 0; i-- {
-			done[i]()
+// Prepared is a sandbox made up to its first process, which waits before
+// its first step (container.Prepare): its spec built, its cgroup and
+// namespaces made. Judge runs it; Close removes it, run or not.
+type Prepared struct {
+	c    *Config
+	ct   *container.Container
+	nw   *Network
+	done []func()
+}
+
+// Prepare makes the sandbox up to its first process. A judge prepares
+// the next sandbox while others run, so that the start of one overlaps
+// the runs of the others.
+func (c *Config) Prepare(ctx context.Context) (*Prepared, error) {
+	return c.prepare(ctx, true)
+}
+
+func (c *Config) prepare(ctx context.Context, accounting bool) (_ *Prepared, err error) {
+	p := &Prepared{c: c}
+	defer func() {
+		if err != nil {
+			p.Close()
 		}
-	}
+	}()
 	if c.Image != nil {
 		release, err := c.Image.Use(ctx)
 		if err != nil {
-			return nil, err, cleanup
+			return nil, err
 		}
-		done = append(done, release)
+		p.done = append(p.done, release)
 	}
 	s, err := c.Spec()
 	if err != nil {
-		return nil, err, cleanup
+		return nil, err
 	}
 	nw, err := c.Network(s)
 	if err != nil {
-		return nil, err, cleanup
+		return nil, err
 	}
-	done = append(done, func() { nw.Close() })
+	p.done = append(p.done, func() { nw.Close() })
+	p.nw = nw
 	opts := c.Options()
 	opts.Accounting = accounting
 	ct, err := container.New("", s, nw.Options(opts))
 	if err != nil {
-		return nil, err, cleanup
+		return nil, err
 	}
-	done = append(done, func() { ct.Close() })
+	p.done = append(p.done, func() { ct.Close() })
+	if err := ct.Prepare(); err != nil {
+		return nil, err
+	}
+	p.ct = ct
+	return p, nil
+}
+
+// run starts the command and waits until the sandbox's last process is
+// gone.
+func (p *Prepared) run(ctx context.Context) (*container.Result, error) {
+	if p.ct == nil {
+		return nil, errors.New("sandbox: not prepared, or already run")
+	}
+	ct := p.ct
+	p.ct = nil
 	if err := ct.Start(); err != nil {
-		return nil, err, cleanup
+		return nil, err
 	}
-	nw.Started()
-	r, err := ct.Wait(ctx)
-	return r, err, cleanup
+	p.nw.Started()
+	return ct.Wait(ctx)
+}
+
+// Close removes the sandbox, if it is still there, and waits for its
+// clean-up: the cgroup removed, the janitor reaped, the network and the
+// image let go.
+func (p *Prepared) Close() {
+	for i := len(p.done) - 1; i >= 0; i-- {
+		p.done[i]()
+	}
+	p.done = nil
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked
