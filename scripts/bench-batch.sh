@@ -3,22 +3,25 @@
 # of /bin/true in a busybox root, P at a time, through one `nook batch`
 # process with limits on (memory, pids, CPU time), beside `nook run` per
 # sandbox with the same limits and bubblewrap per sandbox (no limits), as
-# scripts/bench-throughput.sh runs them.
+# scripts/bench-throughput.sh runs them. The three take turns, R rounds of
+# N runs each, so that a shared machine's changing load falls on all
+# three alike; each line is the rate over all rounds.
 #
-#   scripts/bench-batch.sh [-n N] [-p P] NOOK_BINARY
+#   scripts/bench-batch.sh [-n N] [-p P] [-r R] NOOK_BINARY
 #
 # Needs root, busybox-static and bubblewrap (Debian packages).
 set -euo pipefail
-n=1000 p=2
-while getopts n:p: opt; do
+n=500 p=2 rounds=3
+while getopts n:p:r: opt; do
   case $opt in
     n) n=$OPTARG ;;
     p) p=$OPTARG ;;
-    *) echo "usage: $0 [-n N] [-p P] NOOK_BINARY" >&2; exit 2 ;;
+    r) rounds=$OPTARG ;;
+    *) echo "usage: $0 [-n N] [-p P] [-r R] NOOK_BINARY" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-nook=$(readlink -f "${1:?usage: $0 [-n N] [-p P] NOOK_BINARY}")
+nook=$(readlink -f "${1:?usage: $0 [-n N] [-p P] [-r R] NOOK_BINARY}")
 w=$(mktemp -d /tmp/nook-batch.XXXXXX)
 trap 'rm -rf "$w"' EXIT
 r=$w/rootfs
@@ -34,22 +37,38 @@ for i in range(n):
                       "limits": {"memory_bytes": 268435456, "pids": 64, "cpu_time_ms": 10000}}))
 PY
 
-report() { # name, t0, t1, failures
-  python3 -c "import sys; n=$n; t=$3-$2; print(f'{sys.argv[1]:16} {n/t:8.1f} sandboxes/s  ({t:.1f} s for {n}, {sys.argv[2]} failed)')" "$1" "$4"
-}
-rate() { # name, command with {} for a unique number
-  local t0 t1
+# each adds its seconds and failures to $w/NAME.time and $w/NAME.fails
+timed() { # name, then the command
+  local name=$1 t0 t1 f
+  shift
   t0=$(date +%s.%N)
-  seq "$n" | xargs -P "$p" -I{} sh -c "$2 >/dev/null 2>&1 || echo fail" | (grep -c fail || true) >"$w/fails"
+  f=$("$@")
   t1=$(date +%s.%N)
-  report "$1" "$t0" "$t1" "$(cat "$w/fails")"
+  echo "$t1 - $t0" >>"$w/$name.time"
+  echo "${f:-0}" >>"$w/$name.fails"
 }
-
-t0=$(date +%s.%N)
-"$nook" batch --parallel "$p" <"$w/requests" >"$w/verdicts"
-t1=$(date +%s.%N)
-fails=$(grep -vc '"status":"OK"' "$w/verdicts" || true)
-[ "$(wc -l <"$w/verdicts")" -eq "$n" ] || fails="$fails (and $((n - $(wc -l <"$w/verdicts")))) verdicts missing)"
-report "nook batch" "$t0" "$t1" "$fails"
-rate "nook run" "$nook run --rootfs $r --memory 256m --pids 64 --cpu-time-limit 10s -- /bin/true"
-rate bwrap "bwrap --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgroup --bind $r / --proc /proc --dev /dev /bin/true"
+xa() { # a command line with {} for a unique number, n times, p at a time
+  seq "$n" | xargs -P "$p" -I{} sh -c "$1 >/dev/null 2>&1 || echo fail" | (grep -c fail || true)
+}
+batch() {
+  "$nook" batch --parallel "$p" <"$w/requests" >"$w/verdicts"
+  local ok
+  ok=$(grep -c '"status":"OK"' "$w/verdicts" || true)
+  echo $((n - ok))
+}
+for _ in $(seq "$rounds"); do
+  timed nook-batch batch
+  timed nook-run xa "$nook run --rootfs $r --memory 256m --pids 64 --cpu-time-limit 10s -- /bin/true"
+  timed bwrap xa "bwrap --unshare-pid --unshare-net --unshare-ipc --unshare-uts --unshare-cgroup --bind $r / --proc /proc --dev /dev /bin/true"
+done
+python3 - "$w" "$n" "$rounds" "$p" <<'PY'
+import sys
+w, n, rounds, p = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rate = {}
+for name in ["nook-batch", "nook-run", "bwrap"]:
+    t = sum(eval(l) for l in open(f"{w}/{name}.time"))
+    fails = sum(int(l) for l in open(f"{w}/{name}.fails"))
+    rate[name] = n * rounds / t
+    print(f"{name:12} {rate[name]:8.1f} sandboxes/s  ({t:.1f} s for {n * rounds}, {fails} failed)")
+print(f"nook batch / bwrap: {rate['nook-batch'] / rate['bwrap']:.2f}x; nook run / bwrap: {rate['nook-run'] / rate['bwrap']:.2f}x ({p} at a time)")
+PY
