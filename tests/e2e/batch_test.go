@@ -109,3 +109,43 @@ func TestBatchStopsOnSIGTERM(t *testing.T) {
 	}
 	w.Close()
 }
+
+// SIGKILL of nook batch, with one sandbox running and the next one
+// prepared, leaves nothing behind (CheckNoLeaks): each sandbox's janitor
+// cleans up after it.
+func TestBatchKilledLeavesNothing(t *testing.T) {
+	e2e(t)
+	root := testutil.BusyboxRootfs(t)
+	marks := t.TempDir()
+	cmd := testutil.Command(t, "batch")
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	for _, id := range []string{"a", "b"} {
+		fmt.Fprintf(w, `{"id":%q,"args":["/bin/sh","-c","touch /m/%s; sleep 30"],"rootfs":%q,"binds":["%s:/m"],"limits":{"memory_bytes":67108864}}`+"\n", id, id, root, marks)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(marks, "a")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the second is prepared by now
+	if _, err := os.Stat(filepath.Join(marks, "b")); err == nil {
+		t.Error("the second run started while the first ran (--parallel 1)")
+	}
+	w.Close()
+	// the deferred kill; CheckNoLeaks then looks for what is left
+}
