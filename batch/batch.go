@@ -269,6 +269,9 @@ func limits(c *sandbox.Config, l verdict.Limits) error {
 // verdict can carry it.
 func Parse(line []byte) (*Request, error) {
 	req := &Request{}
+	if len(line) > MaxLine {
+		return req, fmt.Errorf("bad request: the line is longer than %d bytes", MaxLine)
+	}
 	d := json.NewDecoder(bytes.NewReader(line))
 	d.DisallowUnknownFields()
 	if err := d.Decode(req); err != nil {
@@ -282,6 +285,26 @@ func Parse(line []byte) (*Request, error) {
 		return req, errors.New("bad request: more than one JSON value on the line")
 	}
 	return req, nil
+}
+
+// MaxLine is the longest request line; a longer one is answered with an
+// XX verdict, and nook keeps no more of it than this.
+const MaxLine = 1 << 20
+
+// readLine reads a line of at most MaxLine bytes; of a longer one it
+// returns the first MaxLine+1 bytes (which Parse rejects) and skips the
+// rest.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var b []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(b) <= MaxLine {
+			b = append(b, part[:min(len(part), MaxLine+1-len(b))]...)
+		}
+		if err != bufio.ErrBufferFull {
+			return b, err
+		}
+	}
 }
 
 // Serve reads requests from in, one JSON object a line, runs them up to
@@ -320,7 +343,7 @@ func (r *Runner) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	go func() {
 		br := bufio.NewReader(in)
 		for n := 1; ; n++ {
-			b, err := br.ReadBytes('\n')
+			b, err := readLine(br)
 			if len(bytes.TrimSpace(b)) > 0 {
 				select {
 				case lines <- line{n, b}:

@@ -77,11 +77,12 @@ func TestServeJudgesEveryRequest(t *testing.T) {
 		req(t, batch.Request{ID: "nostdin", Args: []string{"/bin/true"}, Rootfs: root, Stdin: filepath.Join(dir, "nope")}),
 		req(t, batch.Request{ID: "noroot", Args: []string{"/bin/true"}, Rootfs: filepath.Join(dir, "noroot")}),
 		req(t, batch.Request{ID: "noimage", Image: "nook-test-no-such-image:1"}),
+		`{"id": "long", "args": ["` + strings.Repeat("x", batch.MaxLine) + `"]}`,
 	}
 	got := serve(t, &batch.Runner{Parallel: 3}, context.Background(), lines)
 	want := map[string]string{
 		"sum": "OK", "re": "RE", "to": "TO", "wall": "TO", "ml": "ML", "ol": "OL", "missing": "RE",
-		"badtype": "XX", "unknown": "XX", "": "XX", "noargs": "XX", "neg": "XX", "nostdin": "XX",
+		"badtype": "XX", "unknown": "XX", "noargs": "XX", "neg": "XX", "nostdin": "XX",
 		"noroot": "XX", "noimage": "XX",
 	}
 	for id, status := range want {
@@ -97,11 +98,21 @@ func TestServeJudgesEveryRequest(t *testing.T) {
 			t.Errorf("%q: XX without a message", id)
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("verdicts for %d IDs, want %d: %v", len(got), len(want), got)
+	// the lines whose id nook could not read: not JSON (line 10), and
+	// too long (line 16)
+	var noID []int
+	for _, r := range got[""] {
+		if r.Status != "XX" || r.Message == "" {
+			t.Errorf("line %d: %s %q, want XX with a message", r.Line, r.Status, r.Message)
+		}
+		noID = append(noID, r.Line)
 	}
-	if r := got[""]; len(r) == 1 && r[0].Line != 10 {
-		t.Errorf("the line that is not JSON: line %d in its verdict, want 10", r[0].Line)
+	slices.Sort(noID)
+	if !slices.Equal(noID, []int{10, 16}) {
+		t.Errorf("verdicts without an id for lines %v, want 10 and 16", noID)
+	}
+	if len(got) != len(want)+1 {
+		t.Errorf("verdicts for %d IDs, want %d: %v", len(got), len(want)+1, got)
 	}
 	if b, _ := os.ReadFile(sum.Stdout); string(b) != "7\n" {
 		t.Errorf("sum's stdout %q, want 7", b)
