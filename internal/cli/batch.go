@@ -85,7 +85,7 @@ them first ("nook image pull").`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVarP(&parallel, "parallel", "j", 1, "run up to `N` sandboxes at once")
+	f.IntVarP(&parallel, "parallel", "j", 1, "run up to `N` commands at once (the next request's sandbox is made meanwhile)")
 	f.StringVar(&input, "input", "", "read requests from `FILE` instead of stdin")
 	f.StringVar(&store, "store", "", "the image store `DIR` for requests with an image (default /var/lib/nook; ~/.local/share/nook unprivileged)")
 	f.StringVar(&limitsMode, "limits", "strict", "`MODE`: strict (a limit this host cannot enforce is an XX verdict) or best-effort (a warning)")
