@@ -212,6 +212,25 @@ func (c *Container) prepare() (err error) {
 			cgroupFD = fd
 		}
 	}
+	// on cgroup v1 the child moves itself into its cgroups after the
+	// release (spawn.Config.CgroupTasks): no RCU grace period, which a
+	// pid written to cgroup.procs by nook waits for
+	var tasks []*os.File
+	defer func() {
+		for _, f := range tasks {
+			f.Close()
+		}
+	}()
+	if c.cgroup != nil && cgroupFD < 0 {
+		for _, path := range c.cgroup.TasksFiles() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				c.cgroup.Destroy()
+				return fmt.Errorf("open cgroup: %w", err)
+			}
+			tasks = append(tasks, f)
+		}
+	}
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
@@ -220,6 +239,7 @@ func (c *Container) prepare() (err error) {
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,
 		CgroupFD:    cgroupFD,
+		CgroupTasks: tasks,
 		Files:       files,
 		Init:        c.opts.Init,
 		TTY:         c.plan.tty,
@@ -242,7 +262,7 @@ func (c *Container) prepare() (err error) {
 			return err
 		}
 	}
-	if c.cgroup != nil && cgroupFD < 0 {
+	if c.cgroup != nil && cgroupFD < 0 && len(tasks) == 0 {
 		if err := c.cgroup.Add(proc.Pid); err != nil {
 			return err
 		}
