@@ -6,10 +6,29 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 TAGS    := osusergo,netgo
 LDFLAGS := -s -w -X github.com/nookrun/nook/internal/cli.Version=$(VERSION) -extldflags -static
 
-.PHONY: nook test test-deps bench clean
+# make install: where, and the binary to install (BIN=path installs one
+# built elsewhere, without building)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BIN     ?= nook
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+DATADIR := $(DESTDIR)$(PREFIX)/share
+MANDIR  := $(DATADIR)/man
+
+.PHONY: nook test test-deps bench clean install
 
 nook:
 	CGO_ENABLED=1 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o nook ./cmd/nook
+
+# the binary, shell completions for bash, zsh and fish where each shell
+# looks for them, and man pages generated from the command definitions
+install: $(BIN)
+	install -d $(BINDIR) $(DATADIR)/bash-completion/completions $(DATADIR)/zsh/site-functions $(DATADIR)/fish/vendor_completions.d $(MANDIR)/man1
+	install -m 0755 $(BIN) $(BINDIR)/nook
+	$(BINDIR)/nook completion bash > $(DATADIR)/bash-completion/completions/nook
+	$(BINDIR)/nook completion zsh > $(DATADIR)/zsh/site-functions/_nook
+	$(BINDIR)/nook completion fish > $(DATADIR)/fish/vendor_completions.d/nook.fish
+	$(GO) run ./internal/mangen -version $(VERSION) $(MANDIR)/man1
 
 # what building and testing need from Debian (scripts/install-deps.sh says
 # which): gcc and libc's static archive for the cgo child, libseccomp for
@@ -28,7 +47,7 @@ test: nook
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./...
 	CGO_ENABLED=0 $(GO) build -tags $(TAGS) ./...
 	CGO_ENABLED=0 $(GO) vet -tags $(TAGS) ./...
-	CGO_ENABLED=0 $(GO) test -tags $(TAGS) -count=1 -run "^Test" ./verdict ./caps ./seccomp ./namespaces ./spec ./container ./internal/spawn ./sandbox ./netns ./network
+	CGO_ENABLED=0 $(GO) test -tags $(TAGS) -count=1 -run "^Test" ./verdict ./caps ./seccomp ./namespaces ./spec ./state ./container ./internal/spawn ./sandbox ./netns ./network
 
 # start-up beside the C floor, bubblewrap, runc, crun and unshare(1), then
 # throughput with limits on

@@ -243,18 +243,7 @@ func limits(c *sandbox.Config, l verdict.Limits) error {
 			return fmt.Errorf("limits: %s %d: want a positive number, or 0 for none", x.name, x.v)
 		}
 	}
-	r := &specs.LinuxResources{}
-	if l.MemoryBytes > 0 {
-		n := l.MemoryBytes
-		r.Memory = &specs.LinuxMemory{Limit: &n}
-	}
-	if l.Pids > 0 {
-		n := l.Pids
-		r.Pids = &specs.LinuxPids{Limit: &n}
-	}
-	if r.Memory != nil || r.Pids != nil {
-		c.Resources = r
-	}
+	c.Memory, c.Pids = l.MemoryBytes, l.Pids
 	if l.FileSize > 0 {
 		c.Rlimits = append(c.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_FSIZE", Soft: l.FileSize, Hard: l.FileSize})
 	}

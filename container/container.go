@@ -13,6 +13,7 @@ import (
 	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -26,8 +27,15 @@ type Options struct {
 	// PID 1 itself, as the OCI runtimes run it.
 	Init bool
 	// Stdin, Stdout and Stderr are the command's; nil means nook's own.
-	// They are handed over as they are: no copying in between.
+	// They are handed over as they are: no copying in between, except
+	// that with a terminal (process.terminal) Run copies Stdin to the
+	// pty and the pty to Stdout.
 	Stdin, Stdout, Stderr *os.File
+	// ForwardSignals makes Run pass the signals this process gets while
+	// the command runs (ForwardedSignals: SIGTERM, SIGINT, SIGHUP,
+	// SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH) on to the sandbox, as `nook
+	// run` does, instead of their usual effect on this process.
+	ForwardSignals bool
 	// ExtraFiles become fds 3, 4, ... in the sandbox.
 	ExtraFiles []*os.File
 	// DenySetgroups writes "deny" to the new user namespace's setgroups
@@ -43,6 +51,9 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// Record keeps the sandbox's state in a state directory while it
+	// runs (see Record); nil for none.
+	Record *Record
 	// Setup, when set, runs after the sandbox's namespaces exist (its ID
 	// maps written, its cgroup joined) and before its first step, with
 	// the host PID of its first process: for what must be done to the
@@ -54,6 +65,10 @@ type Options struct {
 	// /etc files), which the caller may also remove itself once Start
 	// has returned.
 	Remove []string
+	// Started, when set, is called once the command runs, at the end of
+	// a successful Start: what only its start needed can go (Run waits
+	// for the command after it).
+	Started func()
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -97,6 +112,9 @@ type Container struct {
 	// prepared: Prepare made the sandbox; Start has not released it
 	prepared bool
 	closed   bool
+	// how Wait ended, for the record Close writes
+	result  *Result
+	waitErr error
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
@@ -132,31 +150,31 @@ func (c *Container) Pid() int {
 }
 
 // Validate checks a spec for what would otherwise fail half-way through a
-// start. Errors name the field.
+// start. Errors are *spec.FieldError.
 func Validate(s *specs.Spec) error {
 	if s == nil {
-		return errors.New("spec: missing")
+		return spec.FieldErrorf("spec", "missing")
 	}
 	if s.Process == nil {
-		return errors.New("process: missing")
+		return spec.FieldErrorf("process", "missing")
 	}
 	if len(s.Process.Args) == 0 || s.Process.Args[0] == "" {
-		return errors.New("process.args: no command given")
+		return spec.FieldErrorf("process.args", "no command given")
 	}
 	if s.Root != nil && s.Root.Path != "" {
 		fi, err := os.Stat(s.Root.Path)
 		if err != nil {
-			return fmt.Errorf("root.path: %w", err)
+			return spec.FieldErrorf("root.path", "%w", err)
 		}
 		if !fi.IsDir() {
-			return fmt.Errorf("root.path: %s is not a directory", s.Root.Path)
+			return spec.FieldErrorf("root.path", "%s is not a directory", s.Root.Path)
 		}
 	}
 	if len(s.Hostname) > 64 {
-		return fmt.Errorf("hostname: %q is longer than 64 bytes", s.Hostname)
+		return spec.FieldErrorf("hostname", "%q is longer than 64 bytes", s.Hostname)
 	}
 	if s.Process.Cwd != "" && !filepath.IsAbs(s.Process.Cwd) {
-		return fmt.Errorf("process.cwd: %q is not absolute", s.Process.Cwd)
+		return spec.FieldErrorf("process.cwd", "%q is not absolute", s.Process.Cwd)
 	}
 	return nil
 }
@@ -186,6 +204,14 @@ func (c *Container) prepare() (err error) {
 	}
 	files = append(files, c.opts.ExtraFiles...)
 	cleanup := &spawn.Cleanup{}
+	if err := c.recordCreate(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			c.recordAbort()
+		}
+	}()
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
@@ -294,6 +320,11 @@ func (c *Container) Start() (err error) {
 			proc.Close()
 		}
 	}()
+	// recorded before the command runs, so that whoever it talks to finds
+	// it running
+	if err := c.recordStart(); err != nil {
+		return err
+	}
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {
@@ -309,6 +340,9 @@ func (c *Container) Start() (err error) {
 		c.tty = m
 	}
 	c.watch = c.startWatch()
+	if c.opts.Started != nil {
+		c.opts.Started()
+	}
 	return nil
 }
 
@@ -349,6 +383,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 	ex, err := c.proc.Wait()
 	wall := time.Since(c.started)
 	if err != nil {
+		c.waitErr = err
 		return nil, err
 	}
 	r := &Result{Rusage: ex.Rusage, Wall: wall}
@@ -374,6 +409,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 		r.Signal = ex.Status.Signal()
 		r.ExitCode = 128 + int(r.Signal)
 	}
+	c.result = r
 	return r, nil
 }
 
@@ -387,20 +423,28 @@ func (c *Container) Close() error {
 	if c.tty != nil {
 		c.tty.Close()
 	}
-	return c.proc.Close()
+	err := c.proc.Close()
+	if c.proc != nil {
+		if rerr := c.recordEnd(c.result, c.waitErr, err); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
-// Run runs spec to completion: New, Start, Wait, Close.
+// Run runs spec to completion in the foreground: New, Start, Wait, Close.
+// With a terminal (process.terminal) it copies the pty to and from
+// Options.Stdin and Stdout (nook's own by default): in raw mode and
+// following the window's size when Stdin is a terminal. With
+// Options.ForwardSignals it passes signals on. A terminal without
+// process.consoleSize starts at the size of Stdin's.
 func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Result, error) {
-	c, err := New(id, spec, opts)
+	c, err := New(id, withConsoleSize(spec, opts), opts)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	return c.Wait(ctx)
+	return c.foreground(ctx)
 }
 
 func writeIDMaps(pid int, lx *specs.Linux, deny bool) error {

@@ -6,7 +6,14 @@
 // A Container goes New (validate the spec and compile it, touching
 // nothing), Start (create the cgroup, the namespaces, the root file system
 // and the command), Wait, and Close (kill what is left, remove what was
-// made). Run does all four.
+// made). Run does all four, in the foreground (foreground.go): a terminal
+// the spec asks for is wired to the caller's stdin and stdout, raw and
+// following the window's size when stdin is a terminal, and with
+// Options.ForwardSignals the caller's signals go to the sandbox.
+//
+// Errors about the spec are *spec.FieldError naming its field
+// ("process.cwd", "linux.resources.memory.limit"), so that each front end
+// can word them its own way.
 //
 // # The start path
 //
@@ -73,4 +80,34 @@
 // Errors name the step and its paths (`bind /src on /dst: permission
 // denied`); a failure at any point leaves nothing behind, since what the
 // child made dies with its namespaces and the janitor removes the rest.
+//
+// # Sandboxes that outlive their starter
+//
+// A sandbox recorded in a state directory (package state) can be found,
+// entered, signalled and removed by any nook process later:
+//
+//   - Detach records a new sandbox (creating) and starts a monitor, a
+//     process that calls Monitor: nook's hidden `monitor` command, or a
+//     program of the caller's. The monitor is init's parent: it starts the
+//     sandbox with its output going to a size-capped log, records init
+//     (with its start time) and its cgroup before the command runs, reports
+//     to Detach over a pipe, waits, and records the exit status and
+//     resource use once the janitor has removed what the sandbox made.
+//     Detach returns once the command runs; a start that fails leaves
+//     nothing. The monitor is a Go process (about 8 MiB) rather than the C
+//     janitor grown, because it must decode the state and write JSON; the
+//     janitor still does the cleanup, and if the monitor is killed the
+//     lifeline closes and the janitor kills the sandbox as before.
+//   - Options.Record records a sandbox run in the foreground: the process
+//     that runs it is its monitor (nook run --name).
+//   - Load returns an Instance: Signal, Stop, Wait, Remove, Processes act
+//     through the state, on processes identified by PID and start time.
+//     Remove runs the state's Undo list for what a killed monitor left.
+//   - Instance.Exec and Enter start a process in existing namespaces:
+//     steps of setns in the same single-threaded child (no re-exec), the
+//     mount namespace last (its /proc hides the host's), the user namespace
+//     first for a caller it gives privilege to and last for root, nook's
+//     init outside a joined pid namespace so that the command is inside it.
+//     Exec adds the sandbox's cgroup, process settings and seccomp filter
+//     (compiled once and cached beside the state).
 package container

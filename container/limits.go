@@ -6,10 +6,12 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nookrun/nook/cgroups"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -59,7 +61,7 @@ func (c *Container) makeCgroup() error {
 		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)
 	if c.opts.Cgroup == CgroupNever {
 		if hasResources(res) {
-			return errors.New("linux.resources: limits need a cgroup")
+			return spec.FieldErrorf("linux.resources", "limits need a cgroup")
 		}
 		want = false
 	}
@@ -82,6 +84,10 @@ func (c *Container) makeCgroup() error {
 	if err != nil {
 		if os.Geteuid() != 0 && !hasResources(res) && c.opts.Limits.CPUTime == 0 && c.opts.Cgroup == CgroupAuto {
 			return nil // an unprivileged sandbox without limits needs none
+		}
+		var le *cgroups.LimitError
+		if errors.As(err, &le) {
+			return &spec.FieldError{Field: resourceField(le.Limit), Err: err}
 		}
 		return err
 	}
@@ -154,4 +160,31 @@ func (w *watcher) stop() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.killed
+}
+
+// resourceFields are the linux.resources fields of the limits package
+// cgroups names in a LimitError, by the start of the name.
+var resourceFields = []struct{ limit, field string }{
+	{"memory+swap limit", "memory.swap"},
+	{"memory limit", "memory.limit"},
+	{"pids limit", "pids.limit"},
+	{"cpu shares", "cpu.shares"},
+	{"cpu quota", "cpu.quota"},
+	{"cpu period", "cpu.period"},
+	{"cpuset cpus", "cpu.cpus"},
+	{"cpuset mems", "cpu.mems"},
+	{"devices", "devices"},
+	{"unified", "unified"},
+}
+
+// resourceField is the spec field of a limit cgroups could not apply:
+// "linux.resources.memory.limit" for "memory limit", or
+// "linux.resources" for one it has no field for.
+func resourceField(limit string) string {
+	for _, f := range resourceFields {
+		if strings.HasPrefix(limit, f.limit) {
+			return "linux.resources." + f.field
+		}
+	}
+	return "linux.resources"
 }

@@ -175,53 +175,21 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		cwd = "/"
 	}
 	st.Chdir(cwd)
-	for _, r := range proc.Rlimits {
-		res, ok := rlimitByName(r.Type)
-		if !ok {
-			return nil, fmt.Errorf("process.rlimits: unknown type %q", r.Type)
-		}
-		st.Rlimit(spawn.Rlimit{Resource: uint32(res), Name: r.Type, Soft: r.Soft, Hard: r.Hard})
-	}
 	if proc.OOMScoreAdj != nil {
 		st.Write("/proc/self/oom_score_adj", fmt.Sprint(*proc.OOMScoreAdj))
 	}
 
-	// 4. who the command runs as, and what it may do. With no_new_privs
-	// the filter goes in last, so it never sees nook's own set-up calls;
-	// without it, loading a filter needs CAP_SYS_ADMIN, so it goes in
-	// while the capabilities are still there.
-	caps, err := capSets(proc.Capabilities)
-	if err != nil {
-		return nil, err
-	}
+	// 4. who the command runs as, and what it may do
 	var filter []byte
 	var filterFlags uint32
 	if lx.Seccomp != nil {
+		var err error
 		if filter, filterFlags, err = compileSeccomp(lx.Seccomp); err != nil {
 			return nil, err
 		}
 	}
-	if filter != nil && !proc.NoNewPrivileges {
-		st.Seccomp(filter, filterFlags)
-	}
-	st.User(spawn.User{
-		UID:       proc.User.UID,
-		GID:       proc.User.GID,
-		Groups:    proc.User.AdditionalGids,
-		SetGroups: !(p.newUser && o.DenySetgroups),
-		Caps:      caps,
-	})
-	if proc.NoNewPrivileges {
-		st.NoNewPrivs()
-		if filter != nil {
-			st.Seccomp(filter, filterFlags)
-		}
-	}
-	for _, e := range proc.Env {
-		st.Env(e)
-	}
-	for _, a := range proc.Args {
-		st.Arg(a)
+	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups)); err != nil {
+		return nil, err
 	}
 	st.Exec(o.Init)
 	if err := st.Err(); err != nil {

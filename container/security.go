@@ -1,11 +1,10 @@
 package container
 
 import (
-	"fmt"
-
 	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/seccomp"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -17,7 +16,7 @@ func capSets(c *specs.LinuxCapabilities) (*spawn.Caps, error) {
 	}
 	s, err := caps.FromSpec(c)
 	if err != nil {
-		return nil, fmt.Errorf("process.capabilities: %w", err)
+		return nil, spec.FieldErrorf("process.capabilities", "%w", err)
 	}
 	// an ambient capability must be permitted and inheritable, or the
 	// kernel refuses to raise it. runc's own default spec asks for
@@ -25,7 +24,7 @@ func capSets(c *specs.LinuxCapabilities) (*spawn.Caps, error) {
 	// rather than fail.
 	s.Ambient &= s.Permitted & s.Inheritable
 	if err := s.Validate(); err != nil {
-		return nil, fmt.Errorf("process.capabilities: %w", err)
+		return nil, spec.FieldErrorf("process.capabilities", "%w", err)
 	}
 	return &spawn.Caps{Bounding: s.Bounding, Effective: s.Effective, Permitted: s.Permitted,
 		Inheritable: s.Inheritable, Ambient: s.Ambient, Last: uint32(caps.Last())}, nil
@@ -36,11 +35,11 @@ func capSets(c *specs.LinuxCapabilities) (*spawn.Caps, error) {
 func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, uint32, error) {
 	prog, err := seccomp.Compile(s)
 	if err != nil {
-		return nil, 0, fmt.Errorf("linux.seccomp: %w", err)
+		return nil, 0, spec.FieldErrorf("linux.seccomp", "%w", err)
 	}
 	flags, err := seccomp.FilterFlags(s)
 	if err != nil {
-		return nil, 0, fmt.Errorf("linux.seccomp: %w", err)
+		return nil, 0, spec.FieldErrorf("linux.seccomp", "%w", err)
 	}
 	return prog.Bytes(), flags, nil
 }

@@ -48,6 +48,11 @@
 //   - Pulls and imports hold store.lock shared; rm and prune hold it
 //     exclusively, so they never delete what a pull is about to record.
 //
+// What this protects against is a process dying, not the machine: layer
+// files are not fsynced (doing so would cost a pull more than the rest
+// of it), so after a power loss a layer may be incomplete; images.json
+// and the blobs are synced before they are renamed into place.
+//
 // # Digests
 //
 // Always checked, whatever the source: the manifest's digest is computed

@@ -3,10 +3,14 @@ package sandbox_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
+	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/network"
 	"github.com/nookrun/nook/sandbox"
+	"github.com/nookrun/nook/spec"
 )
 
 // A command in new pid, mount, uts, ipc, net and cgroup namespaces, on the
@@ -25,21 +29,46 @@ func ExampleRun() {
 	// exit status 0
 }
 
-// Limits for untrusted code: the cgroup stops the program at 64 MiB.
-func ExampleConfig_limits() {
-	limit := int64(64 << 20)
+// Limits for untrusted code: the cgroup stops the program at 64 MiB, and
+// the verdict says so, as `nook run --memory 64m --verdict -` does.
+func ExampleConfig_Verdict() {
 	cfg := &sandbox.Config{
-		Args: []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr "\\0" a)`},
+		Args:       []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr "\\0" a)`},
+		Memory:     64 << 20,
+		Pids:       64,
+		Limits:     container.Limits{WallTime: 10 * time.Second},
+		Accounting: true, // the memory peak and OOM kills, for the verdict
 	}
-	cfg.Resources = sandbox.Memory(limit)
 	res, err := sandbox.Run(context.Background(), cfg)
+	v := cfg.Verdict(res, err)
+	fmt.Println(v.Status, v.ExitCode, v.OOMKilled, v.Limits.MemoryBytes)
+	// Output:
+	// ML 137 true 67108864
+}
+
+// An interactive shell on this program's terminal, as `nook run -t` runs
+// it: a pty of its own, the terminal raw and its size followed, and the
+// signals this program gets passed on. (Not run: it needs a terminal.)
+func ExampleRun_tty() {
+	res, err := sandbox.Run(context.Background(), &sandbox.Config{
+		Args: []string{"/bin/sh"},
+		TTY:  true, ForwardSignals: true,
+	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("exit status", res.ExitCode, "oom kills", res.Cgroup.OOMKills > 0)
+	os.Exit(res.ExitCode)
+}
+
+// A mistake in a Config names the field.
+func ExampleConfig_Spec_error() {
+	_, err := (&sandbox.Config{Args: []string{"true"}, CPUs: -1}).Spec()
+	fmt.Println(spec.AsFieldError(err).Field)
+	fmt.Println(err)
 	// Output:
-	// exit status 137 oom kills true
+	// Config.CPUs
+	// Config.CPUs: -1: want a positive number of CPUs
 }
 
 // A sandbox on bridge nook0 (made on first use) with an address of its

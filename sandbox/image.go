@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,15 +20,15 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 func (c *Config) withImage() (*Config, error) {
 	if c.Image == nil {
 		if c.Keep != "" {
-			return nil, errors.New("--keep: only with --image")
+			return nil, fieldErr("Keep", "only with Config.Image")
 		}
 		return c, nil
 	}
 	if c.Rootfs != "" {
-		return nil, errors.New("--rootfs and --image: give one root")
+		return nil, fieldErr("Rootfs", "not with Config.Image: give one root")
 	}
 	if c.Keep != "" && c.ReadOnly {
-		return nil, errors.New("--keep with --read-only: a read-only root has no upper directory to keep")
+		return nil, fieldErr("Keep", "not with Config.ReadOnly: a read-only root has no upper directory to keep")
 	}
 	cf, err := c.Image.Config()
 	if err != nil {
@@ -75,12 +74,12 @@ func (c *Config) overlayRoot() (specs.Mount, error) {
 	if c.Keep != "" {
 		keep, err := filepath.Abs(c.Keep)
 		if err != nil {
-			return specs.Mount{}, fmt.Errorf("--keep %q: %w", c.Keep, err)
+			return specs.Mount{}, fieldErr("Keep", "%q: %w", c.Keep, err)
 		}
 		upper, work := filepath.Join(keep, "upper"), filepath.Join(keep, "work")
 		for _, d := range []string{upper, work} {
 			if err := os.MkdirAll(d, 0o755); err != nil {
-				return specs.Mount{}, fmt.Errorf("--keep: %w", err)
+				return specs.Mount{}, fieldErr("Keep", "%w", err)
 			}
 		}
 		opts = append(opts, "upperdir="+upper, "workdir="+work)

@@ -10,28 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// VerdictLimits reports the limits of this sandbox as its verdict shows
-// them.
-func (c *Config) VerdictLimits() verdict.Limits {
-	l := verdict.Limits{
-		CPUTimeMS:   c.Limits.CPUTime.Milliseconds(),
-		WallTimeMS:  c.Limits.WallTime.Milliseconds(),
-		ExtraTimeMS: c.Limits.Extra.Milliseconds(),
-	}
-	if r := c.Resources; r != nil {
-		if r.Memory != nil && r.Memory.Limit != nil {
-			l.MemoryBytes = *r.Memory.Limit
-		}
-		if r.Pids != nil && r.Pids.Limit != nil {
-			l.Pids = *r.Pids.Limit
-		}
-	}
-	if fs, ok := c.fileSize(); ok {
-		l.FileSize = fs
-	}
-	return l
-}
-
 // fileSize is the output limit (RLIMIT_FSIZE's soft value), when there
 // is one.
 func (c *Config) fileSize() (uint64, bool) {
@@ -78,6 +56,15 @@ func (c *Config) outputRlimits() []specs.POSIXRlimit {
 		out = append(out, rl)
 	}
 	return out
+}
+
+// ApplyOutputLimit sets the RLIMIT_FSIZE of s, a spec c built, for the
+// Stdout and Stderr c has now: a caller that opens them after Spec (so
+// that a bad configuration touches no file) calls it once they are open.
+func (c *Config) ApplyOutputLimit(s *specs.Spec) {
+	if s.Process != nil {
+		s.Process.Rlimits = c.outputRlimits()
+	}
 }
 
 // CheckOutput reports whether the command wrote past the output limit

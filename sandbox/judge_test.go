@@ -21,9 +21,7 @@ func TestPrepareJudgeClose(t *testing.T) {
 	testutil.CheckNoLeaks(t)
 	root := testutil.BusyboxRootfs(t)
 	cfg := func(script string) *sandbox.Config {
-		c := &sandbox.Config{Args: []string{"/bin/sh", "-c", script}, Rootfs: root}
-		c.Resources = sandbox.Memory(64 << 20)
-		return c
+		return &sandbox.Config{Args: []string{"/bin/sh", "-c", script}, Rootfs: root, Memory: 64 << 20}
 	}
 	unused, err := cfg("echo never").Prepare(context.Background())
 	if err != nil {

@@ -61,38 +61,38 @@ type HostEntry struct {
 	IP   net.IP
 }
 
-// ParseNet reads none, host, ns:NAME, bridge[:NAME] or pasta, as --net
-// takes it.
+// ParseNet reads none, host, ns:NAME, bridge[:NAME] or pasta, as `nook
+// run --net` takes it. Its errors quote the text, and name no flag.
 func ParseNet(s string) (Net, error) {
 	mode, name, hasName := strings.Cut(s, ":")
 	n := Net{Mode: NetMode(mode), Name: name}
 	switch n.Mode {
 	case NetNone, NetHost, NetPasta:
 		if hasName {
-			return n, fmt.Errorf("--net %q: %s takes no name", s, mode)
+			return n, fmt.Errorf("%q: %s takes no name", s, mode)
 		}
 	case NetNamespace:
 		if err := netns.ValidName(name); err != nil {
-			return n, fmt.Errorf("--net %q: %w", s, err)
+			return n, fmt.Errorf("%q: %w", s, err)
 		}
 	case NetBridge:
 		if hasName {
 			if err := network.CheckLinkName(name); err != nil {
-				return n, fmt.Errorf("--net %q: bridge name: %w", s, err)
+				return n, fmt.Errorf("%q: bridge name: %w", s, err)
 			}
 		}
 	default:
-		return n, fmt.Errorf("--net %q: want none, host, ns:NAME, bridge[:NAME] or pasta", s)
+		return n, fmt.Errorf("%q: want none, host, ns:NAME, bridge[:NAME] or pasta", s)
 	}
 	return n, nil
 }
 
-// ParseHostEntry reads NAME:IP, as --add-host takes it.
+// ParseHostEntry reads NAME:IP, as `nook run --add-host` takes it.
 func ParseHostEntry(s string) (HostEntry, error) {
 	name, addr, ok := strings.Cut(s, ":")
 	ip := net.ParseIP(addr)
 	if !ok || name == "" || ip == nil || strings.ContainsAny(name, " \t\n#") {
-		return HostEntry{}, fmt.Errorf("--add-host %q: want NAME:IP", s)
+		return HostEntry{}, fmt.Errorf("%q: want NAME:IP", s)
 	}
 	return HostEntry{Name: name, IP: ip}, nil
 }
@@ -110,35 +110,35 @@ func (c *Config) checkNet() error {
 	n := &c.Net
 	m := n.mode()
 	if slices.Contains(c.Share, namespaces.Network) && m != NetNone && m != NetHost {
-		return fmt.Errorf("--share net and --net %s: choose one", m)
+		return fieldErr("Net", "%s: not with net in Config.Share: choose one", m)
 	}
 	if n.IP != nil && m != NetBridge {
-		return errors.New("--ip: needs --net bridge")
+		return fieldErr("Net.IP", "needs Config.Net.Mode bridge")
 	}
 	if len(n.Publish) > 0 && m != NetBridge && m != NetPasta {
-		return errors.New("--publish: needs --net bridge or --net pasta")
+		return fieldErr("Net.Publish", "needs Config.Net.Mode bridge or pasta")
 	}
 	if (m == NetBridge || m == NetNamespace) && slices.Contains(c.Unshare, namespaces.User) && !Rootless() {
 		// the sandbox's first process is cloned into its user namespace,
 		// where it holds no capability over the host's namespaces
-		return fmt.Errorf("--net %s: a sandbox with a user namespace of its own (--unshare user) cannot join a network namespace the host made", m)
+		return fieldErr("Net", "%s: a sandbox with a user namespace of its own (user in Config.Unshare) cannot join a network namespace the host made", m)
 	}
 	switch m {
 	case NetBridge:
 		if Rootless() {
-			return errors.New("--net bridge: needs root; an unprivileged user can use --net pasta")
+			return fieldErr("Net", "bridge: needs root; an unprivileged user can use pasta")
 		}
 	case NetPasta:
 		if os.Geteuid() == 0 {
-			return errors.New("--net pasta: is for unprivileged users; as root use --net bridge")
+			return fieldErr("Net", "pasta: is for unprivileged users; as root use bridge")
 		}
 	case NetNamespace:
 		if Rootless() {
-			return fmt.Errorf("--net ns:%s: needs root", n.Name)
+			return fieldErr("Net", "ns:%s: needs root", n.Name)
 		}
 		path, _ := netns.Path(n.Name)
 		if _, err := os.Stat(path); err != nil {
-			return fmt.Errorf("--net ns:%s: %w (make it with 'nook netns add %s')", n.Name, netns.ErrNotExist, n.Name)
+			return fieldErr("Net", "ns:%s: %w (make it with 'nook netns add %s')", n.Name, netns.ErrNotExist, n.Name)
 		}
 	}
 	return nil
@@ -189,7 +189,7 @@ func (c *Config) Network(s *specs.Spec) (_ *Network, err error) {
 	case NetBridge:
 		a, err := network.Attach(network.AttachOptions{Bridge: n.Name, IP: n.IP, Publish: n.Publish})
 		if err != nil {
-			return nil, fmt.Errorf("--net bridge: %w", err)
+			return nil, fmt.Errorf("bridge network: %w", err)
 		}
 		nw.Attachment = a
 		for i := range s.Linux.Namespaces {

@@ -11,11 +11,12 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// ParseBind reads SRC:DST[:ro|rw], as --bind takes it.
+// ParseBind reads SRC:DST[:ro|rw], as `nook run --bind` takes it. Like
+// every parser here, its errors quote the text, and name no flag.
 func ParseBind(s string) (Bind, error) {
 	f := strings.Split(s, ":")
 	if len(f) < 2 || len(f) > 3 || f[0] == "" || f[1] == "" {
-		return Bind{}, fmt.Errorf("--bind %q: want SRC:DST[:ro]", s)
+		return Bind{}, fmt.Errorf("%q: want SRC:DST[:ro]", s)
 	}
 	b := Bind{Source: f[0], Dest: f[1]}
 	if len(f) == 3 {
@@ -24,27 +25,27 @@ func ParseBind(s string) (Bind, error) {
 			b.ReadOnly = true
 		case "rw":
 		default:
-			return Bind{}, fmt.Errorf("--bind %q: unknown option %q (want ro or rw)", s, f[2])
+			return Bind{}, fmt.Errorf("%q: unknown option %q (want ro or rw)", s, f[2])
 		}
 	}
 	return b, nil
 }
 
-// ParseTmpfs reads DST[:size=N], as --tmpfs takes it.
+// ParseTmpfs reads DST[:size=N], as `nook run --tmpfs` takes it.
 func ParseTmpfs(s string) (Tmpfs, error) {
 	dst, opt, hasOpt := strings.Cut(s, ":")
 	if dst == "" {
-		return Tmpfs{}, fmt.Errorf("--tmpfs %q: want DST[:size=N]", s)
+		return Tmpfs{}, fmt.Errorf("%q: want DST[:size=N]", s)
 	}
 	t := Tmpfs{Dest: dst}
 	if hasOpt {
 		v, ok := strings.CutPrefix(opt, "size=")
 		if !ok {
-			return Tmpfs{}, fmt.Errorf("--tmpfs %q: unknown option %q (want size=N)", s, opt)
+			return Tmpfs{}, fmt.Errorf("%q: unknown option %q (want size=N)", s, opt)
 		}
 		n, err := ParseSize(v)
 		if err != nil {
-			return Tmpfs{}, fmt.Errorf("--tmpfs %q: %w", s, err)
+			return Tmpfs{}, fmt.Errorf("%q: %w", s, err)
 		}
 		t.Size = n
 	}
@@ -82,31 +83,31 @@ func ParseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-// ParseUser reads UID[:GID], as --user takes it. Without GID, GID is UID.
+// ParseUser reads UID[:GID], as `nook run --user` takes it. Without GID, GID is UID.
 func ParseUser(s string) (uid, gid uint32, err error) {
 	u, g, hasG := strings.Cut(s, ":")
 	un, err := strconv.ParseUint(u, 10, 32)
 	if err != nil {
-		return 0, 0, fmt.Errorf("--user %q: want UID[:GID], numbers", s)
+		return 0, 0, fmt.Errorf("%q: want UID[:GID], numbers", s)
 	}
 	gn := un
 	if hasG {
 		gn, err = strconv.ParseUint(g, 10, 32)
 		if err != nil {
-			return 0, 0, fmt.Errorf("--user %q: want UID[:GID], numbers", s)
+			return 0, 0, fmt.Errorf("%q: want UID[:GID], numbers", s)
 		}
 	}
 	return uint32(un), uint32(gn), nil
 }
 
-// ParseRlimit reads NAME=SOFT[:HARD], as --rlimit takes it. NAME is an
+// ParseRlimit reads NAME=SOFT[:HARD], as `nook run --rlimit` takes it. NAME is an
 // RLIMIT_* name, with or without the prefix, in any case; values are
 // numbers (sizes take k, m, g for the byte limits) or "unlimited".
 // Without HARD, HARD is SOFT.
 func ParseRlimit(s string) (specs.POSIXRlimit, error) {
 	name, val, ok := strings.Cut(s, "=")
 	if !ok || name == "" || val == "" {
-		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: want NAME=SOFT[:HARD]", s)
+		return specs.POSIXRlimit{}, fmt.Errorf("%q: want NAME=SOFT[:HARD]", s)
 	}
 	typ := strings.ToUpper(name)
 	if !strings.HasPrefix(typ, "RLIMIT_") {
@@ -115,21 +116,21 @@ func ParseRlimit(s string) (specs.POSIXRlimit, error) {
 	if !slices.Contains(container.RlimitNames(), typ) {
 		names := container.RlimitNames()
 		slices.Sort(names)
-		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: unknown limit %q (want one of %s)", s, name, strings.Join(names, ", "))
+		return specs.POSIXRlimit{}, fmt.Errorf("%q: unknown limit %q (want one of %s)", s, name, strings.Join(names, ", "))
 	}
 	soft, hard, hasHard := strings.Cut(val, ":")
 	sv, err := parseLimitValue(soft)
 	if err != nil {
-		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: %w", s, err)
+		return specs.POSIXRlimit{}, fmt.Errorf("%q: %w", s, err)
 	}
 	hv := sv
 	if hasHard {
 		if hv, err = parseLimitValue(hard); err != nil {
-			return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: %w", s, err)
+			return specs.POSIXRlimit{}, fmt.Errorf("%q: %w", s, err)
 		}
 	}
 	if sv > hv {
-		return specs.POSIXRlimit{}, fmt.Errorf("--rlimit %q: soft limit above hard limit", s)
+		return specs.POSIXRlimit{}, fmt.Errorf("%q: soft limit above hard limit", s)
 	}
 	return specs.POSIXRlimit{Type: typ, Soft: sv, Hard: hv}, nil
 }

@@ -1,9 +1,17 @@
 package sandbox
 
 import (
+	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/spec"
+	"github.com/nookrun/nook/verdict"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestParseSize(t *testing.T) {
@@ -27,8 +35,8 @@ func TestParseBind(t *testing.T) {
 	}
 	for _, bad := range []string{"/src", ":/dst", "/src:", "/a:/b:rx", "/a:/b:ro:x"} {
 		_, err := ParseBind(bad)
-		if err == nil || !strings.Contains(err.Error(), "--bind") {
-			t.Errorf("ParseBind(%q) = %v, want an error naming --bind", bad, err)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) || strings.Contains(err.Error(), "--") {
+			t.Errorf("ParseBind(%q) = %v, want an error that quotes it and names no flag", bad, err)
 		}
 	}
 }
@@ -40,8 +48,8 @@ func TestParseTmpfs(t *testing.T) {
 	}
 	for _, bad := range []string{"", ":size=1m", "/x:size=big", "/x:mode=1"} {
 		_, err := ParseTmpfs(bad)
-		if err == nil || !strings.Contains(err.Error(), "--tmpfs") {
-			t.Errorf("ParseTmpfs(%q) = %v, want an error naming --tmpfs", bad, err)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) || strings.Contains(err.Error(), "--") {
+			t.Errorf("ParseTmpfs(%q) = %v, want an error that quotes it and names no flag", bad, err)
 		}
 	}
 }
@@ -75,8 +83,8 @@ func TestParseRlimit(t *testing.T) {
 	}
 	for _, bad := range []string{"nofile", "bogus=1", "nofile=10:5", "nofile=x", "=1"} {
 		_, err := ParseRlimit(bad)
-		if err == nil || !strings.Contains(err.Error(), "--rlimit") {
-			t.Errorf("ParseRlimit(%q) = %v, want an error naming --rlimit", bad, err)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) || strings.Contains(err.Error(), "--") {
+			t.Errorf("ParseRlimit(%q) = %v, want an error that quotes it and names no flag", bad, err)
 		}
 	}
 }
@@ -123,21 +131,88 @@ func TestSpecDefaultsAreTheHostViewWithSecretsHidden(t *testing.T) {
 	}
 }
 
-func TestSpecErrorsNameTheFlag(t *testing.T) {
+func TestSpecErrorsNameTheField(t *testing.T) {
 	for _, c := range []struct {
-		cfg  Config
-		flag string
+		cfg   Config
+		field string
 	}{
-		{Config{Args: []string{"x"}, Rootfs: "/nonexistent"}, "--rootfs"},
-		{Config{Args: []string{"x"}, Workdir: "rel"}, "--workdir"},
-		{Config{Args: []string{"x"}, Binds: []Bind{{Source: "/nonexistent", Dest: "/x"}}}, "--bind"},
-		{Config{Args: []string{"x"}, Tmpfs: []Tmpfs{{Dest: "rel"}}}, "--tmpfs"},
-		{Config{Args: []string{"x"}, CapAdd: []string{"CAP_BOGUS"}}, "--cap-add"},
-		{Config{Args: []string{"x"}, Seccomp: "/nonexistent.json"}, "--seccomp"},
+		{Config{}, "Config.Args"},
+		{Config{Args: []string{"x"}, Rootfs: "/nonexistent"}, "Config.Rootfs"},
+		{Config{Args: []string{"x"}, Rootfs: "/etc/passwd"}, "Config.Rootfs"},
+		{Config{Args: []string{"x"}, Workdir: "rel"}, "Config.Workdir"},
+		{Config{Args: []string{"x"}, Binds: []Bind{{Source: "/tmp", Dest: "/a"}, {Source: "/nonexistent", Dest: "/x"}}}, "Config.Binds[1]"},
+		{Config{Args: []string{"x"}, Binds: []Bind{{Source: "/tmp", Dest: "rel"}}}, "Config.Binds[0]"},
+		{Config{Args: []string{"x"}, Tmpfs: []Tmpfs{{Dest: "rel"}}}, "Config.Tmpfs[0]"},
+		{Config{Args: []string{"x"}, Tmpfs: []Tmpfs{{Dest: "/x", Size: -1}}}, "Config.Tmpfs[0]"},
+		{Config{Args: []string{"x"}, CapAdd: []string{"CAP_BOGUS"}}, "Config.CapAdd"},
+		{Config{Args: []string{"x"}, CapDrop: []string{"CAP_BOGUS"}}, "Config.CapDrop"},
+		{Config{Args: []string{"x"}, Seccomp: "/nonexistent.json"}, "Config.Seccomp"},
+		{Config{Args: []string{"x"}, Env: []string{"A=1", "NOEQUALS"}}, "Config.Env[1]"},
+		{Config{Args: []string{"x"}, Share: []namespaces.Type{namespaces.Mount}}, "Config.Share"},
+		{Config{Args: []string{"x"}, Unshare: []namespaces.Type{"bogus"}}, "Config.Unshare"},
+		{Config{Args: []string{"x"}, Share: []namespaces.Type{namespaces.UTS}, Domainname: "d"}, "Config.Domainname"},
+		{Config{Args: []string{"x"}, Share: []namespaces.Type{namespaces.UTS}, Hostname: "h"}, "Config.Hostname"},
+		{Config{Args: []string{"x"}, GIDMap: []specs.LinuxIDMapping{{Size: 1}}}, "Config.GIDMap"},
+		{Config{Args: []string{"x"}, Unshare: []namespaces.Type{namespaces.User}, UIDMap: []specs.LinuxIDMapping{{Size: 0}}}, "Config.UIDMap[0]"},
+		{Config{Args: []string{"x"}, TimeOffsets: map[string]specs.LinuxTimeOffset{"boottime": {Secs: 1}}}, "Config.TimeOffsets"},
+		{Config{Args: []string{"x"}, Unshare: []namespaces.Type{namespaces.Time}, TimeOffsets: map[string]specs.LinuxTimeOffset{"uptime": {Secs: 1}}}, "Config.TimeOffsets"},
+		{Config{Args: []string{"x"}, Memory: -1}, "Config.Memory"},
+		{Config{Args: []string{"x"}, MemorySwap: 1 << 20}, "Config.MemorySwap"},
+		{Config{Args: []string{"x"}, Memory: 2 << 20, MemorySwap: 1 << 20}, "Config.MemorySwap"},
+		{Config{Args: []string{"x"}, Memory: 2 << 20, MemorySwap: -2}, "Config.MemorySwap"},
+		{Config{Args: []string{"x"}, Pids: -1}, "Config.Pids"},
+		{Config{Args: []string{"x"}, CPUs: -1}, "Config.CPUs"},
+		{Config{Args: []string{"x"}, CPUs: 0.001}, "Config.CPUs"},
+		{Config{Args: []string{"x"}, CPUs: math.NaN()}, "Config.CPUs"},
+		{Config{Args: []string{"x"}, CPUs: math.Inf(1)}, "Config.CPUs"},
+		{Config{Args: []string{"x"}, CPUWeight: 10001}, "Config.CPUWeight"},
+		{Config{Args: []string{"x"}, Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}}, "Config.Rlimits[0]"},
+		{Config{Args: []string{"x"}, Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2, Hard: 1}}}, "Config.Rlimits[0]"},
+		{Config{Args: []string{"x"}, Limits: container.Limits{WallTime: -time.Second}}, "Config.Limits.WallTime"},
 	} {
 		_, err := c.cfg.Spec()
-		if err == nil || !strings.Contains(err.Error(), c.flag) {
-			t.Errorf("%+v: err = %v, want one naming %s", c.cfg, err, c.flag)
+		fe := spec.AsFieldError(err)
+		if fe == nil || fe.Field != c.field {
+			t.Errorf("%+v: err = %v, want a *spec.FieldError for %s", c.cfg, err, c.field)
+			continue
 		}
+		if strings.Contains(err.Error(), "--") {
+			t.Errorf("%+v: err = %v names a flag; the library names fields", c.cfg, err)
+		}
+	}
+}
+
+// The typed limits become linux.resources as the kernel takes them; a
+// Resources of the caller's is the base and stays as it was.
+func TestSpecResourcesFromTypedLimits(t *testing.T) {
+	base := &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}}
+	cfg := &Config{Args: []string{"x"}, Memory: 64 << 20, MemorySwap: -1, Pids: 32, CPUs: 1.5, CPUWeight: 10000, Resources: base}
+	s, err := cfg.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.Linux.Resources
+	if r.Memory == nil || *r.Memory.Limit != 64<<20 || *r.Memory.Swap != -1 {
+		t.Errorf("memory = %+v", r.Memory)
+	}
+	if r.Pids == nil || *r.Pids.Limit != 32 {
+		t.Errorf("pids = %+v", r.Pids)
+	}
+	if *r.CPU.Quota != 150000 || *r.CPU.Period != 100000 || *r.CPU.Shares != 262144 || r.CPU.Cpus != "0" {
+		t.Errorf("cpu = quota %d period %d shares %d cpus %q", *r.CPU.Quota, *r.CPU.Period, *r.CPU.Shares, r.CPU.Cpus)
+	}
+	if base.CPU.Quota != nil || base.Memory != nil {
+		t.Errorf("the caller's Resources changed: %+v", base)
+	}
+	for w, shares := range map[uint64]uint64{1: 2, 100: 2597, 10000: 262144} {
+		s, err := (&Config{Args: []string{"x"}, CPUWeight: w}).Spec()
+		if err != nil || *s.Linux.Resources.CPU.Shares != shares {
+			t.Errorf("CPUWeight %d: shares %v, %v; want %d", w, s.Linux.Resources.CPU.Shares, err, shares)
+		}
+	}
+	l := (&Config{Memory: 1 << 20, Pids: 7, Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_FSIZE", Soft: 4096, Hard: 4096}},
+		Limits: container.Limits{CPUTime: 2 * time.Second, WallTime: 5 * time.Second}}).VerdictLimits()
+	if l != (verdict.Limits{CPUTimeMS: 2000, WallTimeMS: 5000, MemoryBytes: 1 << 20, Pids: 7, FileSize: 4096}) {
+		t.Errorf("VerdictLimits = %+v", l)
 	}
 }

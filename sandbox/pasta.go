@@ -42,10 +42,10 @@ const PastaReadyTimeout = 5 * time.Second
 
 func checkPasta() error {
 	if _, err := exec.LookPath("pasta"); err != nil {
-		return errors.New("--net pasta: pasta(1) is not installed (Debian: apt-get install passt)")
+		return errors.New("pasta network: pasta(1) is not installed (Debian: apt-get install passt)")
 	}
 	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
-		return fmt.Errorf("--net pasta: pasta needs /dev/net/tun, which you cannot open: %w", err)
+		return fmt.Errorf("pasta network: pasta needs /dev/net/tun, which you cannot open: %w", err)
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func (p *pasta) start(pid int) error {
 	}()
 	if err := <-started; err != nil {
 		p.cmd = nil
-		return fmt.Errorf("--net pasta: %w", err)
+		return fmt.Errorf("pasta network: %w", err)
 	}
 	deadline := time.Now().Add(PastaReadyTimeout)
 	for {
@@ -110,11 +110,11 @@ func (p *pasta) start(pid int) error {
 		}
 		select {
 		case <-p.done:
-			return fmt.Errorf("--net pasta: pasta failed: %s", p.message())
+			return fmt.Errorf("pasta network: pasta failed: %s", p.message())
 		default:
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("--net pasta: the namespace is not configured after %v: %s", PastaReadyTimeout, p.message())
+			return fmt.Errorf("pasta network: the namespace is not configured after %v: %s", PastaReadyTimeout, p.message())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -183,13 +183,23 @@ func (l *lockedBuffer) String() string {
 }
 
 // Options returns opts with what the network needs done between the
-// sandbox's clone and its command's start (pasta connects then).
+// sandbox's clone and its command's start (pasta connects then), and once
+// the command runs (the generated files go: Started).
 func (nw *Network) Options(opts *container.Options) *container.Options {
 	if nw == nil || (nw.pasta == nil && len(nw.files) == 0) {
 		return opts
 	}
 	o := *opts
 	o.Remove = append(slices.Clone(o.Remove), nw.files...)
+	if len(nw.files) > 0 {
+		started := o.Started
+		o.Started = func() {
+			if started != nil {
+				started()
+			}
+			nw.Started()
+		}
+	}
 	if nw.pasta == nil {
 		return &o
 	}

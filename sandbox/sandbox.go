@@ -9,12 +9,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/seccomp"
+	"github.com/nookrun/nook/spec"
+	"github.com/nookrun/nook/verdict"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +25,11 @@ import (
 // Config is a sandbox as `nook run` describes it. The zero value plus Args
 // is a complete sandbox: the host's system read-only, new pid, mount, uts,
 // ipc, net and cgroup namespaces, nook's init as PID 1.
+//
+// Every field means what the `nook run` flag of the same name means: the
+// command line only turns its flags into a Config. Errors from Spec and
+// Run are *spec.FieldError naming the field ("Config.Workdir",
+// "Config.Binds[1]").
 type Config struct {
 	// Args is the command and its arguments. Required.
 	Args []string
@@ -59,8 +67,8 @@ type Config struct {
 	Tmpfs []Tmpfs
 	// Workdir is the command's working directory inside (default "/").
 	Workdir string
-	// Env is added to the environment: the caller's, or none with
-	// ClearEnv.
+	// Env is added to the environment, K=V each: to the caller's, or to
+	// none with ClearEnv.
 	Env      []string
 	ClearEnv bool
 	// User is who the command runs as inside (default root, 0:0, or the
@@ -71,8 +79,15 @@ type Config struct {
 	UserSet bool
 	// NoInit runs the command as PID 1 instead of under nook's init.
 	NoInit bool
-	// TTY gives the command a new pseudo-terminal.
+	// TTY gives the command a new pseudo-terminal. Run copies it to and
+	// from Stdin and Stdout; when Stdin is a terminal, in raw mode and
+	// following the window's size, as `nook run -t` does.
 	TTY bool
+	// ForwardSignals passes the signals this program gets while the
+	// sandbox runs (container.ForwardedSignals: SIGTERM, SIGINT, SIGHUP,
+	// SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH) on to the command, as `nook
+	// run` does, instead of their usual effect on this program.
+	ForwardSignals bool
 
 	// CapAdd and CapDrop adjust the default capability set (caps.Default);
 	// "ALL" names every capability.
@@ -87,15 +102,39 @@ type Config struct {
 	// can gain privileges.
 	AllowNewPrivs bool
 
-	// Resources are the cgroup limits (linux.resources); nil for none.
+	// Memory limits the memory of the whole sandbox, in bytes; 0 for
+	// none.
+	Memory int64
+	// MemorySwap limits memory plus swap, in bytes, at least Memory; -1
+	// for unlimited swap; 0 for no swap beyond Memory where the kernel
+	// allows. It needs Memory.
+	MemorySwap int64
+	// Pids limits the processes and threads alive at once; 0 for none.
+	Pids int64
+	// CPUs limits the CPU bandwidth, in CPUs: 1.5 is one and a half
+	// CPUs' time per period, at least 0.01; 0 for none.
+	CPUs float64
+	// CPUWeight is the relative CPU weight, 1-10000 (cgroup v2's
+	// cpu.weight; the matching shares on v1); 0 for the default.
+	CPUWeight uint64
+	// CPUSet restricts the sandbox to these CPUs ("0-1,3").
+	CPUSet string
+	// Resources are further cgroup settings (linux.resources), with the
+	// fields above applied on top; nil for none.
 	Resources *specs.LinuxResources
-	// Rlimits are set on the command (process.rlimits).
+	// Rlimits are set on the command (process.rlimits); RLIMIT_FSIZE is
+	// the output limit a verdict reports.
 	Rlimits []specs.POSIXRlimit
 	// Limits are the time limits of the run.
 	Limits container.Limits
-	// Stdin, Stdout and Stderr are the command's; nil means nook's own.
-	// They are opened outside the sandbox, so the sandbox needs no
-	// access to their paths.
+	// Accounting reads the cgroup's account of the run (memory peak,
+	// OOM kills, pids peak, CPU time) into Result.Cgroup, for a verdict.
+	// A CPU-time limit reads the CPU account anyway.
+	Accounting bool
+
+	// Stdin, Stdout and Stderr are the command's; nil means this
+	// program's own. They are opened outside the sandbox, so the sandbox
+	// needs no access to their paths.
 	Stdin, Stdout, Stderr *os.File
 
 	// Net is the sandbox's network; the zero value is a namespace of
@@ -119,15 +158,21 @@ type Tmpfs struct {
 // caller mapped to root in a user namespace of its own.
 func Rootless() bool { return os.Geteuid() != 0 }
 
+// fieldErr is a mistake in the Config field named, as a *spec.FieldError.
+func fieldErr(field, format string, args ...any) error {
+	return spec.FieldErrorf("Config."+field, format, args...)
+}
+
 // Spec builds the OCI runtime spec that runs this sandbox. Every sandbox,
-// from `nook run` or from Go, starts from one.
+// from `nook run` or from Go, starts from one. Errors are
+// *spec.FieldError.
 func (c *Config) Spec() (*specs.Spec, error) {
 	c, err := c.withImage()
 	if err != nil {
 		return nil, err
 	}
 	if len(c.Args) == 0 || c.Args[0] == "" {
-		return nil, errors.New("no command given")
+		return nil, fieldErr("Args", "no command given")
 	}
 	if err := c.checkNet(); err != nil {
 		return nil, err
@@ -139,6 +184,10 @@ func (c *Config) Spec() (*specs.Spec, error) {
 	has := func(t namespaces.Type) bool {
 		return slices.ContainsFunc(ns, func(n specs.LinuxNamespace) bool { return n.Type == t })
 	}
+	env, err := c.env()
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: c.Hostname,
@@ -146,7 +195,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			Args: c.Args,
 			Cwd:  "/",
 			User: specs.User{UID: c.UID, GID: c.GID},
-			Env:  c.env(),
+			Env:  env,
 		},
 		Root: &specs.Root{Readonly: c.ReadOnly},
 		Linux: &specs.Linux{
@@ -155,26 +204,39 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			ReadonlyPaths: ReadonlyPaths(),
 		},
 	}
-	if c.Resources != nil {
-		r := *c.Resources
-		s.Linux.Resources = &r
+	if s.Linux.Resources, err = c.resources(); err != nil {
+		return nil, err
+	}
+	if err := c.checkLimits(); err != nil {
+		return nil, err
+	}
+	for i, r := range c.Rlimits {
+		if !slices.Contains(container.RlimitNames(), r.Type) {
+			return nil, fieldErr(fmt.Sprintf("Rlimits[%d]", i), "unknown type %q", r.Type)
+		}
+		if r.Soft > r.Hard {
+			return nil, fieldErr(fmt.Sprintf("Rlimits[%d]", i), "%s: soft limit above hard limit", r.Type)
+		}
 	}
 	s.Process.Rlimits = c.outputRlimits()
 	if err := c.security(s); err != nil {
 		return nil, err
+	}
+	if c.Hostname != "" && !has(namespaces.UTS) {
+		return nil, fieldErr("Hostname", "needs a uts namespace of its own (uts is in Config.Share)")
 	}
 	if s.Hostname == "" && has(namespaces.UTS) {
 		s.Hostname = "nook"
 	}
 	if c.Domainname != "" {
 		if !has(namespaces.UTS) {
-			return nil, errors.New("--domainname: needs a uts namespace of its own")
+			return nil, fieldErr("Domainname", "needs a uts namespace of its own (uts is in Config.Share)")
 		}
 		s.Domainname = c.Domainname
 	}
 	if c.Workdir != "" {
 		if !filepath.IsAbs(c.Workdir) {
-			return nil, fmt.Errorf("--workdir %q: not an absolute path", c.Workdir)
+			return nil, fieldErr("Workdir", "%q is not an absolute path", c.Workdir)
 		}
 		s.Process.Cwd = c.Workdir
 	}
@@ -190,14 +252,14 @@ func (c *Config) Spec() (*specs.Spec, error) {
 	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
-			return nil, fmt.Errorf("--rootfs %q: %w", c.Rootfs, err)
+			return nil, fieldErr("Rootfs", "%q: %w", c.Rootfs, err)
 		}
 		fi, err := os.Stat(abs)
 		if err != nil {
-			return nil, fmt.Errorf("--rootfs: %w", err)
+			return nil, fieldErr("Rootfs", "%w", err)
 		}
 		if !fi.IsDir() {
-			return nil, fmt.Errorf("--rootfs %q: not a directory", c.Rootfs)
+			return nil, fieldErr("Rootfs", "%q is not a directory", c.Rootfs)
 		}
 		s.Root.Path = abs
 	} else {
@@ -209,16 +271,20 @@ func (c *Config) Spec() (*specs.Spec, error) {
 		s.Linux.MaskedPaths = append(s.Linux.MaskedPaths, HostSecrets()...)
 	}
 	s.Mounts = append(s.Mounts, systemMounts(has(namespaces.IPC), has(namespaces.User))...)
-	for _, b := range c.Binds {
+	for i, b := range c.Binds {
+		field := fmt.Sprintf("Binds[%d]", i)
+		if b.Source == "" {
+			return nil, fieldErr(field, "no source")
+		}
 		if !filepath.IsAbs(b.Dest) {
-			return nil, fmt.Errorf("--bind %s:%s: destination is not an absolute path", b.Source, b.Dest)
+			return nil, fieldErr(field, "%s:%s: destination is not an absolute path", b.Source, b.Dest)
 		}
 		src, err := filepath.Abs(b.Source)
 		if err != nil {
-			return nil, fmt.Errorf("--bind %s: %w", b.Source, err)
+			return nil, fieldErr(field, "source %q: %w", b.Source, err)
 		}
 		if _, err := os.Stat(src); err != nil {
-			return nil, fmt.Errorf("--bind: source: %w", err)
+			return nil, fieldErr(field, "source: %w", err)
 		}
 		opts := []string{"rbind", "nosuid", "nodev"}
 		if b.ReadOnly {
@@ -226,9 +292,13 @@ func (c *Config) Spec() (*specs.Spec, error) {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: b.Dest, Type: "bind", Source: src, Options: opts})
 	}
-	for _, t := range c.Tmpfs {
+	for i, t := range c.Tmpfs {
+		field := fmt.Sprintf("Tmpfs[%d]", i)
 		if !filepath.IsAbs(t.Dest) {
-			return nil, fmt.Errorf("--tmpfs %s: not an absolute path", t.Dest)
+			return nil, fieldErr(field, "%q is not an absolute path", t.Dest)
+		}
+		if t.Size < 0 {
+			return nil, fieldErr(field, "%s: negative size %d", t.Dest, t.Size)
 		}
 		opts := []string{"nosuid", "nodev", "mode=1777"}
 		if t.Size > 0 {
@@ -236,21 +306,166 @@ func (c *Config) Spec() (*specs.Spec, error) {
 		}
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: t.Dest, Type: "tmpfs", Source: "tmpfs", Options: opts})
 	}
+	if err := c.checkIDMaps(); err != nil {
+		return nil, err
+	}
 	if has(namespaces.User) {
 		s.Linux.UIDMappings, s.Linux.GIDMappings = c.idMaps()
-	} else if len(c.UIDMap) > 0 || len(c.GIDMap) > 0 {
-		return nil, errors.New("--uid-map/--gid-map: need a user namespace (--unshare user)")
+	} else if len(c.UIDMap) > 0 {
+		return nil, fieldErr("UIDMap", "needs a user namespace of its own (user in Config.Unshare)")
+	} else if len(c.GIDMap) > 0 {
+		return nil, fieldErr("GIDMap", "needs a user namespace of its own (user in Config.Unshare)")
 	}
 	if len(c.TimeOffsets) > 0 {
+		for clock := range c.TimeOffsets {
+			if clock != "monotonic" && clock != "boottime" {
+				return nil, fieldErr("TimeOffsets", "unknown clock %q (want monotonic or boottime)", clock)
+			}
+		}
 		if !has(namespaces.Time) {
-			return nil, errors.New("--time-offset: needs a time namespace (--unshare time)")
+			return nil, fieldErr("TimeOffsets", "needs a time namespace of its own (time in Config.Unshare)")
 		}
 		s.Linux.TimeOffsets = c.TimeOffsets
 	}
 	return s, nil
 }
 
+// cpuPeriod is the CFS period CPUs is a share of: the kernel's default,
+// 100ms.
+const cpuPeriod = 100000
+
+// minCPUQuota is the kernel's least CFS quota, 1ms (0.01 CPUs).
+const minCPUQuota = 1000
+
+// maxCPUWeight is cgroup v2's greatest cpu.weight; v1's shares go from
+// 2 to maxCPUShares.
+const (
+	maxCPUWeight = 10000
+	maxCPUShares = 262144
+)
+
+// resources builds linux.resources: Resources, copied, with the typed
+// limits on top.
+func (c *Config) resources() (*specs.LinuxResources, error) {
+	var r specs.LinuxResources
+	if c.Resources != nil {
+		r = *c.Resources
+	}
+	// what is changed below is the copy's own
+	if r.Memory != nil {
+		m := *r.Memory
+		r.Memory = &m
+	}
+	if r.CPU != nil {
+		x := *r.CPU
+		r.CPU = &x
+	}
+	memory := func() *specs.LinuxMemory {
+		if r.Memory == nil {
+			r.Memory = &specs.LinuxMemory{}
+		}
+		return r.Memory
+	}
+	cpu := func() *specs.LinuxCPU {
+		if r.CPU == nil {
+			r.CPU = &specs.LinuxCPU{}
+		}
+		return r.CPU
+	}
+	if c.Memory < 0 {
+		return nil, fieldErr("Memory", "%d: want a positive size in bytes", c.Memory)
+	}
+	if c.Memory > 0 {
+		n := c.Memory
+		memory().Limit = &n
+	}
+	if c.MemorySwap != 0 {
+		switch {
+		case c.MemorySwap < -1:
+			return nil, fieldErr("MemorySwap", "%d: want a positive size in bytes, or -1", c.MemorySwap)
+		case c.Memory == 0:
+			return nil, fieldErr("MemorySwap", "needs Config.Memory")
+		case c.MemorySwap != -1 && c.MemorySwap < c.Memory:
+			return nil, fieldErr("MemorySwap", "%d: must be at least Config.Memory (%d)", c.MemorySwap, c.Memory)
+		}
+		n := c.MemorySwap
+		memory().Swap = &n
+	}
+	if c.Pids < 0 {
+		return nil, fieldErr("Pids", "%d: want a positive number", c.Pids)
+	}
+	if c.Pids > 0 {
+		n := c.Pids
+		r.Pids = &specs.LinuxPids{Limit: &n}
+	}
+	if c.CPUs != 0 {
+		if !(c.CPUs > 0) || c.CPUs > 1<<20 {
+			return nil, fieldErr("CPUs", "%v: want a positive number of CPUs", c.CPUs)
+		}
+		period := uint64(cpuPeriod)
+		quota := int64(c.CPUs * cpuPeriod)
+		if quota < minCPUQuota {
+			return nil, fieldErr("CPUs", "%v: below the kernel's minimum of %v", c.CPUs, float64(minCPUQuota)/cpuPeriod)
+		}
+		cpu().Period, cpu().Quota = &period, &quota
+	}
+	if c.CPUWeight > 0 {
+		if c.CPUWeight > maxCPUWeight {
+			return nil, fieldErr("CPUWeight", "%d: want 1-%d", c.CPUWeight, maxCPUWeight)
+		}
+		// the inverse of the kernel's shares-to-weight mapping, so the
+		// value is exact on v2 and proportional on v1
+		shares := 2 + ((c.CPUWeight-1)*(maxCPUShares-2))/(maxCPUWeight-1)
+		cpu().Shares = &shares
+	}
+	if c.CPUSet != "" {
+		cpu().Cpus = c.CPUSet
+	}
+	if r.Memory == nil && r.CPU == nil && r.Pids == nil && c.Resources == nil {
+		return nil, nil
+	}
+	return &r, nil
+}
+
+// checkLimits checks the time limits.
+func (c *Config) checkLimits() error {
+	for _, l := range []struct {
+		field string
+		d     time.Duration
+	}{{"CPUTime", c.Limits.CPUTime}, {"WallTime", c.Limits.WallTime}, {"Extra", c.Limits.Extra}} {
+		if l.d < 0 {
+			return fieldErr("Limits."+l.field, "%v is negative", l.d)
+		}
+	}
+	return nil
+}
+
+// checkIDMaps checks the ID maps the caller gave.
+func (c *Config) checkIDMaps() error {
+	for name, maps := range map[string][]specs.LinuxIDMapping{"UIDMap": c.UIDMap, "GIDMap": c.GIDMap} {
+		for i, m := range maps {
+			if m.Size == 0 {
+				return fieldErr(fmt.Sprintf("%s[%d]", name, i), "%d:%d:0: the size is 0", m.ContainerID, m.HostID)
+			}
+			if uint64(m.ContainerID)+uint64(m.Size) > 1<<32 || uint64(m.HostID)+uint64(m.Size) > 1<<32 {
+				return fieldErr(fmt.Sprintf("%s[%d]", name, i), "%d:%d:%d: past the last ID", m.ContainerID, m.HostID, m.Size)
+			}
+		}
+	}
+	return nil
+}
+
 func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
+	for _, l := range []struct {
+		field string
+		types []namespaces.Type
+	}{{"Share", c.Share}, {"Unshare", c.Unshare}} {
+		for _, t := range l.types {
+			if namespaces.CloneFlag(t) == 0 {
+				return nil, fieldErr(l.field, "unknown namespace type %q", t)
+			}
+		}
+	}
 	want := namespaces.Default()
 	for _, t := range c.Unshare {
 		if !slices.Contains(want, t) {
@@ -264,10 +479,10 @@ func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
 	for _, t := range want {
 		if slices.Contains(c.Share, t) {
 			if t == namespaces.Mount {
-				return nil, errors.New("--share mnt: a sandbox needs a mount namespace of its own")
+				return nil, fieldErr("Share", "mnt: a sandbox needs a mount namespace of its own")
 			}
 			if t == namespaces.User && Rootless() {
-				return nil, errors.New("--share user: an unprivileged sandbox needs a user namespace of its own")
+				return nil, fieldErr("Share", "user: an unprivileged sandbox needs a user namespace of its own")
 			}
 			continue
 		}
@@ -282,12 +497,17 @@ func (c *Config) namespaces() ([]specs.LinuxNamespace, error) {
 	return out, nil
 }
 
-func (c *Config) env() []string {
+func (c *Config) env() ([]string, error) {
+	for i, e := range c.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return nil, fieldErr(fmt.Sprintf("Env[%d]", i), "%q: want K=V", e)
+		}
+	}
 	var env []string
 	if !c.ClearEnv {
 		env = os.Environ()
 	}
-	return mergeEnv(env, c.Env)
+	return mergeEnv(env, c.Env), nil
 }
 
 // mergeEnv appends add to env, a later KEY= replacing an earlier one.
@@ -329,19 +549,34 @@ func (c *Config) DenySetgroups() bool {
 func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
-		Accounting: c.Resources != nil, // the caller set limits
-		Stdin:      c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		Accounting: c.Accounting, ForwardSignals: c.ForwardSignals,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }
 
-// Run runs the sandbox to completion, with nook's stdin, stdout and stderr.
+// Run runs the sandbox to completion in the foreground, as `nook run`
+// does: with this program's stdin, stdout and stderr unless the Config
+// names others, its pty wired to them with TTY, and signals passed on
+// with ForwardSignals. The Result says how the command ended; Verdict
+// judges it.
 func Run(ctx context.Context, c *Config) (*container.Result, error) {
-	p, err := c.prepare(ctx, c.Resources != nil)
+	if c.Image != nil {
+		release, err := c.Image.Use(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	s, err := c.Spec()
 	if err != nil {
 		return nil, err
 	}
-	defer p.Close()
-	return p.run(ctx)
+	nw, err := c.Network(s)
+	if err != nil {
+		return nil, err
+	}
+	defer nw.Close()
+	return container.Run(ctx, "", s, nw.Options(c.Options()))
 }
 
 // Prepared is a sandbox made up to its first process, which waits before
@@ -350,18 +585,14 @@ func Run(ctx context.Context, c *Config) (*container.Result, error) {
 type Prepared struct {
 	c    *Config
 	ct   *container.Container
-	nw   *Network
 	done []func()
 }
 
-// Prepare makes the sandbox up to its first process. A judge prepares
-// the next sandbox while others run, so that the start of one overlaps
-// the runs of the others.
-func (c *Config) Prepare(ctx context.Context) (*Prepared, error) {
-	return c.prepare(ctx, true)
-}
-
-func (c *Config) prepare(ctx context.Context, accounting bool) (_ *Prepared, err error) {
+// Prepare makes the sandbox up to its first process, to run in the
+// background (no terminal, no signals passed on) with the cgroup's
+// account read after the run. A judge prepares the next sandbox while
+// others run, so that the start of one overlaps the runs of the others.
+func (c *Config) Prepare(ctx context.Context) (_ *Prepared, err error) {
 	p := &Prepared{c: c}
 	defer func() {
 		if err != nil {
@@ -384,9 +615,9 @@ func (c *Config) prepare(ctx context.Context, accounting bool) (_ *Prepared, err
 		return nil, err
 	}
 	p.done = append(p.done, func() { nw.Close() })
-	p.nw = nw
 	opts := c.Options()
-	opts.Accounting = accounting
+	opts.Accounting = true
+	opts.ForwardSignals = false
 	ct, err := container.New("", s, nw.Options(opts))
 	if err != nil {
 		return nil, err
@@ -407,11 +638,46 @@ func (p *Prepared) run(ctx context.Context) (*container.Result, error) {
 	}
 	ct := p.ct
 	p.ct = nil
-	if err := ct.Start(); err != nil {
+	if err := ct.Start(); err != nil { // the network's Started, through its Options
 		return nil, err
 	}
-	p.nw.Started()
 	return ct.Wait(ctx)
+}
+
+// VerdictLimits are the Config's limits as a verdict reports them.
+func (c *Config) VerdictLimits() verdict.Limits {
+	l := verdict.Limits{
+		CPUTimeMS:   c.Limits.CPUTime.Milliseconds(),
+		WallTimeMS:  c.Limits.WallTime.Milliseconds(),
+		ExtraTimeMS: c.Limits.Extra.Milliseconds(),
+		MemoryBytes: c.Memory,
+		Pids:        c.Pids,
+	}
+	if r := c.Resources; r != nil {
+		if l.MemoryBytes == 0 && r.Memory != nil && r.Memory.Limit != nil {
+			l.MemoryBytes = *r.Memory.Limit
+		}
+		if l.Pids == 0 && r.Pids != nil && r.Pids.Limit != nil {
+			l.Pids = *r.Pids.Limit
+		}
+	}
+	for _, rl := range c.Rlimits {
+		if rl.Type == "RLIMIT_FSIZE" {
+			l.FileSize = rl.Soft
+		}
+	}
+	return l
+}
+
+// Verdict judges a run of this sandbox, Run's result and error, against
+// its limits, as `nook run --verdict` does. With Accounting the verdict
+// has the memory peak and knows an OOM kill.
+func (c *Config) Verdict(r *container.Result, err error) *verdict.Verdict {
+	var run *verdict.Run
+	if r != nil {
+		run = (*verdict.Run)(r)
+	}
+	return verdict.Judge(run, err, c.VerdictLimits())
 }
 
 // Close removes the sandbox, if it is still there, and waits for its
@@ -431,9 +697,22 @@ func (c *Config) security(s *specs.Spec) error {
 	if c.Privileged {
 		base = heldCaps()
 	}
+	for _, l := range []struct {
+		field string
+		names []string
+	}{{"CapAdd", c.CapAdd}, {"CapDrop", c.CapDrop}} {
+		for _, n := range l.names {
+			if strings.EqualFold(strings.TrimSpace(n), "ALL") {
+				continue
+			}
+			if _, err := caps.Normalize(n); err != nil {
+				return fieldErr(l.field, "%w", err)
+			}
+		}
+	}
 	names, err := caps.Adjust(base, c.CapAdd, c.CapDrop)
 	if err != nil {
-		return fmt.Errorf("--cap-add/--cap-drop: %w", err)
+		return fieldErr("CapAdd", "%w", err)
 	}
 	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: names, Effective: names, Permitted: names}
 	s.Process.NoNewPrivileges = !c.AllowNewPrivs
@@ -442,7 +721,7 @@ func (c *Config) security(s *specs.Spec) error {
 	case c.Seccomp != "":
 		p, err := seccomp.LoadWithCaps(c.Seccomp, names)
 		if err != nil {
-			return fmt.Errorf("--seccomp: %w", err)
+			return fieldErr("Seccomp", "%w", err)
 		}
 		s.Linux.Seccomp = p
 	default:
@@ -495,9 +774,4 @@ func heldCaps() []string {
 		}
 	}
 	return out
-}
-
-// Memory returns resources that limit a sandbox's memory to limit bytes.
-func Memory(limit int64) *specs.LinuxResources {
-	return &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
 }

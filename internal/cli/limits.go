@@ -1,15 +1,12 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"math"
 	"os"
 	"time"
 
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/verdict"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/pflag"
 )
 
@@ -49,77 +46,31 @@ func (o *limitOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.verdictFormat, "verdict-format", "json", "verdict `FORMAT`: json, or isolate (isolate's meta-file keys)")
 }
 
-// apply puts the limits into c, and opens the judge's files. The files
-// are nook's to close (closeFiles).
+// apply puts the limits into c. What they mean is the library's to check
+// (sandbox.Config): here the flags are only read.
 func (o *limitOptions) apply(c *sandbox.Config) error {
-	r := &specs.LinuxResources{}
-	any := false
 	if o.memory != "" {
 		n, err := sandbox.ParseSize(o.memory)
 		if err != nil || n == 0 {
 			return fmt.Errorf("--memory %q: want a positive size (k, m, g)", o.memory)
 		}
-		r.Memory = &specs.LinuxMemory{Limit: &n}
-		any = true
+		c.Memory = n
 	}
-	if o.memorySwap != "" {
-		var n int64 = -1
-		if o.memorySwap != "-1" {
-			var err error
-			if n, err = sandbox.ParseSize(o.memorySwap); err != nil || n == 0 {
-				return fmt.Errorf("--memory-swap %q: want a positive size (k, m, g) or -1", o.memorySwap)
-			}
+	if o.memorySwap == "-1" {
+		c.MemorySwap = -1
+	} else if o.memorySwap != "" {
+		n, err := sandbox.ParseSize(o.memorySwap)
+		if err != nil || n == 0 {
+			return fmt.Errorf("--memory-swap %q: want a positive size (k, m, g) or -1", o.memorySwap)
 		}
-		if r.Memory == nil {
-			return errors.New("--memory-swap: needs --memory")
-		}
-		if n != -1 && n < *r.Memory.Limit {
-			return fmt.Errorf("--memory-swap %q: must be at least --memory", o.memorySwap)
-		}
-		r.Memory.Swap = &n
+		c.MemorySwap = n
 	}
-	if o.pids < 0 {
-		return fmt.Errorf("--pids %d: want a positive number", o.pids)
-	}
-	if o.pids > 0 {
-		r.Pids = &specs.LinuxPids{Limit: &o.pids}
-		any = true
-	}
-	if o.cpus < 0 || math.IsNaN(o.cpus) || o.cpus > 1<<20 {
-		return fmt.Errorf("--cpus %v: want a positive number of CPUs", o.cpus)
-	}
-	if o.cpus > 0 || o.cpuWeight > 0 || o.cpusetCPUs != "" {
-		r.CPU = &specs.LinuxCPU{}
-		any = true
-	}
-	if o.cpus > 0 {
-		period := uint64(100000)
-		quota := int64(o.cpus * float64(period))
-		if quota < 1000 {
-			return fmt.Errorf("--cpus %v: below the kernel's minimum of 0.01", o.cpus)
-		}
-		r.CPU.Period, r.CPU.Quota = &period, &quota
-	}
-	if o.cpuWeight > 0 {
-		if o.cpuWeight > 10000 {
-			return fmt.Errorf("--cpu-weight %d: want 1-10000", o.cpuWeight)
-		}
-		// the inverse of the kernel's shares-to-weight mapping, so the
-		// value is exact on v2 and proportional on v1
-		shares := 2 + ((o.cpuWeight-1)*262142)/9999
-		r.CPU.Shares = &shares
-	}
-	if o.cpusetCPUs != "" {
-		r.CPU.Cpus = o.cpusetCPUs
-	}
-	if any {
-		c.Resources = r
-	}
+	c.Pids, c.CPUs, c.CPUWeight, c.CPUSet = o.pids, o.cpus, o.cpuWeight, o.cpusetCPUs
 
 	for _, s := range o.rlimits {
 		rl, err := sandbox.ParseRlimit(s)
 		if err != nil {
-			return err
+			return fmt.Errorf("--rlimit %w", err)
 		}
 		c.Rlimits = append(c.Rlimits, rl)
 	}
@@ -170,7 +121,14 @@ func (o *limitOptions) apply(c *sandbox.Config) error {
 	default:
 		return fmt.Errorf("--verdict-format %q: want json or isolate", o.verdictFormat)
 	}
+	// the command line reads the cgroup's account only for a verdict
+	c.Accounting = o.verdictFile != ""
+	return nil
+}
 
+// openIO opens the judge's files --stdin, --stdout and --stderr name,
+// outside the sandbox. They are nook's to close (closeFiles).
+func (o *limitOptions) openIO(c *sandbox.Config) error {
 	var err error
 	open := func(flag, path string, write bool) *os.File {
 		if path == "" || err != nil {

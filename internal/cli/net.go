@@ -16,11 +16,6 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// addNetworkCommands adds `nook netns` and `nook net`.
-func addNetworkCommands(root *cobra.Command) {
-	root.AddCommand(newNetnsCmd(), newNetCmd())
-}
-
 // netOptions are the network flags of `nook run`.
 type netOptions struct {
 	mode, ip string
@@ -41,7 +36,7 @@ func (o *netOptions) flags(f *pflag.FlagSet) {
 func (o *netOptions) apply(c *sandbox.Config) error {
 	n, err := sandbox.ParseNet(o.mode)
 	if err != nil {
-		return err
+		return fmt.Errorf("--net %w", err)
 	}
 	if o.ip != "" {
 		if n.IP = net.ParseIP(o.ip); n.IP == nil || n.IP.To4() == nil {
@@ -58,7 +53,7 @@ func (o *netOptions) apply(c *sandbox.Config) error {
 	for _, h := range o.addHosts {
 		e, err := sandbox.ParseHostEntry(h)
 		if err != nil {
-			return err
+			return fmt.Errorf("--add-host %w", err)
 		}
 		n.AddHosts = append(n.AddHosts, e)
 	}

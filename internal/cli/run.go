@@ -4,24 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
-	"github.com/nookrun/nook/verdict"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // runOptions are the flags of `nook run`, as typed.
@@ -36,11 +28,14 @@ type runOptions struct {
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
 	limitOptions
+	detachOptions
 	netOptions
 }
 
-func newRunCmd() *cobra.Command {
-	o := &runOptions{}
+func newRunCmd() *cobra.Command { return runCmd(&runOptions{}) }
+
+// runCmd is `nook run` with its flags read into o.
+func runCmd(o *runOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] [--] COMMAND [ARG...]\n  nook run --image REF [OPTIONS] [-- COMMAND [ARG...]]\n  nook run --bundle DIR CONTAINER-ID",
 		Short: "Run a command in a sandbox",
@@ -74,7 +69,13 @@ defaults; COMMAND replaces Cmd, and --env, --workdir and --user change
 the rest. The environment is the image's, not nook's.
 
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
-bundle's config.json says everything, and COMMAND is the container's ID.`,
+bundle's config.json says everything, and COMMAND is the container's ID.
+
+With -d, COMMAND runs in the background under a nook monitor and nook
+prints the sandbox's ID once COMMAND runs; its output goes to a log (nook
+logs). With --name, or -d, the sandbox is recorded in the state directory
+(--root): nook list shows it, nook exec, stop, kill, wait and rm act on it
+by ID or name.`,
 		Example: `  nook run -- sh -c 'echo $$; hostname; ip addr'
   nook run --rootfs ./rootfs --read-only -- /bin/sh
   nook run --image busybox -- sh -c 'cat /etc/os-release'
@@ -82,6 +83,7 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
   nook run --share net -- curl -sI http://localhost:8080
   nook run --unshare user,time --time-offset boottime=86400 -- cat /proc/uptime
   nook run -t -- /bin/bash`,
+		DisableFlagsInUseLine: true, // Use says where OPTIONS go
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && o.image == "" {
 				return usageError{errors.New("no command given (nook run [OPTIONS] -- COMMAND [ARG...])")}
@@ -89,28 +91,13 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.detachOptions.check(o.tty, &o.limitOptions); err != nil {
+				return usageError{err}
+			}
 			if o.bundle != "" {
 				return runBundle(cmd, o, args)
 			}
-			cfg, err := o.config(args)
-			if err != nil {
-				return usageError{err}
-			}
-			if err := o.limitOptions.apply(cfg); err != nil {
-				return usageError{err}
-			}
-			if err := o.netOptions.apply(cfg); err != nil {
-				return usageError{err}
-			}
-			defer closeFiles(cfg)
-			if o.image != "" {
-				release, err := o.useImage(cmd, cfg)
-				if err != nil {
-					return err
-				}
-				defer release()
-			}
-			return runSandbox(cmd, cfg, &o.limitOptions)
+			return runSandbox(cmd, o, args)
 		},
 	}
 	f := cmd.Flags()
@@ -138,17 +125,19 @@ bundle's config.json says everything, and COMMAND is the container's ID.`,
 	f.StringVar(&o.seccomp, "seccomp", "", "seccomp profile `FILE` (OCI or Docker format), or \"unconfined\" (default: nook's profile)")
 	f.BoolVar(&o.noNewPrivs, "no-new-privs", true, "set no_new_privs, so setuid programs cannot gain privileges (--no-new-privs=false to allow)")
 	o.limitOptions.flags(f)
+	o.detachOptions.flags(cmd)
 	o.netOptions.flags(f)
 	f.StringVar(&o.image, "image", "", "run the image `REF` of the store on an overlay root: its Entrypoint, Cmd, Env, WorkingDir and User are the defaults (COMMAND replaces Cmd)")
-	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper")
+	f.StringVar(&o.keep, "keep", "", "with --image: keep what the sandbox writes (the overlay's upper directory) in `DIR`/upper; a later run with the same DIR goes on from it")
 	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	return cmd
 }
 
-// config turns the flags into a sandbox configuration. Every error names
-// the flag it is about.
+// config turns the flags into a sandbox configuration, reading them but
+// leaving what they mean to the library. Every error names the flag it
+// is about.
 func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	c := &sandbox.Config{
 		Args: args, Rootfs: o.rootfs, ReadOnly: o.readOnly,
@@ -186,26 +175,21 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	for _, b := range o.binds {
 		x, err := sandbox.ParseBind(b)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--bind %w", err)
 		}
 		c.Binds = append(c.Binds, x)
 	}
 	for _, t := range o.tmpfs {
 		x, err := sandbox.ParseTmpfs(t)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--tmpfs %w", err)
 		}
 		c.Tmpfs = append(c.Tmpfs, x)
 	}
-	for _, e := range o.env {
-		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
-			return nil, fmt.Errorf("--env %q: want K=V", e)
-		}
-		c.Env = append(c.Env, e)
-	}
+	c.Env = o.env
 	if o.user != "" {
 		if c.UID, c.GID, err = sandbox.ParseUser(o.user); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--user %w", err)
 		}
 		c.UserSet = true
 	}
@@ -225,11 +209,49 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 	return c, nil
 }
 
-func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error {
-	s, err := cfg.Spec()
+// runSandbox is `nook run` from flags: a sandbox.Config run as sandbox.Run
+// runs it, with signals forwarded, and a verdict when asked for.
+func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
+	cfg, err := o.config(args)
 	if err != nil {
 		return usageError{err}
 	}
+	if err := o.limitOptions.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	if err := o.netOptions.apply(cfg); err != nil {
+		return usageError{err}
+	}
+	cfg.ForwardSignals = true
+	if o.image != "" {
+		release, err := o.useImage(cmd, cfg)
+		if err != nil {
+			return err
+		}
+		// held until the sandbox runs; a detached one's monitor holds
+		// the layers from then on
+		defer release()
+	}
+	if o.detach {
+		return detachSandbox(cmd, cfg, &o.detachOptions, o.store)
+	}
+	rec, err := o.detachOptions.record(cmd)
+	if err != nil {
+		return err
+	}
+	// sandbox.Run, step by step: the configuration is checked before
+	// --stdout truncates a file
+	s, err := cfg.Spec()
+	if err != nil {
+		return flagError(err)
+	}
+	if err := o.limitOptions.openIO(cfg); err != nil {
+		return usageError{err}
+	}
+	defer closeFiles(cfg)
+	// the output limit is one byte above --file-size when --stdout or
+	// --stderr is a file, so that OL can be seen in it after the run
+	cfg.ApplyOutputLimit(s)
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
 			return err
@@ -237,15 +259,19 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 	}
 	nw, err := cfg.Network(s)
 	if err != nil {
-		return err
+		return flagError(err)
 	}
 	defer nw.Close()
 	opts := nw.Options(cfg.Options())
-	// the command line reads the cgroup's account only for a verdict
-	opts.Accounting = lo.verdictFile != ""
-	r, err := runSpec(cmd, "", s, opts)
+	opts.Record = rec
+	r, err := container.Run(context.Background(), "", s, opts)
 	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
 		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
+	}
+	err = flagError(err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err // the command line was wrong: there was no run to judge
 	}
 	// the output limit: a --stdout or --stderr file written past it is
 	// cut back to it, and the verdict is OL whatever the exit
@@ -253,16 +279,12 @@ func runSandbox(cmd *cobra.Command, cfg *sandbox.Config, lo *limitOptions) error
 	if r != nil {
 		over = cfg.CheckOutput()
 	}
-	if lo.verdictFile != "" {
-		var run *verdict.Run
-		if r != nil {
-			run = (*verdict.Run)(r)
-		}
-		v := verdict.Judge(run, err, cfg.VerdictLimits())
+	if o.verdictFile != "" {
+		v := cfg.Verdict(r, err)
 		if over != nil {
 			v.OverOutput(over.Error())
 		}
-		if werr := lo.writeVerdict(v); werr != nil {
+		if werr := o.writeVerdict(v); werr != nil {
 			return werr
 		}
 	}
@@ -285,6 +307,8 @@ func exitStatus(r *container.Result, err error) error {
 	return nil
 }
 
+// runBundle is `nook run --bundle`: the bundle's spec, in the foreground.
+// Its errors name the spec's fields, as they are the bundle's.
 func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if len(args) != 1 {
 		return usageError{errors.New("--bundle: want exactly one argument, the container ID")}
@@ -297,82 +321,14 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(runSpec(cmd, args[0], s, &container.Options{Bundle: dir}))
-}
-
-// runSpec runs a spec in the foreground: signals nook gets go to the
-// sandbox, a terminal is wired up when the spec asks for one, and nook
-// exits with the command's status.
-func runSpec(cmd *cobra.Command, id string, s *spec.Spec, opts *container.Options) (*container.Result, error) {
-	if s.Process != nil && s.Process.Terminal && s.Process.ConsoleSize == nil {
-		// the sandbox's terminal starts at the size of ours
-		if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-			s.Process.ConsoleSize = &specs.Box{Height: uint(ws.Row), Width: uint(ws.Col)}
-		}
+	if o.detach {
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir}, dir, args[0])
 	}
-	c, err := container.New(id, s, opts)
+	rec, err := o.detachOptions.record(cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer c.Close()
-
-	// catch signals before the sandbox exists, so none is lost between
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH)
-	// no signal.Stop: it waits for the runtime's signal loop to go idle,
-	// which costs about a millisecond, and nook exits right after this
-
-	if err := c.Start(); err != nil {
-		return nil, err
-	}
-	if m := c.TTY(); m != nil {
-		restore := wireTTY(m)
-		defer restore()
-	}
-	go func() {
-		for sig := range sigs {
-			if sig == unix.SIGWINCH && c.TTY() != nil {
-				resize(c.TTY())
-			}
-			c.Signal(sig.(syscall.Signal))
-		}
-	}()
-	return c.Wait(context.Background())
-}
-
-// wireTTY copies between the user's terminal and the sandbox's pty, with
-// the user's terminal in raw mode while it lasts.
-func wireTTY(m *os.File) (restore func()) {
-	giveBack := func() {}
-	in := int(os.Stdin.Fd())
-	if term.IsTerminal(in) {
-		if st, err := term.MakeRaw(in); err == nil {
-			giveBack = func() { term.Restore(in, st) }
-		}
-		resize(m)
-	}
-	go io.Copy(m, os.Stdin)
-	done := make(chan struct{})
-	go func() {
-		io.Copy(os.Stdout, m)
-		close(done)
-	}()
-	return func() {
-		// the command is gone: let its last output through, then give
-		// the terminal back
-		select {
-		case <-done:
-		case <-time.After(time.Second):
-		}
-		giveBack()
-	}
-}
-
-func resize(m *os.File) {
-	ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ)
-	if err == nil {
-		unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, ws)
-	}
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the

@@ -45,6 +45,7 @@ type (
 	Pivot        struct{}
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
+	Chroot       struct{ Dir string }
 	NoNewPrivs   struct{}
 	Seccomp      struct {
 		Filter []byte
@@ -79,6 +80,7 @@ func (TTY) Op() Op          { return OpTTY }
 func (Pivot) Op() Op        { return OpPivot }
 func (RootReadonly) Op() Op { return OpRootReadonly }
 func (Chdir) Op() Op        { return OpChdir }
+func (Chroot) Op() Op       { return OpChroot }
 func (Rlimit) Op() Op       { return OpRlimit }
 func (User) Op() Op         { return OpUser }
 func (NoNewPrivs) Op() Op   { return OpNoNewPrivs }
@@ -120,6 +122,7 @@ func (s TTY) String() string {
 func (Pivot) String() string        { return "pivot" }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
+func (s Chroot) String() string     { return "chroot " + s.Dir }
 func (NoNewPrivs) String() string   { return "no-new-privs" }
 func (s Seccomp) String() string {
 	return fmt.Sprintf("seccomp %d instructions flags=%#x", len(s.Filter)/8, s.Flags)
@@ -399,6 +402,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return RootReadonly{}
 	case OpChdir:
 		return Chdir{r.str(fixed[pathRec](r).path)}
+	case OpChroot:
+		return Chroot{r.str(fixed[pathRec](r).path)}
 	case OpRlimit:
 		x := fixed[rlimitRec](r)
 		return Rlimit{Resource: x.resource, Name: r.str(x.name), Soft: x.soft, Hard: x.hard}

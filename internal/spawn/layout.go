@@ -43,6 +43,7 @@ func cLayoutOf() *cLayout {
 			OpNoNewPrivs: C.NOOK_OP_NO_NEW_PRIVS, OpSeccomp: C.NOOK_OP_SECCOMP, OpArg: C.NOOK_OP_ARG,
 			OpEnv: C.NOOK_OP_ENV, OpExec: C.NOOK_OP_EXEC, OpDevice: C.NOOK_OP_DEVICE,
 			OpOverlayRoot: C.NOOK_OP_OVERLAY_ROOT,
+			OpChroot:      C.NOOK_OP_CHROOT,
 		},
 		janitor: map[Op]int{
 			JanitorRmdir: C.NOOK_JOP_RMDIR, JanitorUnlink: C.NOOK_JOP_UNLINK,
@@ -67,6 +68,7 @@ func cLayoutOf() *cLayout {
 			OpPivot:        nil,
 			OpRootReadonly: nil,
 			OpChdir:        reflect.TypeOf(C.struct_nook_path{}),
+			OpChroot:       reflect.TypeOf(C.struct_nook_path{}),
 			OpRlimit:       reflect.TypeOf(C.struct_nook_rlimit{}),
 			OpUser:         reflect.TypeOf(C.struct_nook_user{}),
 			OpNoNewPrivs:   nil,

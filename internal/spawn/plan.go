@@ -42,6 +42,7 @@ const (
 	OpExec                       // exec the command (as PID 1, or under nook's init)
 	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
 	OpOverlayRoot                // an overlay of an image's layers becomes the root under construction
+	OpChroot                     // chroot to a directory, then chdir "/" (nsenter -r)
 	opMax
 )
 
@@ -225,6 +226,7 @@ var records = [opMax]any{
 	OpPivot:        noRec{},
 	OpRootReadonly: noRec{},
 	OpChdir:        pathRec{},
+	OpChroot:       pathRec{},
 	OpRlimit:       rlimitRec{},
 	OpUser:         userRec{},
 	OpNoNewPrivs:   noRec{},
@@ -488,6 +490,10 @@ func (p *Plan) RootReadonly() { add(p, OpRootReadonly, noRec{}) }
 
 // Chdir changes the working directory.
 func (p *Plan) Chdir(dir string) { p.e.path(OpChdir, dir) }
+
+// Chroot makes dir the root directory and "/" the working directory, as
+// nsenter -r does; it is no new root built (Pivot is).
+func (p *Plan) Chroot(dir string) { p.e.path(OpChroot, dir) }
 
 // Rlimit is one resource limit.
 type Rlimit struct {

@@ -35,6 +35,7 @@ func fullPlan() (*Plan, []Step) {
 		TTY{Rows: 24, Cols: 80},
 		TTY{},
 		Chdir{"/work"},
+		Chroot{"/srv/root"},
 		Rlimit{Resource: unix.RLIMIT_NOFILE, Name: "RLIMIT_NOFILE", Soft: 1024, Hard: ^uint64(0)},
 		User{UID: 1000, GID: 100, Groups: []uint32{10, 20}, SetGroups: true,
 			Caps: &Caps{Bounding: 0xff, Effective: 1, Permitted: 3, Inheritable: 2, Ambient: 2, Last: 40}},
@@ -89,6 +90,8 @@ func fullPlan() (*Plan, []Step) {
 			p.TTY(s.Rows, s.Cols)
 		case Chdir:
 			p.Chdir(s.Dir)
+		case Chroot:
+			p.Chroot(s.Dir)
 		case Rlimit:
 			p.Rlimit(s)
 		case User:

@@ -59,6 +59,7 @@ enum nook_op {
 	NOOK_OP_EXEC,		// nook_exec
 	NOOK_OP_DEVICE,		// nook_device
 	NOOK_OP_OVERLAY_ROOT,	// nook_overlay_root
+	NOOK_OP_CHROOT,		// nook_path
 	NOOK_OP_MAX
 };
 

@@ -61,6 +61,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_PIVOT] = 0,
 	[NOOK_OP_ROOT_READONLY] = 0,
 	[NOOK_OP_CHDIR] = sizeof(struct nook_path),
+	[NOOK_OP_CHROOT] = sizeof(struct nook_path),
 	[NOOK_OP_RLIMIT] = sizeof(struct nook_rlimit),
 	[NOOK_OP_USER] = sizeof(struct nook_user),
 	[NOOK_OP_NO_NEW_PRIVS] = 0,
@@ -834,6 +835,12 @@ void nook_child_main(struct nook_spawn *s) {
 		case NOOK_OP_CHDIR: {
 			const char *dir = S(((const struct nook_path *)f)->path);
 			if (chdir(dir) < 0) FAIL(c, errno, "chdir", dir);
+			break;
+		}
+		case NOOK_OP_CHROOT: {
+			const char *dir = S(((const struct nook_path *)f)->path);
+			if (chroot(dir) < 0) FAIL(c, errno, "chroot", dir);
+			if (chdir("/") < 0) FAIL(c, errno, "chdir / in", dir);
 			break;
 		}
 		case NOOK_OP_RLIMIT: {

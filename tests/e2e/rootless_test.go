@@ -65,6 +65,25 @@ func TestRootless(t *testing.T) {
 			t.Errorf("as %s: hostname, $$ = %q, want nook, 2", u.Name, got)
 		}
 	})
+	t.Run("detached, exec and enter", func(t *testing.T) {
+		e2e(t)
+		// a state directory of the user's own
+		dir := filepath.Join(t.TempDir(), "state")
+		os.Chmod(filepath.Dir(dir), 0o755)
+		os.Chmod(filepath.Dir(filepath.Dir(dir)), 0o755)
+		os.Mkdir(dir, 0o700)
+		os.Chown(dir, int(u.UID), int(u.GID))
+		t.Cleanup(func() { testutil.Run(t, "--root", dir, "rm", "-f", "r") })
+		nookAs(t, u, "--root", dir, "run", "-d", "--name", "r", "--hostname", "rl", "--", "sleep", "300")
+		out := nookAs(t, u, "--root", dir, "exec", "r", "--", "sh", "-c", "id -u; hostname; cat /proc/self/uid_map")
+		if l := testutil.Lines(out); len(l) < 3 || l[0] != "0" || l[1] != "rl" || strings.Fields(l[2])[1] != strconv.Itoa(int(u.UID)) {
+			t.Errorf("exec as %s:\n%s", u.Name, out)
+		}
+		if h := strings.TrimSpace(nookAs(t, u, "--root", dir, "enter", "--sandbox", "r", "-a", "--", "hostname")); h != "rl" {
+			t.Errorf("enter --sandbox -a as %s: %q", u.Name, h)
+		}
+		nookAs(t, u, "--root", dir, "rm", "-f", "r")
+	})
 	t.Run("image", func(t *testing.T) {
 		e2e(t)
 		lower := testutil.TarDir(t, testutil.BusyboxRootfs(t))

@@ -262,3 +262,29 @@ func TestOutputOneBytePastTheLimitIsOL(t *testing.T) {
 		t.Errorf("verdict %+v, %d bytes; want OL, cut at 1000", v, size)
 	}
 }
+
+// A limit that is wrong is an error before nook touches the judge's
+// files: --stdout is not truncated, --verdict not written.
+func TestBadLimitsLeaveTheJudgeFilesAlone(t *testing.T) {
+	t.Parallel()
+	testutil.RequireRoot(t)
+	testutil.CheckNoLeaks(t)
+	dir := t.TempDir()
+	out, vf := filepath.Join(dir, "out.txt"), filepath.Join(dir, "verdict.json")
+	if err := os.WriteFile(out, []byte("previous answer\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{{"--cpus", "-1"}, {"--memory-swap", "1m"}, {"--pids", "-2"}, {"--cpu-weight", "20000"}} {
+		args := append([]string{"run", "--stdout", out, "--verdict", vf}, bad...)
+		_, stderr, code := testutil.Run(t, append(args, "--", "true")...)
+		if code != 2 || !strings.Contains(stderr, bad[0]) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and a message naming %s", strings.Join(bad, " "), code, stderr, bad[0])
+		}
+		if b, _ := os.ReadFile(out); string(b) != "previous answer\n" {
+			t.Errorf("%s: --stdout file now holds %q", strings.Join(bad, " "), b)
+		}
+		if _, err := os.Stat(vf); err == nil {
+			t.Errorf("%s: a verdict was written for a run that never was", strings.Join(bad, " "))
+		}
+	}
+}

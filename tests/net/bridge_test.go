@@ -180,8 +180,8 @@ func TestBridgeBadInput(t *testing.T) {
 	nookFails(t, 125, []string{"exists with subnet"}, "net", "bridge", br, "--subnet", "10.254.254.0/24")
 	nookFails(t, 125, []string{"overlaps"}, "net", "bridge", name(t, "nkz"), "--subnet", gw.String()+"/24")
 	nookFails(t, 125, []string{"lo", "not a bridge"}, "net", "bridge", "lo")
-	nookFails(t, 2, []string{"--net pasta", "unprivileged"}, "run", "--net", "pasta", "--", "true")
-	nookFails(t, 2, []string{"--unshare user", "cannot join"}, "run", "--net", "bridge:"+br, "--unshare", "user", "--", "true")
+	nookFails(t, 2, []string{"--net", "pasta", "unprivileged"}, "run", "--net", "pasta", "--", "true")
+	nookFails(t, 2, []string{"--net", "--unshare", "cannot join"}, "run", "--net", "bridge:"+br, "--unshare", "user", "--", "true")
 
 	// a port already published
 	port := freePort(t)

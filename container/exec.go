@@ -1,0 +1,206 @@
+package container
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOptions describe a process to start in a running sandbox, as docker
+// exec does. What is not set is the sandbox's own: its user, working
+// directory and environment.
+type ExecOptions struct {
+	Args []string
+	// Env is added to the sandbox's environment (K=V replaces K).
+	Env []string
+	// Cwd is the working directory inside; "" for the sandbox's.
+	Cwd string
+	// User is who the process runs as; nil for the sandbox's user.
+	User *specs.User
+	// TTY gives the process a new pseudo-terminal in the sandbox, of
+	// ConsoleSize (nil: the kernel's default size).
+	TTY         bool
+	ConsoleSize *specs.Box
+	// Stdin, Stdout and Stderr are the process's; nil means nook's own.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Exec starts a process in the sandbox: in all of its namespaces and its
+// cgroup, with its root, capabilities, seccomp filter, no_new_privs and
+// environment. It fails for a sandbox that is not running.
+func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
+	if err := in.Refresh(); err != nil {
+		return nil, err
+	}
+	st := in.State
+	if cur := st.Current(); !cur.CanExec() {
+		return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
+	}
+	if len(o.Args) == 0 || o.Args[0] == "" {
+		return nil, errors.New("exec: no command given")
+	}
+	x, err := in.exec(st, o)
+	// a sandbox that stops meanwhile fails the start in ways that name
+	// no sandbox (its init's /proc entries are gone; a pid namespace
+	// whose init is gone takes no new process: ENOMEM): say what
+	// happened, once init is seen to end
+	if err != nil && waitGone(st.Init, time.Now().Add(200*time.Millisecond)) {
+		var se *StartError
+		if errors.As(err, &se) {
+			se.Err = fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), se.Err)
+			return nil, se
+		}
+		return nil, fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), err)
+	}
+	return x, err
+}
+
+func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
+	es, err := loadExecSpec(in.store, st.ID)
+	if err != nil {
+		return nil, err
+	}
+	// the sandbox's process, changed as asked
+	proc := es.Process
+	proc.Args = o.Args
+	proc.Terminal = o.TTY
+	proc.Env = mergeEnv(proc.Env, o.Env)
+	if o.Cwd != "" {
+		if !filepath.IsAbs(o.Cwd) {
+			return nil, fmt.Errorf("exec: working directory %q is not absolute", o.Cwd)
+		}
+		proc.Cwd = o.Cwd
+	}
+	if o.User != nil {
+		proc.User = *o.User
+	}
+	filter, flags, err := es.filter(in.store.Path(st.ID))
+	if err != nil {
+		return nil, err
+	}
+	fd, err := st.Init.Open()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
+	}
+	defer unix.Close(fd)
+	target, err := joinTarget(st.Init)
+	if err != nil {
+		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
+	}
+	join, err := sandboxJoins(target)
+	if err != nil {
+		return nil, err
+	}
+	var cg []string
+	for _, u := range st.Undo {
+		if u.Kind == state.UndoCgroup {
+			cg = append(cg, u.Path)
+		}
+	}
+	var rows, cols uint16
+	if b := o.ConsoleSize; b != nil && o.TTY {
+		if b.Height > 0xffff || b.Width > 0xffff {
+			return nil, fmt.Errorf("exec: console size %dx%d is larger than a terminal can be", b.Height, b.Width)
+		}
+		rows, cols = uint16(b.Height), uint16(b.Width)
+	}
+	return start(&enterPlan{
+		rows: rows, cols: cols,
+		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
+		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID), cgroups: cg,
+		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
+	})
+}
+
+// NamespacePid returns the host PID of a process of the sandbox whose
+// namespaces the caller may open (see joinTarget): for nook enter --sandbox
+// and nook ns show.
+func (in *Instance) NamespacePid() (int, error) {
+	if cur := in.State.Current(); !cur.CanKill() {
+		return 0, fmt.Errorf("sandbox %s is %s: it has no processes", in.State.DisplayName(), cur)
+	}
+	return joinTarget(in.State.Init)
+}
+
+// execSpec is the part of a sandbox's spec that nook exec needs: its
+// process, and its seccomp profile undecoded (decoding the whole spec
+// would cost an exec more than the rest of its work).
+type execSpec struct {
+	Process *specs.Process `json:"process"`
+	Linux   *struct {
+		Seccomp json.RawMessage `json:"seccomp"`
+	} `json:"linux"`
+}
+
+func loadExecSpec(s *state.Store, id string) (*execSpec, error) {
+	path := s.SpecFile(id)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("exec: read spec: %w", err)
+	}
+	var es execSpec
+	if err := json.Unmarshal(b, &es); err != nil {
+		return nil, fmt.Errorf("exec: %s: %w", path, err)
+	}
+	if es.Process == nil {
+		return nil, fmt.Errorf("exec: %s: no process", path)
+	}
+	return &es, nil
+}
+
+// seccompCache is the sandbox's compiled seccomp filter, kept beside its
+// state by the first exec: its flags (4 bytes), then the BPF program.
+const seccompCache = "seccomp.bpf"
+
+// filter returns the compiled seccomp filter, from the cache in dir or
+// compiled (and cached).
+func (es *execSpec) filter(dir string) ([]byte, uint32, error) {
+	if es.Linux == nil || len(es.Linux.Seccomp) == 0 || string(es.Linux.Seccomp) == "null" {
+		return nil, 0, nil
+	}
+	cache := filepath.Join(dir, seccompCache)
+	if b, err := os.ReadFile(cache); err == nil && len(b) > 4 && (len(b)-4)%8 == 0 {
+		return b[4:], binary.NativeEndian.Uint32(b), nil
+	}
+	var sc specs.LinuxSeccomp
+	if err := json.Unmarshal(es.Linux.Seccomp, &sc); err != nil {
+		return nil, 0, fmt.Errorf("exec: linux.seccomp: %w", err)
+	}
+	filter, flags, err := compileSeccomp(&sc)
+	if err != nil {
+		return nil, 0, err
+	}
+	if filter != nil {
+		state.WriteFile(cache, append(binary.NativeEndian.AppendUint32(nil, flags), filter...))
+	}
+	return filter, flags, nil
+}
+
+// mergeEnv returns base with each K=V of over replacing base's K.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, b := range out {
+			if bk, _, _ := strings.Cut(b, "="); bk == k {
+				out[i] = kv
+				replaced = true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

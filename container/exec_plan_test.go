@@ -1,0 +1,53 @@
+package container
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nookrun/nook/namespaces"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The order namespaces are joined in: the mount namespace after the
+// others whose files are under the host's /proc; the user namespace first
+// for a caller it gives privilege to, last for root, then through the
+// target's /proc as the mount namespace shows it.
+func TestExecPlanJoinOrder(t *testing.T) {
+	var joins joinList
+	for _, typ := range namespaces.All() {
+		joins = append(joins, nsJoin{typ, "/proc/4242/ns/" + namespaces.ProcName(typ)})
+	}
+	proc := &specs.Process{Args: []string{"/bin/true"}, Env: []string{"A=1"}, Cwd: "/srv", NoNewPrivileges: true}
+	setns := func(e *enterPlan) []string {
+		st, err := e.compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, l := range strings.Split(st.String(), "\n") {
+			if strings.HasPrefix(l, "setns ") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	// an unprivileged caller: user first, mount last
+	got := setns(&enterPlan{joins: joins, userFirst: true, target: 4242, proc: proc, fork: true})
+	if len(got) != 8 || !strings.Contains(got[0], "/ns/user") || !strings.Contains(got[7], "/ns/mnt") {
+		t.Errorf("unprivileged:\n%s", strings.Join(got, "\n"))
+	}
+	// root: mount after the others, user last, through the target's own
+	// /proc (its PID in its pid namespace; 4242 is not a live process
+	// here, so its number stays)
+	got = setns(&enterPlan{joins: joins, userFirst: false, target: 4242, proc: proc, fork: true})
+	if len(got) != 8 || !strings.Contains(got[6], "/ns/mnt") || !strings.Contains(got[7], "/ns/user") {
+		t.Errorf("root:\n%s", strings.Join(got, "\n"))
+	}
+	st, _ := (&enterPlan{joins: joins, proc: proc, cwd: proc.Cwd, fork: true}).compile()
+	listing := st.String()
+	for _, want := range []string{"setsid", "chdir /srv", "no-new-privs", `env "A=1"`, `arg "/bin/true"`, "exec under init"} {
+		if !strings.Contains(listing, want) {
+			t.Errorf("the exec plan lacks %q:\n%s", want, listing)
+		}
+	}
+}

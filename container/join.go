@@ -1,0 +1,330 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Execution is a process started in namespaces that already exist (Exec,
+// Enter). Its owner must Close it.
+type Execution struct {
+	proc    *spawn.Process
+	tty     *os.File
+	started time.Time
+}
+
+// Pid is the host PID of the process nook started: with a fork into a pid
+// namespace, the small init that waits outside it for the command.
+func (e *Execution) Pid() int { return e.proc.Pid }
+
+// TTY returns the master side of the process's terminal, or nil.
+func (e *Execution) TTY() *os.File { return e.tty }
+
+// Signal sends sig to the process (passed on to the command).
+func (e *Execution) Signal(sig syscall.Signal) error { return e.proc.Signal(sig) }
+
+// Wait waits for the command to end; when ctx is done first, it is killed.
+func (e *Execution) Wait(ctx context.Context) (*Result, error) {
+	stop := context.AfterFunc(ctx, func() { e.proc.Signal(unix.SIGKILL) })
+	defer stop()
+	ex, err := e.proc.Wait()
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Rusage: ex.Rusage, Wall: time.Since(e.started)}
+	r.CPU = time.Duration(ex.Rusage.Utime.Nano() + ex.Rusage.Stime.Nano())
+	switch {
+	case ex.Status.Exited():
+		r.ExitCode = ex.Status.ExitStatus()
+	case ex.Status.Signaled():
+		r.Signal = ex.Status.Signal()
+		r.ExitCode = 128 + int(r.Signal)
+	}
+	return r, nil
+}
+
+// Close kills what is left of the process and releases it. Idempotent.
+func (e *Execution) Close() error {
+	if e == nil || e.proc == nil {
+		return nil
+	}
+	if e.tty != nil {
+		e.tty.Close()
+	}
+	err := e.proc.Close()
+	e.proc = nil
+	return err
+}
+
+// nsJoin is one namespace to join: its type and a file that opens it.
+type nsJoin struct {
+	typ  namespaces.Type
+	path string
+}
+
+type joinList []nsJoin
+
+func (l joinList) has(t namespaces.Type) bool {
+	for _, j := range l {
+		if j.typ == t {
+			return true
+		}
+	}
+	return false
+}
+
+// sandboxJoins lists pid's namespaces that nook is not in already, as
+// nsenter -a does.
+func sandboxJoins(pid int) (joinList, error) {
+	theirs, err := namespaces.Of(pid)
+	if err != nil {
+		return nil, err
+	}
+	ours, err := namespaces.Of(0)
+	if err != nil {
+		return nil, err
+	}
+	var l joinList
+	for _, t := range namespaces.All() {
+		ino, ok := theirs[t]
+		if !ok || ours[t] == ino {
+			continue
+		}
+		l = append(l, nsJoin{t, "/proc/" + strconv.Itoa(pid) + "/ns/" + namespaces.ProcName(t)})
+	}
+	return l, nil
+}
+
+// enterPlan is what start compiles into a child's steps.
+type enterPlan struct {
+	joins joinList
+	// userFirst joins the user namespace before the others (gaining
+	// privilege in it), else after them (dropping it), as nsenter does
+	userFirst bool
+	// target is the process the namespaces are of, when they are a
+	// process's (0: files)
+	target int
+	// proc is the process to become; nil keeps nook's credentials,
+	// environment and capabilities (nsenter), with args and env below
+	proc        *specs.Process
+	filter      []byte // a compiled seccomp filter, for proc
+	filterFlags uint32
+	setGroups   bool
+	// creds, without proc: the uid and gid to switch to (nsenter -S -G)
+	creds *specs.User
+	args  []string
+	env   []string
+	root  string // chroot here after joining (nsenter -r DIR)
+	cwd   string
+	// fork: run the command as a child, so that it is in the joined pid
+	// namespace
+	fork    bool
+	cgroups []string // cgroup directories to join
+	files   []*os.File
+	tty     bool
+	// rows and cols are the terminal's size (0 and 0: the kernel's
+	// default)
+	rows, cols uint16
+}
+
+// start joins the namespaces and starts the command.
+//
+// The namespaces are joined by path, so the order matters: once in
+// another user namespace, the child may no longer open the host's
+// /proc/PID/ns files (the kernel's ptrace check), and once in another
+// mount namespace, the host's /proc is out of sight. So: an unprivileged
+// caller joins the user namespace first (it needs the privilege it gives),
+// then the others, the mount namespace last; root joins the others, the
+// mount namespace, and then the user namespace through the target's /proc
+// as the mount namespace shows it (dropping privilege last, as nsenter
+// does).
+func start(e *enterPlan) (*Execution, error) {
+	st, err := e.compile()
+	if err != nil {
+		return nil, err
+	}
+	return e.start(st)
+}
+
+// compile turns the plan into the child's steps.
+func (e *enterPlan) compile() (*spawn.Plan, error) {
+	st := &spawn.Plan{}
+	var user *nsJoin
+	for i := range e.joins {
+		if e.joins[i].typ == namespaces.User {
+			user = &e.joins[i]
+		}
+	}
+	setns := func(j nsJoin) {
+		st.Setns(j.path, uint64(namespaces.CloneFlag(j.typ)))
+	}
+	if user != nil && e.userFirst {
+		setns(*user)
+	}
+	for _, j := range e.joins {
+		if j.typ != namespaces.User && j.typ != namespaces.Mount {
+			setns(j)
+		}
+	}
+	mnt := false
+	for _, j := range e.joins {
+		if j.typ == namespaces.Mount {
+			setns(j)
+			mnt = true
+		}
+	}
+	if user != nil && !e.userFirst {
+		u := *user
+		if mnt && e.target > 0 && strings.HasPrefix(u.path, "/proc/") {
+			u.path = "/proc/" + strconv.Itoa(innerPid(e.target)) + "/ns/user"
+		}
+		setns(u)
+	}
+	if e.root != "" {
+		st.Chroot(e.root)
+	}
+	st.Setsid()
+	if e.tty {
+		st.TTY(e.rows, e.cols)
+	}
+	if e.cwd != "" {
+		st.Chdir(e.cwd)
+	}
+	if e.proc != nil {
+		if err := compileProcess(st, e.proc, e.filter, e.filterFlags, e.setGroups); err != nil {
+			return nil, err
+		}
+	} else {
+		if e.creds != nil {
+			// nsenter's credentials: the capabilities stay as the user
+			// has them
+			st.User(spawn.User{UID: e.creds.UID, GID: e.creds.GID, SetGroups: e.setGroups})
+		}
+		for _, v := range e.env {
+			st.Env(v)
+		}
+		for _, a := range e.args {
+			st.Arg(a)
+		}
+	}
+	st.Exec(e.fork)
+	if err := st.Err(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// start starts the child with its steps, joins the cgroups and releases
+// it.
+func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
+	files := e.files
+	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if files[i] == nil {
+			files[i] = def
+		}
+	}
+	x := &Execution{started: time.Now()}
+	proc, err := spawn.Start(&spawn.Config{
+		Steps: st, CgroupFD: -1, Files: files, Init: e.fork, TTY: e.tty,
+		// joining a user or time namespace is refused to a process that
+		// shares its memory
+		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
+	})
+	if err != nil {
+		return nil, err
+	}
+	x.proc = proc
+	for _, dir := range e.cgroups {
+		p := filepath.Join(dir, "cgroup.procs")
+		if err := os.WriteFile(p, []byte(strconv.Itoa(proc.Pid)), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			x.Close()
+			return nil, fmt.Errorf("join cgroup: write %s: %w", p, err)
+		}
+	}
+	if err := proc.Release(); err != nil {
+		x.Close()
+		var ce *spawn.ChildError
+		if errors.As(err, &ce) {
+			return nil, &StartError{Err: ce, ExitCode: ce.ExitCode}
+		}
+		return nil, err
+	}
+	if e.tty {
+		m, err := proc.TTY()
+		if err != nil {
+			x.Close()
+			return nil, err
+		}
+		x.tty = m
+	}
+	return x, nil
+}
+
+// joinTarget returns a process of the sandbox whose namespace files nook
+// may open: its init, or else a child of init. A sandbox made by a user
+// other than root has an init that never exec'd and lost its "dumpable"
+// flag when it gained capabilities in its new user namespace, so the
+// kernel hides its namespace files from that user (nsenter -t fails on
+// it too); the command, once exec'd, is dumpable again.
+func joinTarget(init state.Process) (int, error) {
+	_, err := namespaces.Of(init.Pid)
+	if err == nil || !errors.Is(err, os.ErrPermission) {
+		return init.Pid, err
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, perr := strconv.Atoi(e.Name())
+		if perr != nil || pid == init.Pid {
+			continue
+		}
+		b, rerr := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if rerr != nil {
+			continue
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(init.Pid) {
+			continue
+		}
+		if _, oerr := namespaces.Of(pid); oerr == nil && init.Alive() {
+			return pid, nil
+		}
+	}
+	return 0, err
+}
+
+// innerPid is pid as its own pid namespace numbers it (the last NSpid of
+// /proc/PID/status): the name it has under the /proc its mount namespace
+// shows.
+func innerPid(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return pid
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if n, err := strconv.Atoi(f[len(f)-1]); err == nil && len(f) > 0 {
+				return n
+			}
+		}
+	}
+	return pid
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nookrun/nook/container"
+	"github.com/nookrun/nook/sandbox"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
+)
+
+func newExecCmd() *cobra.Command {
+	var (
+		tty       bool
+		env       []string
+		cwd, user string
+	)
+	cmd := &cobra.Command{
+		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
+		Short: "Run a command in a running sandbox",
+		Long: `Run COMMAND in a running sandbox, as docker exec does: in all of its
+namespaces (joined with setns by nook's single-threaded child, user and
+mount included) and its cgroup, with its root, capabilities, seccomp
+filter, no_new_privs, user, working directory and environment, each of the
+last three changeable by a flag. A small init outside the sandbox's pid
+namespace waits for COMMAND and passes signals on, so that COMMAND is in
+the pid namespace; it dies with the sandbox. nook exits with COMMAND's
+status.`,
+		Example: `  nook exec web -- ps
+  nook exec -t web -- /bin/sh
+  nook exec -e DEBUG=1 -w /srv -u 1000:1000 web -- ./tool`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			n := len(args)
+			if n > 1 && args[1] == "--" {
+				// flags end at the sandbox's name; the "--" after it is
+				// only a separator
+				n--
+			}
+			if n < 2 {
+				return usageError{errors.New("want a sandbox and a command (nook exec SANDBOX -- COMMAND [ARG...])")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if args[1] == "--" {
+				args = append(args[:1], args[2:]...)
+			}
+			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			if tty {
+				// the terminal starts at the size of ours
+				o.ConsoleSize = container.TerminalSize(os.Stdin)
+			}
+			for _, e := range env {
+				if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+					return usageError{fmt.Errorf("--env %q: want K=V", e)}
+				}
+				o.Env = append(o.Env, e)
+			}
+			if user != "" {
+				uid, gid, err := sandbox.ParseUser(user)
+				if err != nil {
+					return usageError{err}
+				}
+				o.User = &specs.User{UID: uid, GID: gid}
+			}
+			s, err := openStore(cmd)
+			if err != nil {
+				return err
+			}
+			in, err := container.LoadIn(s, args[0])
+			if err != nil {
+				return notFound(err, args[0])
+			}
+			fg := container.Foreground{ForwardSignals: true}
+			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) { return in.Exec(o) }))
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&tty, "tty", "t", false, "give COMMAND a new pseudo-terminal in the sandbox")
+	f.StringArrayVarP(&env, "env", "e", nil, "set `K=V` in the sandbox's environment (repeatable)")
+	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
+	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
+	return cmd
+}
