@@ -166,6 +166,13 @@ func Start(cfg *Config) (_ *Process, err error) {
 	if len(files) > maxFDs {
 		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), maxFDs)
 	}
+	if len(cfg.CgroupTasks) > maxCgroups {
+		return nil, fmt.Errorf("spawn: %d cgroups to join, more than %d", len(cfg.CgroupTasks), maxCgroups)
+	}
+	cs.ncgroup_tasks = C.int(len(cfg.CgroupTasks))
+	for i, f := range cfg.CgroupTasks {
+		cs.cgroup_tasks[i] = C.int(f.Fd())
+	}
 	cs.nfds = C.int(len(files))
 	for i, f := range files {
 		cs.fds[i] = -1

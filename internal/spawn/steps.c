@@ -746,7 +746,11 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd, NULL};
+	int *own[5 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd};
+	int nown = 5;
+	if (s->ncgroup_tasks < 0 || s->ncgroup_tasks > NOOK_MAXCGROUPS) _exit(NOOK_EXIT_SETUP);
+	for (int i = 0; i < s->ncgroup_tasks; i++) own[nown++] = &s->cgroup_tasks[i];
+	own[nown] = NULL;
 	for (int i = 0; own[i]; i++) {
 		if (*own[i] < 0) continue;
 		int n = fcntl(*own[i], F_DUPFD_CLOEXEC, hi);
@@ -769,7 +773,7 @@ static void setup_fds(struct nook_spawn *s) {
 	for (int i = 0; i < s->nfds && i < NOOK_MAXFDS; i++)
 		if (src[i] >= 0) close(src[i]);
 	// close what is left between the mapped fds and our own
-	int keep[8], nk = 0;
+	int keep[5 + NOOK_MAXCGROUPS], nk = 0;
 	for (int i = 0; own[i]; i++)
 		if (*own[i] >= 0) keep[nk++] = *own[i];
 	for (int i = 0; i < nk; i++)
@@ -814,6 +818,12 @@ void nook_child_main(struct nook_spawn *s) {
 	char go;
 	if (read(s->sync_fd, &go, 1) != 1) _exit(NOOK_EXIT_SETUP);
 	close(s->sync_fd);
+	// cgroup v1: join each hierarchy by moving ourselves ("0" is the
+	// writer), before anything else runs
+	for (int i = 0; i < s->ncgroup_tasks; i++) {
+		if (write(s->cgroup_tasks[i], "0", 1) != 1) FAIL(c, errno, "join cgroup (write 0 to its tasks file)");
+		close(s->cgroup_tasks[i]);
+	}
 	// now that the parent has written our ID maps (which needs our
 	// /proc files to be the caller's), not dumpable: the sandbox cannot
 	// ptrace its init or open /proc/1/exe, which is the nook binary.
