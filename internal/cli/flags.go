@@ -41,7 +41,6 @@ var flagOf = map[string]string{
 	"Config.UID":               "--user",
 	"Config.GID":               "--user",
 	"Config.NoInit":            "--no-init",
-	"Config.NoPivot":           "--no-pivot",
 	"Config.TTY":               "--tty",
 	"Config.CapAdd":            "--cap-add",
 	"Config.CapDrop":           "--cap-drop",
