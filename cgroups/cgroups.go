@@ -179,6 +179,11 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	case Unified:
 		err = m.createV2(r)
 	case Legacy, Hybrid:
+		if os.Geteuid() != 0 {
+			// nook's v1 directories sit at the hierarchies' roots
+			_, err = DelegatedV2()
+			break
+		}
 		err = m.createV1(r)
 	default:
 		err = fmt.Errorf("cgroups: create %s: %w", name, notSupported("no cgroup filesystem mounted at %s", Root))
@@ -204,7 +209,11 @@ func Open(name string) (*Manager, error) {
 	m := &Manager{name: name, mode: detectMode(), ctrl: make(map[string]string)}
 	switch m.mode {
 	case Unified:
-		dir := v2Parent + "/" + name
+		place, err := findPlaceV2()
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: open %s: %w", name, err)
+		}
+		dir := place.parent + "/" + name
 		ctrls, err := cgroups.ReadFile(dir, "cgroup.controllers")
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
@@ -341,6 +350,26 @@ func (m *Manager) ProcsFiles() []string {
 	f := make([]string, len(m.dirs))
 	for i, d := range m.dirs {
 		f[i] = filepath.Join(d, "cgroup.procs")
+	}
+	return f
+}
+
+// TasksFiles returns, on cgroup v1 and hybrid hosts, the tasks file of
+// each of the sandbox's directories, in the order Add uses: a
+// single-threaded process that writes "0" to each moves itself into all
+// of them. That is cheaper than Add: the kernel moves a task that moves
+// itself without taking the lock that a pid written to cgroup.procs
+// takes, whose first taker waits for an RCU grace period. Nil on v2,
+// where a process starts in its cgroup instead (UnifiedDir).
+func (m *Manager) TasksFiles() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mode == Unified {
+		return nil
+	}
+	f := make([]string, len(m.dirs))
+	for i, d := range m.dirs {
+		f[i] = filepath.Join(d, "tasks")
 	}
 	return f
 }

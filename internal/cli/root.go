@@ -17,6 +17,7 @@ var Version = "dev"
 // plus one line here, in alphabetical order.
 func commands() []*cobra.Command {
 	return []*cobra.Command{
+		newBatchCmd(),
 		newCompletionCmd(),
 		newEnterCmd(),
 		newExecCmd(),

@@ -44,6 +44,7 @@ func cLayoutOf() *cLayout {
 			OpEnv: C.NOOK_OP_ENV, OpExec: C.NOOK_OP_EXEC, OpDevice: C.NOOK_OP_DEVICE,
 			OpOverlayRoot: C.NOOK_OP_OVERLAY_ROOT,
 			OpChroot:      C.NOOK_OP_CHROOT,
+			OpNoPivot:     C.NOOK_OP_NO_PIVOT, OpDetach: C.NOOK_OP_DETACH,
 		},
 		janitor: map[Op]int{
 			JanitorRmdir: C.NOOK_JOP_RMDIR, JanitorUnlink: C.NOOK_JOP_UNLINK,
@@ -78,6 +79,8 @@ func cLayoutOf() *cLayout {
 			OpExec:         reflect.TypeOf(C.struct_nook_exec{}),
 			OpDevice:       reflect.TypeOf(C.struct_nook_device{}),
 			OpOverlayRoot:  reflect.TypeOf(C.struct_nook_overlay_root{}),
+			OpNoPivot:      nil,
+			OpDetach:       reflect.TypeOf(C.struct_nook_path{}),
 		},
 		stepSize: map[Op]int{},
 		shared: map[string][2]int{
@@ -87,6 +90,7 @@ func cLayoutOf() *cLayout {
 			"NOOK_MAXARGV":       {C.NOOK_MAXARGV, maxArgv},
 			"NOOK_MAXGROUPS":     {C.NOOK_MAXGROUPS, maxGroups},
 			"NOOK_MAXFDS":        {C.NOOK_MAXFDS, maxFDs},
+			"NOOK_MAXCGROUPS":    {C.NOOK_MAXCGROUPS, maxCgroups},
 			"pathRec/janitor":    {int(unsafe.Sizeof(C.struct_nook_path{})), int(unsafe.Sizeof(pathRec{}))},
 		},
 		header:    reflect.TypeOf(C.struct_nook_step{}),

@@ -21,6 +21,8 @@ const (
 	maxArgv   = 4096 // arguments, and environment variables, of the command
 	maxGroups = 256  // supplementary groups
 	maxFDs    = 256  // files passed on to the child
+	// cgroup v1 hierarchies the child joins itself (Config.CgroupTasks)
+	maxCgroups = 16
 )
 
 // ErrNoCgo is what Start returns in a nook built without cgo: starting a
@@ -40,6 +42,14 @@ type Config struct {
 	// CgroupFD, when >= 0, is a cgroup v2 directory the child starts in
 	// (CLONE_INTO_CGROUP), so that the parent need not move it there.
 	CgroupFD int
+	// CgroupTasks are the tasks files of the sandbox's cgroup v1
+	// directories, open for writing. The child writes "0" to each after
+	// the release and before its first step, and so moves itself: the
+	// kernel moves a task that moves itself without the lock that a pid
+	// written to cgroup.procs takes, whose first taker waits for an RCU
+	// grace period (5-30 ms in a VM). The child is single-threaded, so
+	// its one thread is the whole process.
+	CgroupTasks []*os.File
 	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
 	// Files means 0, 1 and 2 as nook has them.
 	Files []*os.File

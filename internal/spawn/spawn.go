@@ -166,6 +166,13 @@ func Start(cfg *Config) (_ *Process, err error) {
 	if len(files) > maxFDs {
 		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), maxFDs)
 	}
+	if len(cfg.CgroupTasks) > maxCgroups {
+		return nil, fmt.Errorf("spawn: %d cgroups to join, more than %d", len(cfg.CgroupTasks), maxCgroups)
+	}
+	cs.ncgroup_tasks = C.int(len(cfg.CgroupTasks))
+	for i, f := range cfg.CgroupTasks {
+		cs.cgroup_tasks[i] = C.int(f.Fd())
+	}
 	cs.nfds = C.int(len(files))
 	for i, f := range files {
 		cs.fds[i] = -1
@@ -209,15 +216,16 @@ func Start(cfg *Config) (_ *Process, err error) {
 		p.freeChild()
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
 	}
+	// read cs before it may be freed: it is p.args
 	p.SharedMemory = cs.share_memory != 0
+	p.Pid = int(cs.pid)
+	p.PidFD = int(cs.pidfd)
+	p.janitorPid = int(cs.janitor_pid)
 	if !p.SharedMemory {
 		// the child has a copy of everything
 		p.freeArgs()
 		p.freeChild()
 	}
-	p.Pid = int(cs.pid)
-	p.PidFD = int(cs.pidfd)
-	p.janitorPid = int(cs.janitor_pid)
 	return p, nil
 }
 

@@ -21,6 +21,8 @@
 #define NOOK_MAXARGV 4096
 #define NOOK_MAXGROUPS 256
 #define NOOK_MAXFDS 256
+// the most cgroup v1 hierarchies a child joins itself (cgroup_tasks)
+#define NOOK_MAXCGROUPS 16
 
 // The child's exit statuses when it fails before the command runs, as a
 // shell reports them.
@@ -58,6 +60,8 @@ enum nook_op {
 	NOOK_OP_DEVICE,		// nook_device
 	NOOK_OP_OVERLAY_ROOT,	// nook_overlay_root
 	NOOK_OP_CHROOT,		// nook_path
+	NOOK_OP_NO_PIVOT,	// -
+	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_MAX
 };
 
@@ -225,6 +229,10 @@ struct nook_spawn {
 	int share_memory; // in: try CLONE_VM with child_block; out: whether it was used
 	void *child_block; // the child's TLS and stack with share_memory, freed after it is reaped
 	unsigned long child_block_size;
+	// v1: the sandbox's cgroups' tasks files, open for writing; the child
+	// writes "0" to each after the release, before its first step
+	int ncgroup_tasks;
+	int cgroup_tasks[NOOK_MAXCGROUPS];
 	int nfds;	 // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
 	int fds[NOOK_MAXFDS];
 	// results
