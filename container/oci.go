@@ -143,7 +143,12 @@ func (in *Instance) Start() error {
 		return fmt.Errorf("start container %s: %w", h.State.ID, err)
 	}
 	os.Remove(path)
-	if err := h.Transition(state.Running); err != nil {
+	// recorded as running even if the command has ended already (true
+	// ends before this line): it was created, and it ran
+	now := time.Now().UTC()
+	h.State.Status = state.Running
+	h.State.Started = &now
+	if err := h.Save(); err != nil {
 		return err
 	}
 	in.State = h.State
