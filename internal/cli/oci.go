@@ -10,10 +10,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/container"
 	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -344,7 +346,7 @@ An existing config.json is not overwritten.`,
 
 func addRuntimeCommands(root *cobra.Command) {
 	addRuntimeFlags(root)
-	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(), newSpecCmd(),
+	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(), newSpecCmd(), newFeaturesCmd(),
 		notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)"),
 		notSupported("restore", "nook cannot restore a checkpoint (CRIU is not used)"))
 }
@@ -418,4 +420,32 @@ func (r *runtimeExec) start(in *container.Instance, o *container.ExecOptions) er
 		return writePidFile(r.pidFile, x.Pid())
 	}
 	return nil
+}
+
+func newFeaturesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "features",
+		Short: "Print what this runtime supports, as JSON (runc features; containerd 2 reads it)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			yes := true
+			f := features.Features{
+				OCIVersionMin: "1.0.0",
+				OCIVersionMax: specs.Version,
+				Hooks:         []string{},
+				Linux: &features.Linux{
+					Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
+					Capabilities: caps.All(),
+					Cgroup:       &features.Cgroup{V1: &yes, V2: &yes},
+					Seccomp:      &features.Seccomp{Enabled: &yes},
+				},
+			}
+			b, err := json.MarshalIndent(f, "", "    ")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return nil
+		},
+	}
 }

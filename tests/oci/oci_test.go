@@ -313,3 +313,23 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// features prints runc's JSON; checkpoint and restore say they are not
+// supported.
+func TestFeaturesAndUnsupported(t *testing.T) {
+	oci(t)
+	var f struct {
+		OCIVersionMax string `json:"ociVersionMax"`
+		Linux         struct {
+			Namespaces []string `json:"namespaces"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(nook(t, "features")), &f); err != nil || f.OCIVersionMax == "" || !strings.Contains(strings.Join(f.Linux.Namespaces, " "), "pid") {
+		t.Errorf("features: %v %+v", err, f)
+	}
+	for _, c := range []string{"checkpoint", "restore"} {
+		if errOut := nookFails(t, c, "x"); !strings.Contains(errOut, "not supported") {
+			t.Errorf("%s: %s", c, errOut)
+		}
+	}
+}
