@@ -239,8 +239,8 @@ func (e *enterPlan) compile() (*spawn.Plan, error) {
 	return st, nil
 }
 
-// start starts the child with its steps, joins the cgroups and releases
-// it.
+// start starts the child with its steps in the sandbox's cgroups and
+// releases it.
 func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 	files := e.files
 	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
@@ -249,8 +249,13 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 		}
 	}
 	x := &Execution{started: time.Now()}
+	cg, err := openCgroups(e.cgroups)
+	if err != nil {
+		return nil, err
+	}
+	defer cg.close()
 	proc, err := spawn.Start(&spawn.Config{
-		Steps: st, CgroupFD: -1, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
+		Steps: st, CgroupFD: cg.fd, CgroupTasks: cg.tasks, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
 		// joining a user or time namespace is refused to a process that
 		// shares its memory
 		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
@@ -259,7 +264,7 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 		return nil, err
 	}
 	x.proc = proc
-	for _, dir := range e.cgroups {
+	for _, dir := range cg.procs {
 		p := filepath.Join(dir, "cgroup.procs")
 		if err := os.WriteFile(p, []byte(strconv.Itoa(proc.Pid)), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
 			x.Close()
@@ -346,4 +351,62 @@ func innerPid(pid int) int {
 		}
 	}
 	return pid
+}
+
+// joinCgroups is how an exec'd child gets into the sandbox's cgroups
+// without nook writing its pid to cgroup.procs, whose first writer waits
+// for an RCU grace period (5-30 ms): on cgroup v1 the child writes "0" to
+// each hierarchy's tasks file (spawn.Config.CgroupTasks), on cgroup v2 it
+// starts in its cgroup (spawn.Config.CgroupFD, CLONE_INTO_CGROUP). procs
+// are the directories left for the parent to write the pid into (none
+// unless the two kinds are mixed).
+type joinCgroups struct {
+	tasks []*os.File
+	fd    int
+	procs []string
+}
+
+// openCgroups opens the cgroup directories dirs for the child to join: a
+// directory with a tasks file is a v1 hierarchy; the one directory of a
+// v2 sandbox has none. A directory that is gone is skipped, as a
+// sandbox's cgroup may be removed before its state.
+func openCgroups(dirs []string) (*joinCgroups, error) {
+	cg := &joinCgroups{fd: -1}
+	var v2 []string
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "tasks")
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		switch {
+		case err == nil:
+			cg.tasks = append(cg.tasks, f)
+		case errors.Is(err, os.ErrNotExist):
+			if _, serr := os.Stat(dir); serr == nil {
+				v2 = append(v2, dir)
+			}
+		default:
+			cg.close()
+			return nil, fmt.Errorf("join cgroup: open %s: %w", p, err)
+		}
+	}
+	if len(v2) == 1 && len(cg.tasks) == 0 {
+		fd, err := unix.Open(v2[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			cg.close()
+			return nil, fmt.Errorf("join cgroup: open %s: %w", v2[0], err)
+		}
+		cg.fd = fd
+	} else {
+		cg.procs = v2
+	}
+	return cg, nil
+}
+
+// close closes what the child was given (it has its own copies).
+func (cg *joinCgroups) close() {
+	for _, f := range cg.tasks {
+		f.Close()
+	}
+	if cg.fd >= 0 {
+		unix.Close(cg.fd)
+	}
 }

@@ -95,6 +95,11 @@ func TestExec(t *testing.T) {
 	if strings.TrimSpace(out) != "2 3 /tmp 1000 1001" {
 		t.Errorf("exec -e -w -u: %q", out)
 	}
+	// it is in the sandbox's cgroups, as its init is
+	out = nook(t, "--root", root, "exec", "ex2", "sh", "-c", "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup")
+	if mine, theirs, _ := strings.Cut(out, "--\n"); mine == "" || mine != theirs {
+		t.Errorf("exec's cgroups are not the sandbox's:\n%s", out)
+	}
 	nook(t, "--root", root, "rm", "-f", "ex2")
 	// the exit status is the command's
 	nookFails(t, 3, "--root", root, "exec", "ex", "sh", "-c", "exit 3")
