@@ -96,12 +96,13 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	}
 	if hk := spec.Hooks; hk != nil {
 		// prestart is createRuntime's older name: both run now, on the
-		// host, while init waits
+		// host, while init waits; their state says created, as the
+		// conformance suite (runtime-spec 1.0.2) wants for prestart
 		for _, ph := range []struct {
 			name  string
 			hooks []specs.Hook
 		}{{"createRuntime", hk.CreateRuntime}, {"prestart", hk.Prestart}} {
-			if err := runHooks(ph.name, ph.hooks, h.State, state.Creating); err != nil {
+			if err := runHooks(ph.name, ph.hooks, h.State, state.Created); err != nil {
 				h.Close()
 				return fail(err)
 			}

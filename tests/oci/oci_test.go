@@ -358,7 +358,7 @@ func TestHooks(t *testing.T) {
 	pid := stateOf(t, root, id).Pid
 	nook(t, "--root", root, "start", id)
 	nook(t, "--root", root, "delete", "--force", id)
-	for name, want := range map[string]string{"createRuntime": "creating", "poststart": "running", "poststop": "stopped"} {
+	for name, want := range map[string]string{"createRuntime": "created", "poststart": "running", "poststop": "stopped"} {
 		var st specs.State
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err == nil {
