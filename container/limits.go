@@ -205,3 +205,9 @@ func resourceField(limit string) string {
 	}
 	return "linux.resources"
 }
+
+// fieldErr is a mistake in the spec field named, as a *spec.FieldError,
+// for functions whose spec parameter hides the package's name.
+func fieldErr(field, format string, args ...any) error {
+	return spec.FieldErrorf(field, format, args...)
+}

@@ -49,7 +49,7 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 		return nil, err
 	}
 	if spec != nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
-		return nil, errors.New("process.terminal is set: a console socket is needed to pass the terminal on (--console-socket)")
+		return nil, fieldErr("process.terminal", "a console socket is needed to pass the terminal on (CreateOptions.ConsoleSocket)")
 	}
 	if spec != nil {
 		if err := checkHooks(spec.Hooks); err != nil {
@@ -196,7 +196,7 @@ func (in *Instance) Delete(force bool) error {
 	}
 	if !cur.CanDelete(force) {
 		h.Close()
-		return fmt.Errorf("container %s is %s: stop it first, or delete it with --force", h.State.ID, cur)
+		return fmt.Errorf("container %s is %s: stop it first, or delete it with force", h.State.ID, cur)
 	}
 	defer h.Close()
 	if cur != state.Stopped || h.State.Init.Alive() {

@@ -153,6 +153,9 @@ then. With process.terminal, the terminal's master is sent over
 			if err != nil {
 				return err
 			}
+			if s.Process != nil && s.Process.Terminal && consoleSocket == "" {
+				return usageError{errors.New("--console-socket: the bundle's process.terminal is set: a console socket is needed to pass the terminal on")}
+			}
 			o := &container.CreateOptions{Bundle: dir, ConsoleSocket: consoleSocket}
 			if preserveFDs < 0 {
 				return usageError{fmt.Errorf("--preserve-fds %d: want 0 or more", preserveFDs)}
