@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -50,6 +51,11 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	if spec != nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, fieldErr("process.terminal", "a console socket is needed to pass the terminal on (CreateOptions.ConsoleSocket)")
 	}
+	if spec != nil {
+		if err := checkHooks(spec.Hooks); err != nil {
+			return nil, err
+		}
+	}
 	var console *net.UnixConn
 	if o.ConsoleSocket != "" {
 		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
@@ -87,6 +93,20 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	h, err := store.Lock(id)
 	if err != nil {
 		return fail(err)
+	}
+	if hk := spec.Hooks; hk != nil {
+		// prestart is createRuntime's older name: both run now, on the
+		// host, while init waits; their state says created, as the
+		// conformance suite (runtime-spec 1.0.2) wants for prestart
+		for _, ph := range []struct {
+			name  string
+			hooks []specs.Hook
+		}{{"createRuntime", hk.CreateRuntime}, {"prestart", hk.Prestart}} {
+			if err := runHooks(ph.name, ph.hooks, h.State, state.Created); err != nil {
+				h.Close()
+				return fail(err)
+			}
+		}
 	}
 	err = h.Transition(state.Created)
 	h.Close()
@@ -151,6 +171,11 @@ func (in *Instance) Start() error {
 		return err
 	}
 	in.State = h.State
+	// a poststart hook that fails does not undo the start (the runtime
+	// spec: it is logged); the caller gets the error
+	if spec, err := in.store.Spec(h.State.ID); err == nil && spec.Hooks != nil {
+		return runHooks("poststart", spec.Hooks.Poststart, h.State, state.Running)
+	}
 	return nil
 }
 
@@ -184,8 +209,15 @@ func (in *Instance) Delete(force bool) error {
 		h.State.Status = state.Stopped
 	}
 	uerr := undo(h.State)
+	var hooks []specs.Hook
+	if spec, err := in.store.Spec(h.State.ID); err == nil && spec.Hooks != nil {
+		hooks = spec.Hooks.Poststop
+	}
+	st := *h.State
 	if err := h.Remove(); err != nil {
 		return err
 	}
-	return uerr
+	// after everything is gone, as the runtime spec says; a failure is
+	// reported, the delete stands
+	return errors.Join(uerr, runHooks("poststop", hooks, &st, state.Stopped))
 }

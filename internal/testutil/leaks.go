@@ -347,7 +347,10 @@ func nookCgroups() []string {
 				continue
 			}
 			p := filepath.Join(dir, e.Name())
-			if strings.Contains(strings.ToLower(e.Name()), "nook") {
+			// "nook" itself is the shared parent of every sandbox's
+			// cgroup on v2 (cgroups.ParentV2, or DIR/nook in a delegated
+			// DIR): made once and kept, as containerd keeps its parents
+			if e.Name() != "nook" && strings.Contains(strings.ToLower(e.Name()), "nook") {
 				out = append(out, p)
 			}
 			walk(p, depth+1)

@@ -333,3 +333,45 @@ func TestFeaturesAndUnsupported(t *testing.T) {
 		}
 	}
 }
+
+// Hooks run on the host at their phases with the container's state on
+// stdin; createContainer and startContainer (in the container's mount
+// namespace) are refused.
+func TestHooks(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	dir := t.TempDir()
+	hook := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + filepath.Join(dir, name)}}
+	}
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "300"}
+		s.Hooks = &specs.Hooks{
+			CreateRuntime: []specs.Hook{hook("createRuntime")},
+			Poststart:     []specs.Hook{hook("poststart")},
+			Poststop:      []specs.Hook{hook("poststop")},
+		}
+	})
+	id := "hooks-" + testutil.Mark(t)
+	nook(t, "--root", root, "create", "--bundle", b, id)
+	t.Cleanup(func() { testutil.Run(t, "--root", root, "delete", "--force", id) })
+	pid := stateOf(t, root, id).Pid
+	nook(t, "--root", root, "start", id)
+	nook(t, "--root", root, "delete", "--force", id)
+	for name, want := range map[string]string{"createRuntime": "created", "poststart": "running", "poststop": "stopped"} {
+		var st specs.State
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err == nil {
+			err = json.Unmarshal(b, &st)
+		}
+		if err != nil || string(st.Status) != want || st.ID != id || (want != "stopped" && st.Pid != pid) {
+			t.Errorf("%s hook: %v, state %s", name, err, b)
+		}
+	}
+	bad := bundle(t, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{hook("x")}}
+	})
+	if errOut := nookFails(t, "--root", root, "create", "--bundle", bad, id+"-bad"); !strings.Contains(errOut, "startContainer") {
+		t.Errorf("startContainer: %s", errOut)
+	}
+}
