@@ -103,14 +103,15 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	forbidden := map[string][]string{
-		"caps":           {"container", "sandbox", "verdict", "image"},
-		"cgroups":        {"container", "sandbox", "verdict", "image"},
-		"seccomp":        {"container", "sandbox", "verdict", "image"},
-		"namespaces":     {"container", "sandbox", "verdict", "image"},
-		"netns":          {"container", "sandbox", "verdict", "image"},
-		"network":        {"container", "sandbox", "verdict", "image"},
+		"caps":           {"container", "sandbox", "verdict", "image", "batch"},
+		"cgroups":        {"container", "sandbox", "verdict", "image", "batch"},
+		"seccomp":        {"container", "sandbox", "verdict", "image", "batch"},
+		"namespaces":     {"container", "sandbox", "verdict", "image", "batch"},
+		"netns":          {"container", "sandbox", "verdict", "image", "batch"},
+		"network":        {"container", "sandbox", "verdict", "image", "batch"},
 		"internal/spawn": {"container", "sandbox"},
-		"verdict":        {"container", "sandbox", "internal/spawn"},
+		"verdict":        {"container", "sandbox", "internal/spawn", "batch"},
+		"sandbox":        {"batch"},
 		"image":          {"container", "sandbox", "internal/spawn"},
 	}
 	for pkg, bad := range forbidden {

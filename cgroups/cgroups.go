@@ -354,6 +354,26 @@ func (m *Manager) ProcsFiles() []string {
 	return f
 }
 
+// TasksFiles returns, on cgroup v1 and hybrid hosts, the tasks file of
+// each of the sandbox's directories, in the order Add uses: a
+// single-threaded process that writes "0" to each moves itself into all
+// of them. That is cheaper than Add: the kernel moves a task that moves
+// itself without taking the lock that a pid written to cgroup.procs
+// takes, whose first taker waits for an RCU grace period. Nil on v2,
+// where a process starts in its cgroup instead (UnifiedDir).
+func (m *Manager) TasksFiles() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.mode == Unified {
+		return nil
+	}
+	f := make([]string, len(m.dirs))
+	for i, d := range m.dirs {
+		f[i] = filepath.Join(d, "tasks")
+	}
+	return f
+}
+
 // Warnings returns the limits dropped because of Options.BestEffort and the
 // features (accounting, freezer) that are unavailable on this host.
 func (m *Manager) Warnings() []string {

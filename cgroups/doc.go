@@ -81,7 +81,9 @@
 //     sandboxes can never share (or destroy) each other's cgroups.
 //  2. The caller starts the sandbox's first process and calls [Manager.Add]
 //     (or writes the pid into each of [Manager.ProcsFiles] itself, e.g. from a
-//     child before exec). Children inherit the cgroups.
+//     child before exec; on v1 the process can write "0" into each of
+//     [Manager.TasksFiles], which spares it an RCU grace period). Children
+//     inherit the cgroups.
 //  3. [Manager.Stats] reads usage at any time; [Manager.Kill] kills every
 //     process in the sandbox's cgroups: cgroup.kill on v2, and on v1
 //     freeze, SIGKILL every pid (through pidfds, so a recycled pid is never

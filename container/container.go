@@ -77,6 +77,12 @@ type Options struct {
 	// a successful Start: what only its start needed can go (Run waits
 	// for the command after it).
 	Started func()
+
+	// hold: OCI create (Create). The child stops before exec until
+	// Instance.Start; it outlives this process, so it has no janitor, its
+	// cgroup is recorded for delete to remove, and the record says
+	// created once every step has run.
+	hold bool
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -117,7 +123,9 @@ type Container struct {
 	cgroup  *cgroups.Manager
 	watch   *watcher
 	started time.Time
-	closed  bool
+	// prepared: Prepare made the sandbox; Start has not released it
+	prepared bool
+	closed   bool
 	// how Wait ended, for the record Close writes
 	result  *Result
 	waitErr error
@@ -185,12 +193,23 @@ func Validate(s *specs.Spec) error {
 	return nil
 }
 
-// Start creates the sandbox and starts its command. On error nothing it
-// made is left.
-func (c *Container) Start() (err error) {
+// Prepare creates the sandbox up to its first process, which waits
+// before its first step: its cgroup made, its namespaces made and joined.
+// Start then lets it run. A judge prepares the next sandbox while others
+// run. On error nothing it made is left; Close removes a sandbox that
+// never starts.
+func (c *Container) Prepare() error {
 	if c.proc != nil {
-		return errors.New("container: already started")
+		return errors.New("container: already prepared or started")
 	}
+	if err := c.prepare(); err != nil {
+		return err
+	}
+	c.prepared = true
+	return nil
+}
+
+func (c *Container) prepare() (err error) {
 	files := []*os.File{c.opts.Stdin, c.opts.Stdout, c.opts.Stderr}
 	for i, def := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
 		if files[i] == nil {
@@ -233,14 +252,49 @@ func (c *Container) Start() (err error) {
 			cgroupFD = fd
 		}
 	}
+	// on cgroup v1 the child moves itself into its cgroups after the
+	// release (spawn.Config.CgroupTasks): no RCU grace period, which a
+	// pid written to cgroup.procs by nook waits for
+	var tasks []*os.File
+	defer func() {
+		for _, f := range tasks {
+			f.Close()
+		}
+	}()
+	if c.cgroup != nil && cgroupFD < 0 {
+		for _, path := range c.cgroup.TasksFiles() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				c.cgroup.Destroy()
+				return fmt.Errorf("open cgroup: %w", err)
+			}
+			tasks = append(tasks, f)
+		}
+	}
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
+	var hold *os.File
+	if c.opts.hold {
+		// no janitor: delete removes the cgroup the state records
+		cleanup = nil
+		defer func() {
+			if err != nil {
+				c.cgroup.Destroy()
+			}
+		}()
+		if hold, err = c.holdFifo(); err != nil {
+			return err
+		}
+		defer hold.Close()
+	}
 	cfg := &spawn.Config{
+		Hold:        hold,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,
 		CgroupFD:    cgroupFD,
+		CgroupTasks: tasks,
 		Files:       files,
 		Init:        c.opts.Init,
 		TTY:         c.plan.tty,
@@ -263,7 +317,7 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
-	if c.cgroup != nil && cgroupFD < 0 {
+	if c.cgroup != nil && cgroupFD < 0 && len(tasks) == 0 {
 		if err := c.cgroup.Add(proc.Pid); err != nil {
 			return err
 		}
@@ -273,6 +327,28 @@ func (c *Container) Start() (err error) {
 			return err
 		}
 	}
+	return nil
+}
+
+// Start creates the sandbox (unless Prepare did) and starts its command.
+// On error nothing it made is left.
+func (c *Container) Start() (err error) {
+	if c.proc == nil {
+		if err := c.prepare(); err != nil {
+			return err
+		}
+	} else if c.prepared {
+		// the time is the command's from now
+		c.started, c.prepared = time.Now(), false
+	} else {
+		return errors.New("container: already started")
+	}
+	proc := c.proc
+	defer func() {
+		if err != nil {
+			proc.Close()
+		}
+	}()
 	// recorded before the command runs, so that whoever it talks to finds
 	// it running
 	if err := c.recordStart(); err != nil {

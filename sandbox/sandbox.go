@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -220,7 +221,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, fieldErr(fmt.Sprintf("Rlimits[%d]", i), "%s: soft limit above hard limit", r.Type)
 		}
 	}
-	s.Process.Rlimits = c.Rlimits
+	s.Process.Rlimits = c.outputRlimits()
 	if err := c.security(s); err != nil {
 		return nil, err
 	}
@@ -581,6 +582,71 @@ func Run(ctx context.Context, c *Config) (*container.Result, error) {
 	return container.Run(ctx, "", s, nw.Options(c.Options()))
 }
 
+// Prepared is a sandbox made up to its first process, which waits before
+// its first step (container.Prepare): its spec built, its cgroup and
+// namespaces made. Judge runs it; Close removes it, run or not.
+type Prepared struct {
+	c    *Config
+	ct   *container.Container
+	done []func()
+}
+
+// Prepare makes the sandbox up to its first process, to run in the
+// background (no terminal, no signals passed on) with the cgroup's
+// account read after the run. A judge prepares the next sandbox while
+// others run, so that the start of one overlaps the runs of the others.
+func (c *Config) Prepare(ctx context.Context) (_ *Prepared, err error) {
+	p := &Prepared{c: c}
+	defer func() {
+		if err != nil {
+			p.Close()
+		}
+	}()
+	if c.Image != nil {
+		release, err := c.Image.Use(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.done = append(p.done, release)
+	}
+	s, err := c.Spec()
+	if err != nil {
+		return nil, err
+	}
+	nw, err := c.Network(s)
+	if err != nil {
+		return nil, err
+	}
+	p.done = append(p.done, func() { nw.Close() })
+	opts := c.Options()
+	opts.Accounting = true
+	opts.ForwardSignals = false
+	ct, err := container.New("", s, nw.Options(opts))
+	if err != nil {
+		return nil, err
+	}
+	p.done = append(p.done, func() { ct.Close() })
+	if err := ct.Prepare(); err != nil {
+		return nil, err
+	}
+	p.ct = ct
+	return p, nil
+}
+
+// run starts the command and waits until the sandbox's last process is
+// gone.
+func (p *Prepared) run(ctx context.Context) (*container.Result, error) {
+	if p.ct == nil {
+		return nil, errors.New("sandbox: not prepared, or already run")
+	}
+	ct := p.ct
+	p.ct = nil
+	if err := ct.Start(); err != nil { // the network's Started, through its Options
+		return nil, err
+	}
+	return ct.Wait(ctx)
+}
+
 // VerdictLimits are the Config's limits as a verdict reports them.
 func (c *Config) VerdictLimits() verdict.Limits {
 	l := verdict.Limits{
@@ -615,6 +681,16 @@ func (c *Config) Verdict(r *container.Result, err error) *verdict.Verdict {
 		run = (*verdict.Run)(r)
 	}
 	return verdict.Judge(run, err, c.VerdictLimits())
+}
+
+// Close removes the sandbox, if it is still there, and waits for its
+// clean-up: the cgroup removed, the janitor reaped, the network and the
+// image let go.
+func (p *Prepared) Close() {
+	for i := len(p.done) - 1; i >= 0; i-- {
+		p.done[i]()
+	}
+	p.done = nil
 }
 
 // security sets the capabilities, no_new_privs, seccomp and the masked

@@ -84,6 +84,18 @@ type Run struct {
 	Warnings []string
 }
 
+// OverOutput records that the command wrote past the output limit into
+// a file nook measured after the run (msg says which): the verdict is OL
+// whatever the command's exit, unless a time or memory limit came first
+// or the sandbox failed.
+func (v *Verdict) OverOutput(msg string) {
+	switch v.Status {
+	case TO, ML, XX, OL:
+		return
+	}
+	v.Status, v.Message = OL, msg
+}
+
 // exitStatuser is an error that carries the exit status a shell would
 // give a failed start (container.StartError): 126 or 127 for a command
 // that cannot be executed or does not exist.

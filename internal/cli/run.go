@@ -262,6 +262,9 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 		return usageError{err}
 	}
 	defer closeFiles(cfg)
+	// the output limit is one byte above --file-size when --stdout or
+	// --stderr is a file, so that OL can be seen in it after the run
+	cfg.ApplyOutputLimit(s)
 	if sandbox.Rootless() {
 		if err := checkUserNamespaces(); err != nil {
 			return err
@@ -284,8 +287,18 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 	if errors.As(err, &ue) {
 		return err // the command line was wrong: there was no run to judge
 	}
+	// the output limit: a --stdout or --stderr file written past it is
+	// cut back to it, and the verdict is OL whatever the exit
+	var over error
+	if r != nil {
+		over = cfg.CheckOutput()
+	}
 	if o.verdictFile != "" {
-		if werr := o.writeVerdict(cfg.Verdict(r, err)); werr != nil {
+		v := cfg.Verdict(r, err)
+		if over != nil {
+			v.OverOutput(over.Error())
+		}
+		if werr := o.writeVerdict(v); werr != nil {
 			return werr
 		}
 	}

@@ -90,6 +90,7 @@ func cLayoutOf() *cLayout {
 			"NOOK_MAXARGV":       {C.NOOK_MAXARGV, maxArgv},
 			"NOOK_MAXGROUPS":     {C.NOOK_MAXGROUPS, maxGroups},
 			"NOOK_MAXFDS":        {C.NOOK_MAXFDS, maxFDs},
+			"NOOK_MAXCGROUPS":    {C.NOOK_MAXCGROUPS, maxCgroups},
 			"pathRec/janitor":    {int(unsafe.Sizeof(C.struct_nook_path{})), int(unsafe.Sizeof(pathRec{}))},
 		},
 		header:    reflect.TypeOf(C.struct_nook_step{}),

@@ -21,6 +21,8 @@ const (
 	maxArgv   = 4096 // arguments, and environment variables, of the command
 	maxGroups = 256  // supplementary groups
 	maxFDs    = 256  // files passed on to the child
+	// cgroup v1 hierarchies the child joins itself (Config.CgroupTasks)
+	maxCgroups = 16
 )
 
 // ErrNoCgo is what Start returns in a nook built without cgo: starting a
@@ -40,6 +42,14 @@ type Config struct {
 	// CgroupFD, when >= 0, is a cgroup v2 directory the child starts in
 	// (CLONE_INTO_CGROUP), so that the parent need not move it there.
 	CgroupFD int
+	// CgroupTasks are the tasks files of the sandbox's cgroup v1
+	// directories, open for writing. The child writes "0" to each after
+	// the release and before its first step, and so moves itself: the
+	// kernel moves a task that moves itself without the lock that a pid
+	// written to cgroup.procs takes, whose first taker waits for an RCU
+	// grace period (5-30 ms in a VM). The child is single-threaded, so
+	// its one thread is the whole process.
+	CgroupTasks []*os.File
 	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
 	// Files means 0, 1 and 2 as nook has them.
 	Files []*os.File
@@ -55,6 +65,20 @@ type Config struct {
 	// namespace, must not: the kernel refuses those to a process that
 	// shares its memory.
 	ShareMemory bool
+	// Hold makes the child stop after its last step, before exec, until
+	// one byte can be read from Hold (the OCI runtime's create, then
+	// start). The child closes the error pipe there, so Release returns
+	// once every step has run. A held child outlives its parent: it has no
+	// parent-death signal, so Cleanup must be nil (no janitor), and it
+	// never shares nook's memory. A failure of the exec itself is then
+	// written to the child's stderr.
+	Hold *os.File
+	// Orphan, with Init, makes the command the caller's child rather
+	// than init's (CLONE_PARENT): init exits once the command has
+	// exec'd, and Process.Orphaned returns the command's pid. The command
+	// outlives the caller (runc's exec --detach, for a subreaper such as
+	// containerd's shim to reap).
+	Orphan bool
 }
 
 // ChildError is an error the child reported before or at exec.

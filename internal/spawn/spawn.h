@@ -21,6 +21,8 @@
 #define NOOK_MAXARGV 4096
 #define NOOK_MAXGROUPS 256
 #define NOOK_MAXFDS 256
+// the most cgroup v1 hierarchies a child joins itself (cgroup_tasks)
+#define NOOK_MAXCGROUPS 16
 
 // The child's exit statuses when it fails before the command runs, as a
 // shell reports them.
@@ -220,11 +222,17 @@ struct nook_spawn {
 	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
 	int status_fd;	 // init: where the command's wait status goes, or -1
 	int lifeline_fd; // read end the janitor waits on
+	int orphan;	 // with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
+	int hold_fd;	 // >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
 	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
 	unsigned long janitor_block_size;
 	int share_memory; // in: try CLONE_VM with child_block; out: whether it was used
 	void *child_block; // the child's TLS and stack with share_memory, freed after it is reaped
 	unsigned long child_block_size;
+	// v1: the sandbox's cgroups' tasks files, open for writing; the child
+	// writes "0" to each after the release, before its first step
+	int ncgroup_tasks;
+	int cgroup_tasks[NOOK_MAXCGROUPS];
 	int nfds;	 // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
 	int fds[NOOK_MAXFDS];
 	// results

@@ -89,6 +89,7 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 		char msg[1024];
 	} rec;
 	size_t n = 0;
+	rec.msg[0] = 0;
 	for (int i = 0; parts[i]; i++) {
 		if (!parts[i][0]) continue;
 		if (n) n = cat(rec.msg, n, sizeof rec.msg, " ");
@@ -100,6 +101,15 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 	rec.h.pad = 0;
 	if (s->err_fd >= 0) {
 		ssize_t w = write(s->err_fd, &rec, sizeof rec.h + n);
+		(void)w;
+	} else {
+		// held (create, then start): nobody reads the error pipe any
+		// more; the container's stderr is all there is
+		char line[1200];
+		size_t m = cat(line, 0, sizeof line, "nook: ");
+		m = cat(line, m, sizeof line, rec.msg);
+		m = cat(line, m, sizeof line, "\n");
+		ssize_t w = write(2, line, m);
 		(void)w;
 	}
 	_exit(code);
@@ -736,7 +746,11 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, NULL};
+	int *own[5 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd};
+	int nown = 5;
+	if (s->ncgroup_tasks < 0 || s->ncgroup_tasks > NOOK_MAXCGROUPS) _exit(NOOK_EXIT_SETUP);
+	for (int i = 0; i < s->ncgroup_tasks; i++) own[nown++] = &s->cgroup_tasks[i];
+	own[nown] = NULL;
 	for (int i = 0; own[i]; i++) {
 		if (*own[i] < 0) continue;
 		int n = fcntl(*own[i], F_DUPFD_CLOEXEC, hi);
@@ -759,7 +773,7 @@ static void setup_fds(struct nook_spawn *s) {
 	for (int i = 0; i < s->nfds && i < NOOK_MAXFDS; i++)
 		if (src[i] >= 0) close(src[i]);
 	// close what is left between the mapped fds and our own
-	int keep[8], nk = 0;
+	int keep[5 + NOOK_MAXCGROUPS], nk = 0;
 	for (int i = 0; own[i]; i++)
 		if (*own[i] >= 0) keep[nk++] = *own[i];
 	for (int i = 0; i < nk; i++)
@@ -795,7 +809,8 @@ void nook_child_main(struct nook_spawn *s) {
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	// a held child (create, then start) outlives its creator on purpose
+	if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
@@ -803,6 +818,12 @@ void nook_child_main(struct nook_spawn *s) {
 	char go;
 	if (read(s->sync_fd, &go, 1) != 1) _exit(NOOK_EXIT_SETUP);
 	close(s->sync_fd);
+	// cgroup v1: join each hierarchy by moving ourselves ("0" is the
+	// writer), before anything else runs
+	for (int i = 0; i < s->ncgroup_tasks; i++) {
+		if (write(s->cgroup_tasks[i], "0", 1) != 1) FAIL(c, errno, "join cgroup (write 0 to its tasks file)");
+		close(s->cgroup_tasks[i]);
+	}
 	// now that the parent has written our ID maps (which needs our
 	// /proc files to be the caller's), not dumpable: the sandbox cannot
 	// ptrace its init or open /proc/1/exe, which is the nook binary.
@@ -924,6 +945,20 @@ void nook_child_main(struct nook_spawn *s) {
 			c->envp[c->envc++] = S(((const struct nook_path *)f)->path);
 			break;
 		case NOOK_OP_EXEC:
+			if (s->hold_fd >= 0) {
+				// every step ran: tell the creator (EOF on the error
+				// pipe), then wait for start's byte
+				close(s->err_fd);
+				s->err_fd = -1;
+				char b;
+				ssize_t n;
+				do
+					n = read(s->hold_fd, &b, 1);
+				while (n < 0 && errno == EINTR);
+				if (n != 1) _exit(NOOK_EXIT_SETUP);
+				close(s->hold_fd);
+				s->hold_fd = -1;
+			}
 			nook_exec(c, (int)((const struct nook_exec *)f)->init);
 		case NOOK_OP_MAX:
 			break;

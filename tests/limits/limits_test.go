@@ -222,6 +222,48 @@ func TestBestEffortTurnsAnUnenforceableLimitIntoAWarning(t *testing.T) {
 	}
 }
 
+// judgeOut runs a script as judge does, with its stdout to a file nook
+// opens (--stdout), and returns the verdict and that file's size.
+func judgeOut(t *testing.T, flags []string, script string) (verdict.Verdict, int64) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "out")
+	v, _, _ := judge(t, append([]string{"--stdout", out}, flags...), script)
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, st.Size()
+}
+
+func TestOutputPastTheLimitIsOLEvenWhenSIGXFSZIsIgnored(t *testing.T) {
+	t.Parallel()
+	// the shell ignores SIGXFSZ, and so does head, which inherits that:
+	// head gets EFBIG, and the script still exits 0
+	v, size := judgeOut(t, []string{"--file-size", "1000"}, `trap "" XFSZ; head -c 5000 /dev/zero; exit 0`)
+	if v.Status != "OL" || v.ExitCode != 0 {
+		t.Errorf("verdict %+v, want OL with exit 0", v)
+	}
+	if size != 1000 {
+		t.Errorf("stdout holds %d bytes, want it cut at the limit, 1000", size)
+	}
+}
+
+func TestOutputOfExactlyTheLimitIsOK(t *testing.T) {
+	t.Parallel()
+	v, size := judgeOut(t, []string{"--file-size", "1000"}, `head -c 1000 /dev/zero`)
+	if v.Status != "OK" || size != 1000 {
+		t.Errorf("verdict %+v, %d bytes; want OK with 1000", v, size)
+	}
+}
+
+func TestOutputOneBytePastTheLimitIsOL(t *testing.T) {
+	t.Parallel()
+	v, size := judgeOut(t, []string{"--file-size", "1000"}, `head -c 1001 /dev/zero`)
+	if v.Status != "OL" || size != 1000 {
+		t.Errorf("verdict %+v, %d bytes; want OL, cut at 1000", v, size)
+	}
+}
+
 // A limit that is wrong is an error before nook touches the judge's
 // files: --stdout is not truncated, --verdict not written.
 func TestBadLimitsLeaveTheJudgeFilesAlone(t *testing.T) {
