@@ -36,7 +36,7 @@ func ExampleConfig_Verdict() {
 		Args:       []string{"/bin/sh", "-c", `x=$(head -c 200000000 /dev/zero | tr "\\0" a)`},
 		Memory:     64 << 20,
 		Pids:       64,
-		Limits:     container.Limits{WallTime: 10 * time.Second},
+		Limits:     container.Limits{WallTime: time.Minute},
 		Accounting: true, // the memory peak and OOM kills, for the verdict
 	}
 	res, err := sandbox.Run(context.Background(), cfg)
