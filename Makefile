@@ -28,7 +28,7 @@ install: $(BIN)
 	$(BINDIR)/nook completion bash > $(DATADIR)/bash-completion/completions/nook
 	$(BINDIR)/nook completion zsh > $(DATADIR)/zsh/site-functions/_nook
 	$(BINDIR)/nook completion fish > $(DATADIR)/fish/vendor_completions.d/nook.fish
-	$(GO) run ./internal/mangen -version $(VERSION) $(MANDIR)/man1
+	$(GO) run ./cmd/nook-mangen -version $(VERSION) $(MANDIR)/man1
 
 # what building and testing need from Debian (scripts/install-deps.sh says
 # which): gcc and libc's static archive for the cgo child, libseccomp for

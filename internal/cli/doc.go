@@ -11,7 +11,7 @@
 // stays otherwise untouched, so that commands added side by side merge
 // without conflict beyond that list.
 // `make install` writes the man pages from the same definitions
-// (internal/mangen), so --help, the man pages and the shell completions
+// (cmd/nook-mangen), so --help, the man pages and the shell completions
 // cannot drift apart.
 //
 // # Flags and fields

@@ -89,7 +89,7 @@ func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 // Root returns nook's command tree, for tools that document it
-// (internal/mangen writes the man pages from it).
+// (cmd/nook-mangen writes the man pages from it).
 func Root() *cobra.Command { return newRoot() }
 
 func newRoot() *cobra.Command {

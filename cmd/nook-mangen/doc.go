@@ -2,7 +2,7 @@
 // generated from the command definitions themselves, so that the pages
 // say what --help says. `make install` runs it:
 //
-//	go run ./internal/mangen -version v1.2 DIR
+//	go run ./cmd/nook-mangen -version v1.2 DIR
 //
 // It is a program of its own rather than a command of nook's because the
 // man page writer (cobra/doc, go-md2man, blackfriday, yaml) costs about
