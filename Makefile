@@ -15,7 +15,7 @@ BINDIR  := $(DESTDIR)$(PREFIX)/bin
 DATADIR := $(DESTDIR)$(PREFIX)/share
 MANDIR  := $(DATADIR)/man
 
-.PHONY: nook test test-deps bench clean install
+.PHONY: nook test test-vm test-deps bench clean install
 
 nook:
 	CGO_ENABLED=1 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o nook ./cmd/nook
@@ -48,6 +48,12 @@ test: nook
 	CGO_ENABLED=0 $(GO) build -tags $(TAGS) ./...
 	CGO_ENABLED=0 $(GO) vet -tags $(TAGS) ./...
 	CGO_ENABLED=0 $(GO) test -tags $(TAGS) -count=1 -run "^Test" ./verdict ./caps ./seccomp ./namespaces ./spec ./state ./container ./internal/spawn ./sandbox ./netns ./network
+
+# every test again inside a VM that runs Debian's stock kernel, once per
+# cgroup layout (pure v2, pure v1, hybrid): see scripts/vm/run.sh
+VM_MODES ?= v2,v1,hybrid
+test-vm:
+	./scripts/vm/run.sh -m $(VM_MODES)
 
 # start-up beside the C floor, bubblewrap, runc, crun and unshare(1), then
 # throughput with limits on

@@ -99,7 +99,7 @@ func BenchmarkFloor(b *testing.B) {
 	var dirs []string
 	name := uniqueName(b)
 	if DetectMode() == Unified {
-		if _, _, err := ensureParentV2(v2Base); err != nil {
+		if _, _, err := ensureParentV2(placeV2{root: v2Root, parent: v2Parent}, v2Base); err != nil {
 			b.Fatal(err)
 		}
 		dirs = []string{filepath.Join(ParentV2, name)}

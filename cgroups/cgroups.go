@@ -179,6 +179,11 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 	case Unified:
 		err = m.createV2(r)
 	case Legacy, Hybrid:
+		if os.Geteuid() != 0 {
+			// nook's v1 directories sit at the hierarchies' roots
+			_, err = DelegatedV2()
+			break
+		}
 		err = m.createV1(r)
 	default:
 		err = fmt.Errorf("cgroups: create %s: %w", name, notSupported("no cgroup filesystem mounted at %s", Root))
@@ -204,7 +209,11 @@ func Open(name string) (*Manager, error) {
 	m := &Manager{name: name, mode: detectMode(), ctrl: make(map[string]string)}
 	switch m.mode {
 	case Unified:
-		dir := v2Parent + "/" + name
+		place, err := findPlaceV2()
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: open %s: %w", name, err)
+		}
+		dir := place.parent + "/" + name
 		ctrls, err := cgroups.ReadFile(dir, "cgroup.controllers")
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {

@@ -55,6 +55,22 @@
 // another sandbox still uses it, is not an error), and [Create] retries if the
 // parent vanished under it.
 //
+// # Without root
+//
+// A process without root may only make cgroups in a subtree delegated to
+// it (the kernel's cgroup-v2.rst, "Delegation"): a cgroup v2 directory it
+// owns, with its cgroup.procs and cgroup.subtree_control, as systemd's
+// Delegate=yes hands out. [DelegatedV2] finds the topmost such directory D
+// above the process's own cgroup, and Create then works under D exactly
+// as under /sys/fs/cgroup: the shared parent is D/nook, with the
+// controllers enabled in D's and D/nook's cgroup.subtree_control (D must
+// hold no processes of its own for that: nook should run in a cgroup below
+// it). Moving the sandbox's process from nook's cgroup to D/nook/<name>
+// needs write access to their common ancestor's cgroup.procs, which D's
+// delegation gives. Where nothing is delegated, or on cgroup v1 (which
+// cannot be delegated safely), Create fails with an error that wraps
+// [ErrNotDelegated] and says what to delegate.
+//
 // # Lifecycle and ownership
 //
 //  1. [Create] makes the directories, applies the limits and returns a

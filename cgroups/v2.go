@@ -49,12 +49,16 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		}
 	}
 
-	leaf := v2Parent + "/" + m.name
+	place, err := findPlaceV2()
+	if err != nil {
+		return err
+	}
+	leaf := place.parent + "/" + m.name
 	var enabled map[string]bool
 	var why map[string]error
 	for attempt := 0; ; attempt++ {
 		var err error
-		if enabled, why, err = ensureParentV2(want); err != nil {
+		if enabled, why, err = ensureParentV2(place, want); err != nil {
 			return fmt.Errorf("cgroups: create %s: %w", leaf, err)
 		}
 		err = m.mkdir(leaf)
@@ -258,17 +262,17 @@ func parseList(s string) (map[int]bool, error) {
 	return set, nil
 }
 
-// ensureParentV2 makes sure ParentV2 exists and has the wanted controllers in
-// its cgroup.subtree_control, enabling them in the root's first if needed. In
-// the common case (parent already set up) this is one read. It reports which
-// of want are enabled, and why the others are not.
-func ensureParentV2(want []string) (enabled map[string]bool, why map[string]error, _ error) {
-	sub, err := cgroups.ReadFile(v2Parent, "cgroup.subtree_control")
+// ensureParentV2 makes sure p.parent (ParentV2 as root) exists and has the
+// wanted controllers in its cgroup.subtree_control, enabling them in p.root's
+// first if needed. In the common case (parent already set up) this is one
+// read. It reports which of want are enabled, and why the others are not.
+func ensureParentV2(p placeV2, want []string) (enabled map[string]bool, why map[string]error, _ error) {
+	sub, err := cgroups.ReadFile(p.parent, "cgroup.subtree_control")
 	if errors.Is(err, os.ErrNotExist) {
-		if err := unix.Mkdir(v2Parent, 0o755); err != nil && err != unix.EEXIST {
-			return nil, nil, &os.PathError{Op: "mkdir", Path: v2Parent, Err: err}
+		if err := unix.Mkdir(p.parent, 0o755); err != nil && err != unix.EEXIST {
+			return nil, nil, &os.PathError{Op: "mkdir", Path: p.parent, Err: err}
 		}
-		sub, err = cgroups.ReadFile(v2Parent, "cgroup.subtree_control")
+		sub, err = cgroups.ReadFile(p.parent, "cgroup.subtree_control")
 	}
 	if err != nil {
 		return nil, nil, err
@@ -288,28 +292,32 @@ func ensureParentV2(want []string) (enabled map[string]bool, why map[string]erro
 	}
 
 	why = make(map[string]error)
-	avail, err := cgroups.ReadFile(v2Root, "cgroup.controllers")
+	avail, err := cgroups.ReadFile(p.root, "cgroup.controllers")
 	if err != nil {
 		return nil, nil, err
 	}
-	rootSub, err := cgroups.ReadFile(v2Root, "cgroup.subtree_control")
+	rootSub, err := cgroups.ReadFile(p.root, "cgroup.subtree_control")
 	if err != nil {
 		return nil, nil, err
 	}
 	for _, c := range missing {
 		if !slices.Contains(strings.Fields(avail), c) {
-			why[c] = notSupported("not in %s/cgroup.controllers", v2Root)
+			why[c] = notSupported("not in %s/cgroup.controllers", p.root)
 			continue
 		}
 		// One controller per write, so that one the kernel refuses
 		// does not keep the others from being enabled.
 		if !slices.Contains(strings.Fields(rootSub), c) {
-			if err := cgroups.WriteFile(v2Root, "cgroup.subtree_control", "+"+c); err != nil {
+			if err := cgroups.WriteFile(p.root, "cgroup.subtree_control", "+"+c); err != nil {
+				if errors.Is(err, unix.EBUSY) && p.root != v2Root {
+					// the no-internal-process rule
+					err = notSupported("%s holds processes (nook's own among them), so it cannot pass controllers on: start nook in a cgroup below it", p.root)
+				}
 				why[c] = err
 				continue
 			}
 		}
-		if err := cgroups.WriteFile(v2Parent, "cgroup.subtree_control", "+"+c); err != nil {
+		if err := cgroups.WriteFile(p.parent, "cgroup.subtree_control", "+"+c); err != nil {
 			why[c] = err
 			continue
 		}

@@ -51,6 +51,14 @@ type Options struct {
 	// Result.Cgroup and Result.CPU (a few file reads after the end).
 	// Time limits turn it on.
 	Accounting bool
+	// NoPivot builds the root without pivot_root(2): the new root is
+	// moved onto "/" and chrooted into, as runc's --no-pivot does. nook
+	// does that by itself where pivot_root is impossible (a "/" that is
+	// the initial ramfs); this forces it.
+	NoPivot bool
+	// Debugf, when set, is told the decisions nook makes on its own
+	// (such as building the root without pivot_root, and why).
+	Debugf func(format string, args ...any)
 	// Record keeps the sandbox's state in a state directory while it
 	// runs (see Record); nil for none.
 	Record *Record
@@ -69,6 +77,12 @@ type Options struct {
 	// a successful Start: what only its start needed can go (Run waits
 	// for the command after it).
 	Started func()
+
+	// hold: OCI create (Create). The child stops before exec until
+	// Instance.Start; it outlives this process, so it has no janitor, its
+	// cgroup is recorded for delete to remove, and the record says
+	// created once every step has run.
+	hold bool
 }
 
 // Result is how a command ended. verdict.Run has the same fields, so a
@@ -260,7 +274,22 @@ func (c *Container) prepare() (err error) {
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
+	var hold *os.File
+	if c.opts.hold {
+		// no janitor: delete removes the cgroup the state records
+		cleanup = nil
+		defer func() {
+			if err != nil {
+				c.cgroup.Destroy()
+			}
+		}()
+		if hold, err = c.holdFifo(); err != nil {
+			return err
+		}
+		defer hold.Close()
+	}
 	cfg := &spawn.Config{
+		Hold:        hold,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,

@@ -48,7 +48,15 @@
 //     mount outside it;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
-//  5. pivot_root, the old root detached; the root made read-only if asked;
+//  5. pivot_root, the old root detached; the root made read-only if asked.
+//     Where "/" cannot be pivoted (the initial ramfs of a machine that
+//     runs from its initramfs: the first mount of its namespace), or with
+//     Options.NoPivot, as runc's --no-pivot: the host's full proc and sys
+//     mounts detached (or covered, where a user namespace locks them),
+//     the new root moved onto the real "/" and chrooted into; the host
+//     view is then built in a chroot with a clone of the host's tree at
+//     /oldroot, not a pivot. ".." at the new root's top leads back into
+//     it, since the real "/" tops every mount above it;
 //  6. terminal, working directory, rlimits, oom_score_adj;
 //  7. the user: without no_new_privs the seccomp filter is loaded first,
 //     while CAP_SYS_ADMIN (which loading it then needs) is still held;

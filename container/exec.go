@@ -33,6 +33,20 @@ type ExecOptions struct {
 	ConsoleSize *specs.Box
 	// Stdin, Stdout and Stderr are the process's; nil means nook's own.
 	Stdin, Stdout, Stderr *os.File
+	// Process, when set, is the whole process to start (runc's exec
+	// --process FILE): Args, Env, Cwd and User above are ignored, and
+	// nothing of the sandbox's own process is kept but its seccomp
+	// filter.
+	Process *specs.Process
+	// Caps are capabilities (CAP_NAME) added to every set.
+	Caps []string
+	// NoNewPrivs sets no_new_privs for the process.
+	NoNewPrivs bool
+	// Detach makes the command the caller's child, outliving it, instead
+	// of one that Wait waits for (runc's exec --detach): Execution.Pid is
+	// then the command's pid, for the caller or its subreaper (a
+	// containerd shim, conmon) to reap.
+	Detach bool
 }
 
 // Exec starts a process in the sandbox: in all of its namespaces and its
@@ -46,7 +60,11 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	if cur := st.Current(); !cur.CanExec() {
 		return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
 	}
-	if len(o.Args) == 0 || o.Args[0] == "" {
+	if o.Process != nil {
+		if len(o.Process.Args) == 0 || o.Process.Args[0] == "" {
+			return nil, errors.New("exec: process.args: no command given")
+		}
+	} else if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("exec: no command given")
 	}
 	x, err := in.exec(st, o)
@@ -72,17 +90,53 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	}
 	// the sandbox's process, changed as asked
 	proc := es.Process
-	proc.Args = o.Args
-	proc.Terminal = o.TTY
-	proc.Env = mergeEnv(proc.Env, o.Env)
-	if o.Cwd != "" {
-		if !filepath.IsAbs(o.Cwd) {
-			return nil, fmt.Errorf("exec: working directory %q is not absolute", o.Cwd)
+	if o.Process != nil {
+		p := *o.Process
+		proc = &p
+		if proc.Cwd == "" {
+			proc.Cwd = "/"
 		}
-		proc.Cwd = o.Cwd
+		if !filepath.IsAbs(proc.Cwd) {
+			return nil, fmt.Errorf("exec: process.cwd %q is not absolute", proc.Cwd)
+		}
+		o.TTY = proc.Terminal
+		if proc.ConsoleSize != nil && o.ConsoleSize == nil {
+			o.ConsoleSize = proc.ConsoleSize
+		}
+	} else {
+		proc.Args = o.Args
+		proc.Terminal = o.TTY
+		proc.Env = mergeEnv(proc.Env, o.Env)
+		if o.Cwd != "" {
+			if !filepath.IsAbs(o.Cwd) {
+				return nil, fmt.Errorf("exec: working directory %q is not absolute", o.Cwd)
+			}
+			proc.Cwd = o.Cwd
+		}
+		if o.User != nil {
+			proc.User = *o.User
+		}
 	}
-	if o.User != nil {
-		proc.User = *o.User
+	if o.NoNewPrivs {
+		proc.NoNewPrivileges = true
+	}
+	if len(o.Caps) > 0 {
+		c := specs.LinuxCapabilities{}
+		if proc.Capabilities != nil {
+			c = *proc.Capabilities
+		}
+		for _, name := range o.Caps {
+			name = strings.ToUpper(name)
+			if !strings.HasPrefix(name, "CAP_") {
+				name = "CAP_" + name
+			}
+			c.Bounding = append(c.Bounding, name)
+			c.Effective = append(c.Effective, name)
+			c.Permitted = append(c.Permitted, name)
+			c.Inheritable = append(c.Inheritable, name)
+			c.Ambient = append(c.Ambient, name)
+		}
+		proc.Capabilities = &c
 	}
 	filter, flags, err := es.filter(in.store.Path(st.ID))
 	if err != nil {
@@ -117,7 +171,7 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	return start(&enterPlan{
 		rows: rows, cols: cols,
 		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
-		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID), cgroups: cg,
+		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID) || o.Detach, detach: o.Detach, cgroups: cg,
 		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 	})
 }

@@ -25,11 +25,19 @@ type Execution struct {
 	proc    *spawn.Process
 	tty     *os.File
 	started time.Time
+	// pid is the command's, detached (ExecOptions.Detach)
+	pid int
 }
 
 // Pid is the host PID of the process nook started: with a fork into a pid
-// namespace, the small init that waits outside it for the command.
-func (e *Execution) Pid() int { return e.proc.Pid }
+// namespace, the small init that waits outside it for the command; the
+// command itself when it was detached.
+func (e *Execution) Pid() int {
+	if e.pid != 0 {
+		return e.pid
+	}
+	return e.proc.Pid
+}
 
 // TTY returns the master side of the process's terminal, or nil.
 func (e *Execution) TTY() *os.File { return e.tty }
@@ -132,7 +140,10 @@ type enterPlan struct {
 	cwd   string
 	// fork: run the command as a child, so that it is in the joined pid
 	// namespace
-	fork    bool
+	fork bool
+	// detach: the command becomes the caller's child and outlives it
+	// (spawn.Config.Orphan); needs fork
+	detach  bool
 	cgroups []string // cgroup directories to join
 	files   []*os.File
 	tty     bool
@@ -239,7 +250,7 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 	}
 	x := &Execution{started: time.Now()}
 	proc, err := spawn.Start(&spawn.Config{
-		Steps: st, CgroupFD: -1, Files: files, Init: e.fork, TTY: e.tty,
+		Steps: st, CgroupFD: -1, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
 		// joining a user or time namespace is refused to a process that
 		// shares its memory
 		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
@@ -270,6 +281,14 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 			return nil, err
 		}
 		x.tty = m
+	}
+	if e.detach {
+		pid, err := proc.Orphaned()
+		if err != nil {
+			x.Close()
+			return nil, err
+		}
+		x.pid = pid
 	}
 	return x, nil
 }

@@ -162,6 +162,23 @@ func (w *watcher) stop() string {
 	return w.killed
 }
 
+// memoryLimited reports whether r limits memory: a sandbox whose OOM
+// killer may act.
+func memoryLimited(r *specs.LinuxResources) bool {
+	if r == nil {
+		return false
+	}
+	if m := r.Memory; m != nil && ((m.Limit != nil && *m.Limit > 0) || (m.Swap != nil && *m.Swap > 0)) {
+		return true
+	}
+	for k := range r.Unified {
+		if strings.HasPrefix(k, "memory.") {
+			return true
+		}
+	}
+	return false
+}
+
 // resourceFields are the linux.resources fields of the limits package
 // cgroups names in a LimitError, by the start of the name.
 var resourceFields = []struct{ limit, field string }{

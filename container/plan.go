@@ -62,8 +62,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	p.newUser = newNS[namespaces.User]
+	// Not under a memory limit: the kernel's OOM killer kills every
+	// process of a victim's memory, so a sandbox's OOM kill that picked
+	// init (large, by nook's memory) would kill nook and its janitor with
+	// it, and the verdict and the cleanup with them (seen in the VM
+	// harness, on cgroup v2). A copy's init dies alone.
 	p.shareMemory = runtime.GOARCH == "amd64" && !newNS[namespaces.Time] &&
-		!joins(join, namespaces.User) && !joins(join, namespaces.Time)
+		!joins(join, namespaces.User) && !joins(join, namespaces.Time) &&
+		!memoryLimited(lx.Resources)
 	p.newCgroup = newNS[namespaces.Cgroup]
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {
@@ -121,6 +127,17 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	st.Propagation(uint64(prop))
+	noPivot := o.NoPivot
+	switch why := pivotImpossible(); {
+	case o.NoPivot:
+		o.debugf("NoPivot: the new root is moved onto / and chrooted into, not pivoted to")
+	case why != "":
+		o.debugf("pivot_root is impossible here (%s): the new root is moved onto / and chrooted into instead (as NoPivot does)", why)
+		noPivot = true
+	}
+	if noPivot {
+		st.NoPivot()
+	}
 	host := "" // where the host's "/" is, while the new root is built
 	mounts := s.Mounts
 	switch {
@@ -152,6 +169,16 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	}
 	for _, r := range lx.ReadonlyPaths {
 		st.Readonly(r)
+	}
+	if noPivot {
+		// the host's full proc and sys stay in the namespace otherwise
+		rootDir := "" // a base root holds none of the host's mounts
+		if host == "" {
+			rootDir = s.Root.Path
+		}
+		for _, m := range fullProcSys(rootDir) {
+			st.Detach(m)
+		}
 	}
 	st.Pivot()
 	if s.Root != nil && s.Root.Readonly {

@@ -78,6 +78,24 @@ func TestMountOptions(t *testing.T) {
 	}
 }
 
+func TestPivotImpossibleFrom(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		want bool
+	}{
+		{"1 1 0:2 / / rw - rootfs rootfs rw", true},
+		{"23 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw", false},
+		{"23 1 254:0 /srv/jail / rw,relatime - ext4 /dev/vda rw", true},
+		{"40 23 0:33 / /proc rw - proc proc rw", false},
+		{"garbage", false},
+	} {
+		if got := pivotImpossibleFrom(c.line) != ""; got != c.want {
+			t.Errorf("%q: impossible %v, want %v (%q)", c.line, got, c.want, pivotImpossibleFrom(c.line))
+		}
+	}
+	t.Logf("this host: %q", pivotImpossible())
+}
+
 func TestOverlayRootData(t *testing.T) {
 	m := specs.Mount{Destination: "/", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/s/a:/s/b"}}
 	for _, c := range []struct {
@@ -113,5 +131,22 @@ func TestOverlayRootData(t *testing.T) {
 	long.Options = []string{"lowerdir=" + strings.Repeat("/x:", 600) + "/y"}
 	if _, err := overlayRootData(long, false, false, "/oldroot", ""); err == nil || !strings.Contains(err.Error(), "too many layers") {
 		t.Errorf("601 layers: %v, want an error about too many layers", err)
+	}
+}
+
+func TestMemoryLimited(t *testing.T) {
+	limit := int64(64 << 20)
+	for _, c := range []struct {
+		r    *specs.LinuxResources
+		want bool
+	}{
+		{nil, false},
+		{&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}, false},
+		{&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}, true},
+		{&specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, true},
+	} {
+		if got := memoryLimited(c.r); got != c.want {
+			t.Errorf("memoryLimited(%+v) = %v, want %v", c.r, got, c.want)
+		}
 	}
 }

@@ -81,6 +81,12 @@ func markRunning(h *state.Handle, c *Container) error {
 	for _, dir := range c.cgroupPaths() {
 		h.State.Undo = append(h.State.Undo, state.Undo{Kind: state.UndoCgroup, Path: dir})
 	}
+	if c.opts.hold {
+		// saved before the child runs its steps, so that delete finds
+		// init and the cgroup even if create is killed halfway; Create
+		// records it created once every step has run
+		return h.Save()
+	}
 	return h.Transition(state.Running)
 }
 

@@ -494,13 +494,21 @@ func procFD(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 // Root writes both attributes: the trusted.* one for an overlay mounted
 // as usual, the user.* one for an overlay mounted with userxattr in a
 // sandbox with a user namespace of its own.
+//
+// A file system without user.* attributes (tmpfs before Linux 6.6: the VM
+// harness's /tmp on Debian's 6.1) refuses the user.* one; for root that
+// is no error, since its own mounts read the trusted.* one.
 func (u *unpacker) setOpaque(fd int) error {
 	names := []string{"user.overlay.opaque"}
 	if !u.rootless {
-		names = append(names, "trusted.overlay.opaque")
+		names = []string{"trusted.overlay.opaque", "user.overlay.opaque"}
 	}
 	for _, name := range names {
-		if err := unix.Setxattr(procFD(fd), name, []byte("y"), 0); err != nil {
+		err := unix.Setxattr(procFD(fd), name, []byte("y"), 0)
+		if err == unix.EOPNOTSUPP && !u.rootless && name == "user.overlay.opaque" {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("mark directory opaque (%s): %w", name, err)
 		}
 	}

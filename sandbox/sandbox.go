@@ -79,6 +79,9 @@ type Config struct {
 	UserSet bool
 	// NoInit runs the command as PID 1 instead of under nook's init.
 	NoInit bool
+	// NoPivot builds the root without pivot_root: see
+	// container.Options.NoPivot.
+	NoPivot bool
 	// TTY gives the command a new pseudo-terminal. Run copies it to and
 	// from Stdin and Stdout; when Stdin is a terminal, in raw mode and
 	// following the window's size, as `nook run -t` does.
@@ -549,7 +552,7 @@ func (c *Config) DenySetgroups() bool {
 func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
-		Accounting: c.Accounting, ForwardSignals: c.ForwardSignals,
+		Accounting: c.Accounting, ForwardSignals: c.ForwardSignals, NoPivot: c.NoPivot,
 		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
 	}
 }

@@ -4,7 +4,8 @@
 # the tools the tests use.
 set -euo pipefail
 pkgs=(gcc libc6-dev libseccomp-dev busybox-static iproute2 nftables passt procps util-linux uidmap passwd make git
-  umoci skopeo podman) # images made by other tools, for the image tests
+  umoci skopeo podman # images made by other tools, for the image tests
+  containerd conmon containernetworking-plugins) # engines that drive nook as their OCI runtime (tests/oci)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -319,11 +319,13 @@ func (n *normalized) resolve(a *archInfo) ([]numbered, error) {
 			if r.action == n.defAction {
 				continue
 			}
-			if uncond != nil && uncond.action != r.action {
-				return nil, fmt.Errorf("seccomp: syscall %q has two unconditional rules with different actions (%s and %s)",
-					r.name, actionString(uncond.action), actionString(r.action))
+			// the first unconditional rule wins, as in libseccomp (which
+			// runc and crun use): podman's default profile allows
+			// setns and friends, then lists them again with
+			// SCMP_ACT_ERRNO for callers without CAP_SYS_ADMIN
+			if uncond == nil {
+				uncond = r
 			}
-			uncond = r
 		}
 		if uncond != nil {
 			h.fallback = uncond.action

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -24,6 +25,9 @@ func Load(bundle string) (*Spec, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("load bundle: %s: %w", path, err)
 	}
+	if err := CheckVersion(s.Version); err != nil {
+		return nil, fmt.Errorf("load bundle: %s: %w", path, err)
+	}
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, fmt.Errorf("load bundle: %s: root.path is missing", path)
 	}
@@ -34,4 +38,17 @@ func Load(bundle string) (*Spec, error) {
 		return nil, fmt.Errorf("load bundle: %s: process is missing", path)
 	}
 	return &s, nil
+}
+
+// CheckVersion accepts the runtime spec versions nook reads: 1.x.y, as
+// runc does.
+func CheckVersion(v string) error {
+	if v == "" {
+		return fmt.Errorf("ociVersion is missing")
+	}
+	major, rest, _ := strings.Cut(v, ".")
+	if major != "1" || rest == "" {
+		return fmt.Errorf("ociVersion %q is not supported (want 1.x, this nook knows %s)", v, specs.Version)
+	}
+	return nil
 }

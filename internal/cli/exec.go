@@ -18,6 +18,7 @@ func newExecCmd() *cobra.Command {
 		tty       bool
 		env       []string
 		cwd, user string
+		rt        runtimeExec
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]",
@@ -40,16 +41,22 @@ status.`,
 				// only a separator
 				n--
 			}
+			if n == 1 && rt.process != "" {
+				return nil
+			}
 			if n < 2 {
 				return usageError{errors.New("want a sandbox and a command (nook exec SANDBOX -- COMMAND [ARG...])")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if args[1] == "--" {
+			if len(args) > 1 && args[1] == "--" {
 				args = append(args[:1], args[2:]...)
 			}
 			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			if err := rt.apply(o, len(args) > 1); err != nil {
+				return err
+			}
 			if tty {
 				// the terminal starts at the size of ours
 				o.ConsoleSize = container.TerminalSize(os.Stdin)
@@ -75,8 +82,23 @@ status.`,
 			if err != nil {
 				return notFound(err, args[0])
 			}
+			if rt.detach {
+				return rt.start(in, o)
+			}
+			if rt.consoleSocket != "" {
+				return usageError{errors.New("--console-socket: only with --detach")}
+			}
 			fg := container.Foreground{ForwardSignals: true}
-			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) { return in.Exec(o) }))
+			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) {
+				x, err := in.Exec(o)
+				if err == nil && rt.pidFile != "" {
+					if err = writePidFile(rt.pidFile, x.Pid()); err != nil {
+						x.Close()
+						return nil, err
+					}
+				}
+				return x, err
+			}))
 		},
 	}
 	f := cmd.Flags()
@@ -85,5 +107,7 @@ status.`,
 	f.StringArrayVarP(&env, "env", "e", nil, "set `K=V` in the sandbox's environment (repeatable)")
 	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
 	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
+	f.StringVar(&cwd, "cwd", "", "the same as --workdir (runc's name)")
+	rt.flags(cmd)
 	return cmd
 }

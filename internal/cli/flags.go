@@ -25,6 +25,7 @@ var flagOf = map[string]string{
 	"Config.Net.DNS":           "--dns",
 	"Config.Net.AddHosts":      "--add-host",
 	"Config.ReadOnly":          "--read-only",
+	"Config.NoPivot":           "--no-pivot",
 	"Config.Hostname":          "--hostname",
 	"Config.Domainname":        "--domainname",
 	"Config.Share":             "--share",

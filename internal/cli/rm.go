@@ -12,9 +12,8 @@ import (
 func newRmCmd() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:     "rm [-f] SANDBOX...",
-		Aliases: []string{"delete"},
-		Short:   "Remove stopped sandboxes",
+		Use:   "rm [-f] SANDBOX...",
+		Short: "Remove stopped sandboxes",
 		Long: `Remove each sandbox's state and whatever it still holds on the host
 (its cgroup and mounts). A sandbox that is not stopped is refused; with -f
 it is killed first. -f also removes a sandbox whose state cannot be read.`,

@@ -58,6 +58,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	// runc's callers (containerd's shim, conmon) read the error from --log
+	logError(root, err)
 	fmt.Fprintf(stderr, "nook: %v\n", err)
 	var se *container.StartError
 	if errors.As(err, &se) {
@@ -111,6 +113,7 @@ sandbox is an OCI runtime spec: "nook run" builds one from its flags, and
 	})
 	root.AddCommand(commands()...)
 	addRootFlag(root)
+	addRuntimeCommands(root)
 	root.SetVersionTemplate("nook version {{.Version}}\n")
 	return root
 }

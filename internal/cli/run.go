@@ -27,12 +27,23 @@ type runOptions struct {
 	capAdd, capDrop                             []string
 	privileged, noNewPrivs                      bool
 	seccomp                                     string
+	noPivot, debug                              bool
 	limitOptions
 	detachOptions
 	netOptions
 }
 
 func newRunCmd() *cobra.Command { return runCmd(&runOptions{}) }
+
+// debugf is container.Options.Debugf for --debug: nook's own decisions on
+// stderr, nil without --debug.
+func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
+	if !o.debug {
+		return nil
+	}
+	w := cmd.ErrOrStderr()
+	return func(format string, args ...any) { fmt.Fprintf(w, "nook: debug: "+format+"\n", args...) }
+}
 
 // runCmd is `nook run` with its flags read into o.
 func runCmd(o *runOptions) *cobra.Command {
@@ -132,6 +143,8 @@ by ID or name.`,
 	f.StringVar(&o.store, "store", "", "with --image: the image store `DIR` (default /var/lib/nook; ~/.local/share/nook unprivileged)")
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
+	f.BoolVar(&o.noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
+	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (e.g. building the root without pivot_root)")
 	return cmd
 }
 
@@ -144,7 +157,7 @@ func (o *runOptions) config(args []string) (*sandbox.Config, error) {
 		Hostname: o.hostname, Domainname: o.domainname, Workdir: o.workdir,
 		ClearEnv: o.clearEnv, NoInit: o.noInit, TTY: o.tty,
 		CapAdd: o.capAdd, CapDrop: o.capDrop, Privileged: o.privileged,
-		Seccomp: o.seccomp, AllowNewPrivs: !o.noNewPrivs,
+		Seccomp: o.seccomp, AllowNewPrivs: !o.noNewPrivs, NoPivot: o.noPivot,
 	}
 	var err error
 	if c.Share, err = namespaces.ParseList(o.share); err != nil {
@@ -264,6 +277,7 @@ func runSandbox(cmd *cobra.Command, o *runOptions, args []string) error {
 	defer nw.Close()
 	opts := nw.Options(cfg.Options())
 	opts.Record = rec
+	opts.Debugf = o.debugf(cmd)
 	r, err := container.Run(context.Background(), "", s, opts)
 	if err != nil && cfg.Image != nil && sandbox.Rootless() && strings.Contains(err.Error(), "mount overlay") {
 		err = fmt.Errorf("%w (an unprivileged overlay root needs overlayfs in user namespaces: Linux 5.11 or later; or run nook as root)", err)
@@ -322,13 +336,13 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	if o.detach {
-		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir}, dir, args[0])
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot}, dir, args[0])
 	}
 	rec, err := o.detachOptions.record(cmd)
 	if err != nil {
 		return err
 	}
-	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true}))
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the

@@ -26,6 +26,8 @@ struct child {
 	const char *envp[NOOK_MAXARGV + 1];
 	int argc, envc;
 	int null_fd; // the verified null device, opened on the first mask
+	int nopivot;	 // move mounts and chroot instead of pivot_root (NOOK_OP_NO_PIVOT)
+	int realroot_fd; // no-pivot: the real "/", under the chroot of the base root
 };
 
 // One record of a plan: its bytes, header included.

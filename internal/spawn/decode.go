@@ -43,6 +43,8 @@ type (
 	Readonly     struct{ Path string }
 	TTY          struct{ Rows, Cols uint16 }
 	Pivot        struct{}
+	NoPivot      struct{}
+	Detach       struct{ Path string }
 	RootReadonly struct{}
 	Chdir        struct{ Dir string }
 	Chroot       struct{ Dir string }
@@ -78,6 +80,8 @@ func (Mask) Op() Op         { return OpMask }
 func (Readonly) Op() Op     { return OpReadonly }
 func (TTY) Op() Op          { return OpTTY }
 func (Pivot) Op() Op        { return OpPivot }
+func (NoPivot) Op() Op      { return OpNoPivot }
+func (Detach) Op() Op       { return OpDetach }
 func (RootReadonly) Op() Op { return OpRootReadonly }
 func (Chdir) Op() Op        { return OpChdir }
 func (Chroot) Op() Op       { return OpChroot }
@@ -120,6 +124,8 @@ func (s TTY) String() string {
 	return fmt.Sprintf("tty %dx%d", s.Rows, s.Cols)
 }
 func (Pivot) String() string        { return "pivot" }
+func (NoPivot) String() string      { return "no-pivot" }
+func (s Detach) String() string     { return "detach " + s.Path }
 func (RootReadonly) String() string { return "root-readonly" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
 func (s Chroot) String() string     { return "chroot " + s.Dir }
@@ -398,6 +404,10 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return TTY{uint16(x.rows), uint16(x.cols)}
 	case OpPivot:
 		return Pivot{}
+	case OpNoPivot:
+		return NoPivot{}
+	case OpDetach:
+		return Detach{r.str(fixed[pathRec](r).path)}
 	case OpRootReadonly:
 		return RootReadonly{}
 	case OpChdir:

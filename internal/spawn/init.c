@@ -132,8 +132,21 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	// locks (see steps.c).
 	static const size_t stack_size = 64 * 1024;
 	char stack[stack_size] __attribute__((aligned(16)));
-	pid_t cmd = clone(cmd_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+	int orphan = c->s->orphan ? CLONE_PARENT : 0;
+	pid_t cmd = clone(cmd_main, stack + stack_size, CLONE_VM | CLONE_VFORK | orphan | SIGCHLD, c);
 	if (cmd < 0) FAIL(c, errno, "start command");
+	if (orphan) {
+		// the command is the caller's child (then its subreaper's, once
+		// the caller exits): tell the caller its pid, and leave. The
+		// command has exec'd or failed by now (CLONE_VFORK).
+		close(c->s->err_fd);
+		int32_t pid = cmd;
+		if (c->status_fd >= 0) {
+			ssize_t w = write(c->status_fd, &pid, 4);
+			(void)w;
+		}
+		_exit(0);
+	}
 	// from here on only the command reports errors
 	close(c->s->err_fd);
 	if (c->tty_slave >= 0) close(c->tty_slave);

@@ -44,6 +44,7 @@ func cLayoutOf() *cLayout {
 			OpEnv: C.NOOK_OP_ENV, OpExec: C.NOOK_OP_EXEC, OpDevice: C.NOOK_OP_DEVICE,
 			OpOverlayRoot: C.NOOK_OP_OVERLAY_ROOT,
 			OpChroot:      C.NOOK_OP_CHROOT,
+			OpNoPivot:     C.NOOK_OP_NO_PIVOT, OpDetach: C.NOOK_OP_DETACH,
 		},
 		janitor: map[Op]int{
 			JanitorRmdir: C.NOOK_JOP_RMDIR, JanitorUnlink: C.NOOK_JOP_UNLINK,
@@ -78,6 +79,8 @@ func cLayoutOf() *cLayout {
 			OpExec:         reflect.TypeOf(C.struct_nook_exec{}),
 			OpDevice:       reflect.TypeOf(C.struct_nook_device{}),
 			OpOverlayRoot:  reflect.TypeOf(C.struct_nook_overlay_root{}),
+			OpNoPivot:      nil,
+			OpDetach:       reflect.TypeOf(C.struct_nook_path{}),
 		},
 		stepSize: map[Op]int{},
 		shared: map[string][2]int{

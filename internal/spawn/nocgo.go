@@ -32,3 +32,9 @@ func (p *Process) Wait() (*Exit, error) { return nil, ErrNoCgo }
 
 // Close does nothing.
 func (p *Process) Close() error { return nil }
+
+// Orphaned fails with ErrNoCgo.
+func (p *Process) Orphaned() (int, error) { return 0, ErrNoCgo }
+
+// Abandon does nothing.
+func (p *Process) Abandon() {}

@@ -43,6 +43,8 @@ const (
 	OpDevice                     // a device node in the new root: mknod, or a bind of the host's
 	OpOverlayRoot                // an overlay of an image's layers becomes the root under construction
 	OpChroot                     // chroot to a directory, then chdir "/" (nsenter -r)
+	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
+	OpDetach                     // detach (or cover) a mount of the host's, before a NoPivot Pivot
 	opMax
 )
 
@@ -236,6 +238,8 @@ var records = [opMax]any{
 	OpExec:         execRec{},
 	OpDevice:       deviceRec{},
 	OpOverlayRoot:  overlayRootRec{},
+	OpNoPivot:      noRec{},
+	OpDetach:       pathRec{},
 }
 
 const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
@@ -484,6 +488,22 @@ func (p *Plan) TTY(rows, cols uint16) {
 
 // Pivot makes the root under construction "/" and detaches the old one.
 func (p *Plan) Pivot() { add(p, OpPivot, noRec{}) }
+
+// NoPivot makes the BasePivot and Pivot after it do without pivot_root(2),
+// for a "/" that it cannot move (the initial ramfs): BasePivot chroots into
+// its tmpfs with a clone of the host's tree at /oldroot, and Pivot detaches
+// that clone, moves the new root onto "/" (the real one, not the chroot)
+// and chroots into it, as runc's --no-pivot does.
+func (p *Plan) NoPivot() { add(p, OpNoPivot, noRec{}) }
+
+// Detach takes the host's mount at path (a host path, as "/" is before
+// BasePivot) out of the mount namespace, or covers it with an empty tmpfs
+// where it cannot be unmounted (a user namespace's locked mounts). Without
+// pivot_root the host's mounts stay in the sandbox's namespace, out of
+// sight; a full procfs or sysfs among them would let a process that may
+// mount (CAP_SYS_ADMIN in a user namespace) mount a fresh one, without the
+// masks, so NoPivot plans detach those first, as runc's --no-pivot does.
+func (p *Plan) Detach(path string) { p.e.path(OpDetach, path) }
 
 // RootReadonly makes "/" read-only.
 func (p *Plan) RootReadonly() { add(p, OpRootReadonly, noRec{}) }

@@ -20,7 +20,9 @@ func fullPlan() (*Plan, []Step) {
 		Domainname{"example"},
 		Loopback{},
 		Propagation{unix.MS_REC | unix.MS_PRIVATE},
+		NoPivot{},
 		BasePivot{"/tmp"},
+		Detach{"/proc"},
 		Root{"/newroot", true},
 		Overlay{Path: "/newroot", Lowers: []string{"/oldroot/l/top", "/oldroot/l/base"}, Options: "upperdir=/upper/upper,workdir=/upper/work", Scratch: "/upper"},
 		Mount{Source: "/oldroot/usr", Target: "/usr", Flags: unix.MS_BIND | unix.MS_REC, Attr: unix.MOUNT_ATTR_RDONLY,
@@ -84,6 +86,10 @@ func fullPlan() (*Plan, []Step) {
 			p.Readonly(s.Path)
 		case Pivot:
 			p.Pivot()
+		case NoPivot:
+			p.NoPivot()
+		case Detach:
+			p.Detach(s.Path)
 		case RootReadonly:
 			p.RootReadonly()
 		case TTY:

@@ -65,6 +65,20 @@ type Config struct {
 	// namespace, must not: the kernel refuses those to a process that
 	// shares its memory.
 	ShareMemory bool
+	// Hold makes the child stop after its last step, before exec, until
+	// one byte can be read from Hold (the OCI runtime's create, then
+	// start). The child closes the error pipe there, so Release returns
+	// once every step has run. A held child outlives its parent: it has no
+	// parent-death signal, so Cleanup must be nil (no janitor), and it
+	// never shares nook's memory. A failure of the exec itself is then
+	// written to the child's stderr.
+	Hold *os.File
+	// Orphan, with Init, makes the command the caller's child rather
+	// than init's (CLONE_PARENT): init exits once the command has
+	// exec'd, and Process.Orphaned returns the command's pid. The command
+	// outlives the caller (runc's exec --detach, for a subreaper such as
+	// containerd's shim to reap).
+	Orphan bool
 }
 
 // ChildError is an error the child reported before or at exec.

@@ -114,6 +114,19 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.tty_sock = -1
 	cs.status_fd = -1
 	cs.lifeline_fd = -1
+	cs.hold_fd = -1
+	if cfg.Orphan {
+		if !cfg.Init {
+			return nil, errors.New("spawn: an orphaned command needs init")
+		}
+		cs.orphan = 1 // init reports the pid on the status pipe
+	}
+	if cfg.Hold != nil {
+		if cfg.Cleanup != nil {
+			return nil, errors.New("spawn: a held child outlives nook: it cannot have a janitor")
+		}
+		cs.hold_fd = C.int(cfg.Hold.Fd())
+	}
 	cs.cgroup_fd = C.int(cfg.CgroupFD)
 	cs.clone_flags = C.ulonglong(cfg.CloneFlags)
 
@@ -172,7 +185,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 	p.ops = C.CBytes(steps)
 	cs.ops = (*C.uchar)(p.ops)
 	cs.ops_len = C.ulong(len(steps))
-	if cfg.ShareMemory {
+	if cfg.ShareMemory && cfg.Hold == nil {
 		p.childBlock = C.calloc(1, childBlockSize)
 		cs.child_block = p.childBlock
 		cs.child_block_size = childBlockSize
@@ -203,15 +216,16 @@ func Start(cfg *Config) (_ *Process, err error) {
 		p.freeChild()
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
 	}
+	// read cs before it may be freed: it is p.args
 	p.SharedMemory = cs.share_memory != 0
+	p.Pid = int(cs.pid)
+	p.PidFD = int(cs.pidfd)
+	p.janitorPid = int(cs.janitor_pid)
 	if !p.SharedMemory {
 		// the child has a copy of everything
 		p.freeArgs()
 		p.freeChild()
 	}
-	p.Pid = int(cs.pid)
-	p.PidFD = int(cs.pidfd)
-	p.janitorPid = int(cs.janitor_pid)
 	return p, nil
 }
 
@@ -268,6 +282,38 @@ func (p *Process) TTY() (*os.File, error) {
 		return nil, fmt.Errorf("spawn: receive pty: no fd in message")
 	}
 	return os.NewFile(uintptr(fds[0]), "/dev/ptmx"), nil
+}
+
+// Orphaned reaps init of a Config.Orphan start and returns the host pid
+// of the command, which is now the caller's child and not reaped here.
+func (p *Process) Orphaned() (int, error) {
+	if p.status == nil {
+		return 0, errors.New("spawn: not an orphaned command")
+	}
+	var raw [4]byte
+	n, _ := io.ReadFull(p.status, raw[:])
+	p.status.Close()
+	p.status = nil
+	if _, err := p.Wait(); err != nil {
+		return 0, err
+	}
+	if n != 4 {
+		return 0, errors.New("spawn: init ended before it reported the command's pid")
+	}
+	return int(int32(binary.NativeEndian.Uint32(raw[:]))), nil
+}
+
+// Abandon lets go of a held child (Config.Hold) that must outlive the
+// caller: its pipes and pidfd are closed, and it is neither killed nor
+// reaped; it becomes the child of the nearest subreaper once the caller
+// exits.
+func (p *Process) Abandon() {
+	if p == nil {
+		return
+	}
+	p.freeArgs()
+	p.closeFiles()
+	p.waited = true
 }
 
 // Signal sends sig to the child through its pidfd (no pid reuse race).

@@ -60,6 +60,8 @@ enum nook_op {
 	NOOK_OP_DEVICE,		// nook_device
 	NOOK_OP_OVERLAY_ROOT,	// nook_overlay_root
 	NOOK_OP_CHROOT,		// nook_path
+	NOOK_OP_NO_PIVOT,	// -
+	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_MAX
 };
 
@@ -220,6 +222,8 @@ struct nook_spawn {
 	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
 	int status_fd;	 // init: where the command's wait status goes, or -1
 	int lifeline_fd; // read end the janitor waits on
+	int orphan;	 // with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
+	int hold_fd;	 // >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
 	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
 	unsigned long janitor_block_size;
 	int share_memory; // in: try CLONE_VM with child_block; out: whether it was used

@@ -71,6 +71,8 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_EXEC] = sizeof(struct nook_exec),
 	[NOOK_OP_DEVICE] = sizeof(struct nook_device),
 	[NOOK_OP_OVERLAY_ROOT] = sizeof(struct nook_overlay_root),
+	[NOOK_OP_NO_PIVOT] = 0,
+	[NOOK_OP_DETACH] = sizeof(struct nook_path),
 };
 
 // --- error reporting --------------------------------------------------------
@@ -87,6 +89,7 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 		char msg[1024];
 	} rec;
 	size_t n = 0;
+	rec.msg[0] = 0;
 	for (int i = 0; parts[i]; i++) {
 		if (!parts[i][0]) continue;
 		if (n) n = cat(rec.msg, n, sizeof rec.msg, " ");
@@ -98,6 +101,15 @@ void nook_fail(const struct nook_spawn *s, int code, int err, const char *const 
 	rec.h.pad = 0;
 	if (s->err_fd >= 0) {
 		ssize_t w = write(s->err_fd, &rec, sizeof rec.h + n);
+		(void)w;
+	} else {
+		// held (create, then start): nobody reads the error pipe any
+		// more; the container's stderr is all there is
+		char line[1200];
+		size_t m = cat(line, 0, sizeof line, "nook: ");
+		m = cat(line, m, sizeof line, rec.msg);
+		m = cat(line, m, sizeof line, "\n");
+		ssize_t w = write(2, line, m);
 		(void)w;
 	}
 	_exit(code);
@@ -379,13 +391,30 @@ static void do_symlink(struct child *c, const struct rec *r) {
 // under /oldroot until the final pivot throws it away.
 static void do_base_pivot(struct child *c, const struct rec *r) {
 	const char *dir = S(((const struct nook_path *)nook_fixed(r))->path);
+	int tree = -1;
+	if (c->nopivot) {
+		c->realroot_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (c->realroot_fd < 0) FAIL(c, errno, "open /");
+		tree = open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | AT_RECURSIVE | OPEN_TREE_CLOEXEC);
+	}
 	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700,size=64k") < 0)
 		FAIL(c, errno, "mount tmpfs on", dir);
 	if (chdir(dir) < 0) FAIL(c, errno, "chdir", dir);
 	// "empty" is the second lower layer a read-only overlay needs
 	if (mkdir("oldroot", 0700) < 0 || mkdir("newroot", 0755) < 0 || mkdir("empty", 0500) < 0)
 		FAIL(c, errno, "mkdir in", dir);
-	if (syscall(SYS_pivot_root, ".", "oldroot") < 0) FAIL(c, errno, "pivot_root to", dir);
+	if (c->nopivot) {
+		// the same layout without pivot_root: a clone of the host's
+		// tree (taken before the tmpfs covered dir) at oldroot, and
+		// a chroot into the tmpfs; the real "/" kept for Pivot
+		if (tree < 0) FAIL(c, errno, "clone the mount tree of /");
+		if (move_mount(tree, "", AT_FDCWD, "oldroot", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			FAIL(c, errno, "attach a clone of / at", dir, "/oldroot");
+		close(tree);
+		if (chroot(".") < 0) FAIL(c, errno, "chroot", dir);
+	} else if (syscall(SYS_pivot_root, ".", "oldroot") < 0) {
+		FAIL(c, errno, "pivot_root to", dir);
+	}
 	if (chdir("/") < 0) FAIL(c, errno, "chdir /");
 	c->procdir = "/oldroot/proc";
 	c->hostdir = "/oldroot";
@@ -501,14 +530,55 @@ static void do_overlay_root(struct child *c, const struct rec *r) {
 	if (c->rootfd < 0) FAIL(c, errno, "open root", path);
 }
 
+// detach takes the host's mount at path (as "/" was before the base root)
+// out of the namespace: first made a slave, so that the unmount cannot
+// propagate to the host, then detached, or covered by an empty read-only
+// tmpfs where the kernel refuses (the locked mounts of a user namespace).
+static void do_detach(struct child *c, const char *path) {
+	char p[4096];
+	if (c->realroot_fd >= 0) {
+		// chrooted into the base root: reach the real one through it
+		fdpath(p, sizeof p, c->procdir, c->realroot_fd);
+		cat(p, strlen(p), sizeof p, path);
+	} else {
+		cat(p, 0, sizeof p, path);
+	}
+	if (mount(NULL, p, NULL, MS_SLAVE | MS_REC, NULL) < 0 && errno != EINVAL) FAIL(c, errno, "make", path, "a slave");
+	if (umount2(p, MNT_DETACH) == 0) return;
+	if (errno != EINVAL && errno != EPERM) FAIL(c, errno, "detach", path);
+	if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") < 0)
+		FAIL(c, errno, "cover", path);
+}
+
+// move_root is do_pivot for a "/" that pivot_root cannot move (runc's
+// --no-pivot): the clone of the host's tree goes, the new root is moved
+// onto the real "/", and the child chroots into it. ".." at the new root's
+// top leads back into it, since the real "/" is the top of its mount and
+// every mount above; the host's own mounts stay in the namespace, covered.
+static void move_root(struct child *c) {
+	if (c->hostdir[0] && umount2(c->hostdir, MNT_DETACH) < 0) FAIL(c, errno, "detach", c->hostdir);
+	int to = c->realroot_fd;
+	if (to < 0 && (to = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) FAIL(c, errno, "open /");
+	if (move_mount(c->rootfd, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		FAIL(c, errno, "move the new root onto /");
+	close(to);
+	c->realroot_fd = -1;
+	if (fchdir(c->rootfd) < 0) FAIL(c, errno, "chdir to the new root");
+	if (chroot(".") < 0) FAIL(c, errno, "chroot into the new root");
+}
+
 static void do_pivot(struct child *c) {
 	if (c->null_fd >= 0) close(c->null_fd);
 	c->null_fd = -1;
-	if (fchdir(c->rootfd) < 0) FAIL(c, errno, "chdir to the new root");
-	// pivot_root(".", ".") stacks the old root on top of the new one;
-	// detaching it leaves the new root alone, with no path back
-	if (syscall(SYS_pivot_root, ".", ".") < 0) FAIL(c, errno, "pivot_root");
-	if (umount2(".", MNT_DETACH) < 0) FAIL(c, errno, "detach old root");
+	if (c->nopivot) {
+		move_root(c);
+	} else {
+		if (fchdir(c->rootfd) < 0) FAIL(c, errno, "chdir to the new root");
+		// pivot_root(".", ".") stacks the old root on top of the new
+		// one; detaching it leaves the new root alone, with no path back
+		if (syscall(SYS_pivot_root, ".", ".") < 0) FAIL(c, errno, "pivot_root");
+		if (umount2(".", MNT_DETACH) < 0) FAIL(c, errno, "detach old root");
+	}
 	if (chdir("/") < 0) FAIL(c, errno, "chdir /");
 	close(c->rootfd);
 	c->rootfd = -1;
@@ -676,8 +746,8 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[4 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd};
-	int nown = 4;
+	int *own[5 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd};
+	int nown = 5;
 	if (s->ncgroup_tasks < 0 || s->ncgroup_tasks > NOOK_MAXCGROUPS) _exit(NOOK_EXIT_SETUP);
 	for (int i = 0; i < s->ncgroup_tasks; i++) own[nown++] = &s->cgroup_tasks[i];
 	own[nown] = NULL;
@@ -703,7 +773,7 @@ static void setup_fds(struct nook_spawn *s) {
 	for (int i = 0; i < s->nfds && i < NOOK_MAXFDS; i++)
 		if (src[i] >= 0) close(src[i]);
 	// close what is left between the mapped fds and our own
-	int keep[4 + NOOK_MAXCGROUPS], nk = 0;
+	int keep[5 + NOOK_MAXCGROUPS], nk = 0;
 	for (int i = 0; own[i]; i++)
 		if (*own[i] >= 0) keep[nk++] = *own[i];
 	for (int i = 0; i < nk; i++)
@@ -732,13 +802,15 @@ void nook_child_main(struct nook_spawn *s) {
 	c->status_fd = -1;
 	c->tty_slave = -1;
 	c->null_fd = -1;
+	c->realroot_fd = -1;
 
 	// the Go runtime's handlers are meaningless here: back to defaults,
 	// still blocked (the parent blocked everything around clone)
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	// a held child (create, then start) outlives its creator on purpose
+	if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
@@ -829,6 +901,12 @@ void nook_child_main(struct nook_spawn *s) {
 		case NOOK_OP_PIVOT:
 			do_pivot(c);
 			break;
+		case NOOK_OP_NO_PIVOT:
+			c->nopivot = 1;
+			break;
+		case NOOK_OP_DETACH:
+			do_detach(c, S(((const struct nook_path *)f)->path));
+			break;
 		case NOOK_OP_ROOT_READONLY:
 			do_root_readonly(c);
 			break;
@@ -867,6 +945,20 @@ void nook_child_main(struct nook_spawn *s) {
 			c->envp[c->envc++] = S(((const struct nook_path *)f)->path);
 			break;
 		case NOOK_OP_EXEC:
+			if (s->hold_fd >= 0) {
+				// every step ran: tell the creator (EOF on the error
+				// pipe), then wait for start's byte
+				close(s->err_fd);
+				s->err_fd = -1;
+				char b;
+				ssize_t n;
+				do
+					n = read(s->hold_fd, &b, 1);
+				while (n < 0 && errno == EINTR);
+				if (n != 1) _exit(NOOK_EXIT_SETUP);
+				close(s->hold_fd);
+				s->hold_fd = -1;
+			}
 			nook_exec(c, (int)((const struct nook_exec *)f)->init);
 		case NOOK_OP_MAX:
 			break;

@@ -17,7 +17,7 @@ import (
 )
 
 // RunTimeout is how long Run and RunCmd let nook run before they kill it
-// and fail the test.
+// and fail the test; Slack(RunTimeout) on a slow machine.
 const RunTimeout = 30 * time.Second
 
 // MarkVar is the environment variable that carries a test's marker.
@@ -85,11 +85,11 @@ func RunCmd(t testing.TB, cmd *exec.Cmd) (stdout, stderr string, code int) {
 	var err error
 	select {
 	case err = <-done:
-	case <-time.After(RunTimeout):
+	case <-time.After(Slack(RunTimeout)):
 		cmd.Process.Kill()
 		<-done
 		t.Fatalf("%s: still running after %v, killed\nstdout:\n%s\nstderr:\n%s",
-			Quote(cmd.Args), RunTimeout, Trunc(out.String(), 4000), Trunc(errb.String(), 4000))
+			Quote(cmd.Args), Slack(RunTimeout), Trunc(out.String(), 4000), Trunc(errb.String(), 4000))
 	}
 	code = exitCode(t, cmd, err)
 	return out.String(), errb.String(), code

@@ -58,6 +58,14 @@ func TestRootless(t *testing.T) {
 			t.Errorf("--rootfs as %s: got %q, want 0 and /bin/busybox", u.Name, got)
 		}
 	})
+	t.Run("no-pivot", func(t *testing.T) {
+		// the host's proc and sys are locked in the user namespace:
+		// covered, not detached
+		e2e(t)
+		if got := strings.TrimSpace(nookAs(t, u, "run", "--no-pivot", "--", "id", "-u")); got != "0" {
+			t.Errorf("--no-pivot: id -u inside = %q, want 0", got)
+		}
+	})
 	t.Run("namespaces", func(t *testing.T) {
 		e2e(t)
 		out := nookAs(t, u, "run", "--", "sh", "-c", "hostname; echo $$")

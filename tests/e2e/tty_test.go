@@ -140,3 +140,28 @@ func TestTTYFollowsWindowResizes(t *testing.T) {
 		t.Errorf("after the outer window became 50x132, stty size inside: exit status %d; the terminal shows:\n%q", code, testutil.Trunc(out, 4000))
 	}
 }
+
+// nook exec -t gives the command a terminal of its own in the sandbox, at
+// the outer window's size, wired to the user's terminal as nook run -t's.
+func TestExecTTYGivesTheCommandATerminal(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	rootfs := testutil.BusyboxRootfs(t)
+	nook(t, "--root", root, "run", "-d", "--name", "tt", "--rootfs", rootfs, "--", "sleep", "300")
+	defer nook(t, "--root", root, "rm", "-f", "tt")
+	r := startOnTTY(t, 31, 101, "--root", root, "exec", "-t", "tt", "--", "sh", "-c", "tty; stty size; echo ready; read line; echo \"got $line\"; exit 4")
+	r.waitFor(t, "ready")
+	r.master.Write([]byte("typed\r"))
+	out, code := r.wait(t)
+	if code != 4 {
+		t.Errorf("nook exec -t: exit status %d, want the command's 4; the terminal shows:\n%q", code, testutil.Trunc(out, 4000))
+	}
+	for _, want := range []string{"31 101", "got typed"} {
+		if !testutil.HasLine(out, want) {
+			t.Errorf("nook exec -t: the terminal does not show %q; it shows:\n%q", want, testutil.Trunc(out, 4000))
+		}
+	}
+	if !strings.Contains(out, "/dev/pts/") {
+		t.Errorf("nook exec -t: tty inside names no pty; the terminal shows:\n%q", testutil.Trunc(out, 4000))
+	}
+}

@@ -1,0 +1,187 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nookrun/nook/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// HoldFile is the FIFO in a created container's state directory that its
+// init waits on before exec; Instance.Start writes the byte it waits for.
+const HoldFile = "exec.fifo"
+
+// CreateOptions say how Create makes an OCI container (runc's create).
+type CreateOptions struct {
+	// Bundle is the OCI bundle directory: relative paths in the spec
+	// start from it, and state reports it.
+	Bundle string
+	// Stdin, Stdout and Stderr are the container's; nil means the
+	// caller's own. They are handed over as they are.
+	Stdin, Stdout, Stderr *os.File
+	// ExtraFiles become fds 3, 4, ... in the container (runc's
+	// --preserve-fds and LISTEN_FDS).
+	ExtraFiles []*os.File
+	// ConsoleSocket is the path of a unix socket the pseudo-terminal's
+	// master is sent over (SCM_RIGHTS), for a spec with
+	// process.terminal; required then.
+	ConsoleSocket string
+}
+
+// Create makes OCI container id from spec, recorded in store: its cgroup,
+// namespaces, root file system and every other step, with init stopped
+// just before it execs the command, until Instance.Start. Create returns
+// once that is done; init does not depend on the calling process and
+// becomes the child of the nearest subreaper (containerd's shim,
+// conmon) when the caller exits. A failure leaves nothing: no state, no
+// cgroup, no process.
+func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (*Instance, error) {
+	if o == nil {
+		o = &CreateOptions{}
+	}
+	if err := state.CheckID(id); err != nil {
+		return nil, err
+	}
+	if spec != nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
+		return nil, errors.New("process.terminal is set: a console socket is needed to pass the terminal on (--console-socket)")
+	}
+	var console *net.UnixConn
+	if o.ConsoleSocket != "" {
+		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})
+		if err != nil {
+			return nil, fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err)
+		}
+		defer c.Close()
+		console = c
+	}
+	c, err := New(id, spec, &Options{
+		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles,
+		Cgroup: CgroupAuto, Record: &Record{Store: store}, hold: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Instance, error) {
+		c.proc.Signal(unix.SIGKILL)
+		c.proc.Close()
+		c.cgroup.Destroy()
+		c.recordAbort()
+		return nil, err
+	}
+	if c.tty != nil {
+		err := sendFD(console, c.tty)
+		c.tty.Close()
+		c.tty = nil
+		if err != nil {
+			return fail(fmt.Errorf("console socket %s: %w", o.ConsoleSocket, err))
+		}
+	}
+	h, err := store.Lock(id)
+	if err != nil {
+		return fail(err)
+	}
+	err = h.Transition(state.Created)
+	h.Close()
+	if err != nil {
+		return fail(err)
+	}
+	// init now waits on its FIFO; it is not ours to kill or reap
+	c.proc.Abandon()
+	c.closed = true
+	return LoadIn(store, id)
+}
+
+// sendFD passes f over conn, as runc passes a console's master.
+func sendFD(conn *net.UnixConn, f *os.File) error {
+	rights := unix.UnixRights(int(f.Fd()))
+	_, _, err := conn.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil)
+	return err
+}
+
+// holdFifo makes the FIFO that init waits on, in the state directory, and
+// opens it for init: read and write, so that init's read blocks until
+// start writes, rather than ending at once for want of a writer.
+func (c *Container) holdFifo() (*os.File, error) {
+	path := filepath.Join(c.opts.Record.Store.Path(c.id), HoldFile)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	return os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
+}
+
+// Start lets a created container's init exec its command (runc's start).
+// Only a created container can be started, once.
+func (in *Instance) Start() error {
+	h, err := in.store.Lock(in.State.ID)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	in.State = h.State
+	if cur := h.State.Current(); !cur.CanStart() {
+		return fmt.Errorf("container %s is %s: only a created container can be started", h.State.ID, cur)
+	}
+	path := filepath.Join(h.Dir(), HoldFile)
+	// non-blocking: with init gone there is no reader, and the open
+	// fails (ENXIO) instead of waiting for ever
+	f, err := os.OpenFile(path, os.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", h.State.ID, err)
+	}
+	_, err = f.Write([]byte{0})
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", h.State.ID, err)
+	}
+	os.Remove(path)
+	if err := h.Transition(state.Running); err != nil {
+		return err
+	}
+	in.State = h.State
+	return nil
+}
+
+// Delete removes an OCI container (runc's delete): its state, cgroup and
+// whatever else it left. One that is not stopped is refused unless force
+// is set; then it is killed first.
+func (in *Instance) Delete(force bool) error {
+	h, err := in.store.Lock(in.State.ID)
+	if err != nil {
+		return err
+	}
+	cur := h.State.Current()
+	if h.State.Monitor.Alive() && h.State.Monitor.Pid != os.Getpid() && cur != state.Creating {
+		// a sandbox with a monitor of its own (nook run -d, --name): the
+		// monitor records the end and cleans up
+		h.Close()
+		return in.Remove(force)
+	}
+	if !cur.CanDelete(force) {
+		h.Close()
+		return fmt.Errorf("container %s is %s: stop it first, or delete it with --force", h.State.ID, cur)
+	}
+	defer h.Close()
+	if cur != state.Stopped || h.State.Init.Alive() {
+		h.State.Init.Signal(unix.SIGKILL)
+		// what init started outside its pid namespace, and what a
+		// killed create left: the cgroup's processes go with undo
+		waitGone(h.State.Init, time.Now().Add(killWait))
+	}
+	if h.State.Status != state.Stopped {
+		h.State.Status = state.Stopped
+	}
+	uerr := undo(h.State)
+	if err := h.Remove(); err != nil {
+		return err
+	}
+	return uerr
+}

@@ -1,0 +1,126 @@
+package container
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pivotImpossible says why pivot_root(2) cannot work from this process's
+// root, or "" when it can. The kernel refuses (EINVAL) when the current
+// root is not the root of a mount (a chroot into a plain directory) or
+// when its mount has no parent: the namespace's own first mount, which is
+// the initial ramfs (rootfs) on a machine that runs from its initramfs
+// and never switched to another root. There nook does what runc's
+// --no-pivot does instead: it moves the new root onto "/" and chroots
+// into it.
+//
+// It costs one statfs(2) where "/" is not a ramfs or tmpfs, which the
+// initial ramfs always is; else it reads /proc/self/mountinfo for the
+// mount at "/".
+func pivotImpossible() string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/", &st); err != nil || (st.Type != unix.RAMFS_MAGIC && st.Type != unix.TMPFS_MAGIC) {
+		return ""
+	}
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	// the last mount at "/" is the one on top
+	why := ""
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if _, mp, ok := mountPoint(s.Text()); ok && mp == "/" {
+			why = pivotImpossibleFrom(s.Text())
+		}
+	}
+	return why
+}
+
+// mountPoint returns the root and mount point fields of a mountinfo line.
+func mountPoint(line string) (root, point string, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 5 {
+		return "", "", false
+	}
+	return f[3], f[4], true
+}
+
+// pivotImpossibleFrom is pivotImpossible for one line of mountinfo:
+// "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS".
+func pivotImpossibleFrom(line string) string {
+	head, tail, ok := strings.Cut(line, " - ")
+	f := strings.Fields(head)
+	if !ok || len(f) < 5 || f[4] != "/" {
+		return ""
+	}
+	fstype, _, _ := strings.Cut(tail, " ")
+	switch {
+	case f[0] == f[1]:
+		return fmt.Sprintf("/ is the first mount of its namespace (%s: an initramfs that was never switched from), which pivot_root cannot move", fstype)
+	case f[3] != "/":
+		return fmt.Sprintf("/ is the directory %s of a %s mount, not the root of a mount", f[3], fstype)
+	}
+	return ""
+}
+
+func (o *Options) debugf(format string, args ...any) {
+	if o.Debugf != nil {
+		o.Debugf(format, args...)
+	}
+}
+
+// fullProcSys lists the host's full procfs and sysfs mounts (their root is
+// the file system's) outside dir ("" for none), innermost last in
+// mountinfo and so first here: what a NoPivot plan detaches (see
+// spawn.Plan.Detach).
+func fullProcSys(dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		head, tail, ok := strings.Cut(s.Text(), " - ")
+		fs, _, _ := strings.Cut(tail, " ")
+		fields := strings.Fields(head)
+		if !ok || len(fields) < 5 || fields[3] != "/" || (fs != "proc" && fs != "sysfs") {
+			continue
+		}
+		mp := unescapeMountinfo(fields[4])
+		if dir != "" && (mp == dir || strings.HasPrefix(mp, strings.TrimSuffix(dir, "/")+"/")) {
+			continue
+		}
+		out = append(out, mp)
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
