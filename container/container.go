@@ -194,7 +194,8 @@ func Validate(s *specs.Spec) error {
 }
 
 // Prepare creates the sandbox up to its first process, which waits
-// before its first step: its cgroup made, its namespaces made and joined.
+// before its first step: its cgroup and namespaces made (on cgroup v1 the
+// process joins its cgroups itself once released).
 // Start then lets it run. A judge prepares the next sandbox while others
 // run. On error nothing it made is left; Close removes a sandbox that
 // never starts.
