@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,10 +19,12 @@ const DefaultBridge = "nook0"
 // finds them and leaves everyone else's alone.
 const bridgeAlias = "nook bridge"
 
-// LockFile serialises what must not race between nook processes: making a
+// LockDir serialises what must not race between nook processes: making a
 // bridge and choosing its subnet, and checking and publishing ports.
-// Address leases need no lock (see Attach).
-const LockFile = "/run/nook/network.lock"
+// Address leases need no lock (see Attach). The lock is a flock(2) of
+// nook's run directory itself, which nothing else of nook's flocks: a
+// lock file of its own would stay on the host after the last sandbox.
+const LockDir = "/run/nook"
 
 // Bridge is a host bridge that sandboxes are attached to.
 type Bridge struct {
@@ -104,7 +105,7 @@ func ensureBridge(h *netlink.Handle, name, subnet string) (*Bridge, error) {
 
 // existingBridge returns the bridge name when it exists and is ready,
 // nil when it does not exist. locked says whether the caller holds
-// LockFile.
+// LockDir.
 func existingBridge(h *netlink.Handle, name string, want *net.IPNet, locked bool) (*Bridge, error) {
 	l, err := h.LinkByName(name)
 	if err != nil {
@@ -356,14 +357,14 @@ func Reset(name string) error {
 	return nil
 }
 
-// lock takes LockFile.
+// lock takes LockDir.
 func lock() (unlock func(), err error) {
-	if err := os.MkdirAll(filepath.Dir(LockFile), 0o755); err != nil {
+	if err := os.MkdirAll(LockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("network lock: %w", err)
 	}
-	fd, err := unix.Open(LockFile, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+	fd, err := unix.Open(LockDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("network lock: open %s: %w", LockFile, err)
+		return nil, fmt.Errorf("network lock: open %s: %w", LockDir, err)
 	}
 	for {
 		err = unix.Flock(fd, unix.LOCK_EX)
@@ -373,7 +374,7 @@ func lock() (unlock func(), err error) {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("network lock: flock %s: %w", LockFile, err)
+		return nil, fmt.Errorf("network lock: flock %s: %w", LockDir, err)
 	}
 	return func() { unix.Close(fd) }, nil
 }

@@ -65,5 +65,5 @@
 //
 // A bridge's subnet is given, or the first of DefaultSubnets that overlaps
 // no route or address of the host. Making a bridge and publishing ports
-// take LockFile, so that two nooks do not choose the same subnet or port.
+// take LockDir, so that two nooks do not choose the same subnet or port.
 package network

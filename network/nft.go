@@ -48,7 +48,7 @@ func nookTable() *nftables.Table {
 // (hairpin) and traffic from the host's loopback leave with the bridge's.
 // A rule set that someone flushed is put back.
 //
-// locked says whether the caller holds LockFile; repairs take it.
+// locked says whether the caller holds LockDir; repairs take it.
 func ensureMasquerade(b *Bridge, locked bool) error {
 	if n, err := countMasquerade(b); err == nil && n == len(masqueradeRules(b)) {
 		return nil

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -247,15 +248,24 @@ func etcDir() string {
 // nook dies first (Options).
 func (nw *Network) etcFile(dest string, data []byte) (specs.Mount, error) {
 	dir := etcDir()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
-	}
-	f, err := os.CreateTemp(dir, "nook-"+filepath.Base(dest)+"-")
-	if err != nil {
-		return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
+	var f *os.File
+	// another nook's Started may remove the empty directory between the
+	// MkdirAll and the CreateTemp: make it again
+	for try := 0; ; try++ {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
+		}
+		var err error
+		f, err = os.CreateTemp(dir, "nook-"+filepath.Base(dest)+"-")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) || try == 3 {
+			return specs.Mount{}, fmt.Errorf("generated %s: %w", dest, err)
+		}
 	}
 	nw.files = append(nw.files, f.Name())
-	_, err = f.Write(data)
+	_, err := f.Write(data)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -276,6 +286,11 @@ func (nw *Network) Started() {
 	}
 	for _, f := range nw.files {
 		os.Remove(f)
+	}
+	if len(nw.files) > 0 && etcDir() == EtcDir {
+		// the last sandbox to start leaves no empty directory behind;
+		// one that still holds another's files stays (ENOTEMPTY)
+		os.Remove(EtcDir)
 	}
 	nw.files = nil
 }
