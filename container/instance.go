@@ -68,19 +68,31 @@ func (in *Instance) Spec() (*specs.Spec, error) { return in.store.Spec(in.State.
 // Status is the sandbox's status now (see state.State.Current).
 func (in *Instance) Status() state.Status { return in.State.Current() }
 
+// lockToSignal locks the sandbox's state, refreshes in.State from it, and
+// checks that the sandbox has something to signal. The caller closes the
+// handle.
+func (in *Instance) lockToSignal() (*state.Handle, error) {
+	h, err := in.store.Lock(in.State.ID)
+	if err != nil {
+		return nil, err
+	}
+	in.State = h.State
+	if cur := h.State.Current(); !cur.CanKill() {
+		h.Close()
+		return nil, fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
+	}
+	return h, nil
+}
+
 // Signal sends sig to the sandbox's init (nook's init passes it on to the
 // command). It fails for a sandbox that is not created, running or
 // paused.
 func (in *Instance) Signal(sig unix.Signal) error {
-	h, err := in.store.Lock(in.State.ID)
+	h, err := in.lockToSignal()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	in.State = h.State
-	if cur := h.State.Current(); !cur.CanKill() {
-		return fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
-	}
 	if err := h.State.Init.Signal(sig); err != nil {
 		if errors.Is(err, state.ErrGone) {
 			return fmt.Errorf("sandbox %s is stopped: there is nothing to signal", h.State.DisplayName())
@@ -94,15 +106,11 @@ func (in *Instance) Signal(sig unix.Signal) error {
 // Each is held by a pidfd and checked to still be the sandbox's before
 // the signal goes, so a PID reused meanwhile is not signalled.
 func (in *Instance) SignalAll(sig unix.Signal) error {
-	h, err := in.store.Lock(in.State.ID)
+	h, err := in.lockToSignal()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	in.State = h.State
-	if cur := h.State.Current(); !cur.CanKill() {
-		return fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
-	}
 	pids, err := in.Processes()
 	if err != nil {
 		return err
