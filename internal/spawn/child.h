@@ -2,17 +2,14 @@
 // they share with Go): the child's state, error reporting, and reading a
 // plan's records.
 //
-//	clone.c    the parent's side: clone the child (and the janitor)
 //	steps.c    the child: from clone to the last step, one function per step
 //	init.c     the child's end: exec the command, or become its init
 //	janitor.c  the janitor: cleanup on the host, whatever becomes of nook
 #ifndef NOOK_CHILD_H
 #define NOOK_CHILD_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "spawn.h"
+#include "sys.h"
 
 // The child's state while it runs its steps.
 struct child {
@@ -71,23 +68,8 @@ void __attribute__((noreturn)) nook_fail(const struct nook_spawn *s, int code, i
 // FAIL(c, err, "what", path...): a failed set-up step.
 #define FAIL(c, err, ...) nook_fail((c)->s, NOOK_EXIT_SETUP, (err), (const char *const[]){__VA_ARGS__, NULL})
 
-// nook_child_main runs the child's steps; it never returns (steps.c).
-void __attribute__((noreturn)) nook_child_main(struct nook_spawn *s);
-
 // nook_exec ends the plan: exec the command, or start it under nook's
 // init (init.c).
 void __attribute__((noreturn)) nook_exec(struct child *c, int init);
-
-// nook_janitor_main is the janitor's entry point (janitor.c); arg is its
-// struct nook_janitor.
-int nook_janitor_main(void *arg);
-
-// The janitor's block: what it reads, in memory of its own.
-struct nook_janitor {
-	int lifeline;
-	int pidfd;
-	const unsigned char *jops;
-	unsigned long jops_len;
-};
 
 #endif

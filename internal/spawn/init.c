@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build ignore
 
 // init.c: the end of the child's plan. nook_exec execs the command, found
 // through the sandbox's own PATH, or with Config.Init starts it as the
@@ -10,23 +10,7 @@
 // and stack buffers. Once the command has started, init must never report
 // an error of its own (the command owns the error pipe until its exec) and
 // never exit before the command has.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdint.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include "child.h"
-
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 
 // --- exec --------------------------------------------------------------------
 
@@ -91,8 +75,7 @@ static void prepare_exec(struct child *c, int tty) {
 	} else {
 		setsid();
 	}
-	sigset_t none;
-	sigemptyset(&none);
+	ksigset none = 0;
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
@@ -114,8 +97,7 @@ static int cmd_main(void *arg) {
 // the command. The command's raw wait status goes to the parent through
 // status_fd, because PID 1 cannot die of a signal to say "killed by N".
 static void __attribute__((noreturn)) run_init(struct child *c) {
-	sigset_t all;
-	sigfillset(&all);
+	ksigset all = ~(ksigset)0;
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	// named and made a subreaper before the command exists, so that
 	// nothing the command does can see or slip past init without them
@@ -133,14 +115,14 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	static const size_t stack_size = 64 * 1024;
 	char stack[stack_size] __attribute__((aligned(16)));
 	int orphan = c->s->orphan ? CLONE_PARENT : 0;
-	pid_t cmd = clone(cmd_main, stack + stack_size, CLONE_VM | CLONE_VFORK | orphan | SIGCHLD, c);
-	if (cmd < 0) FAIL(c, errno, "start command");
+	long cmd = nook_clone(CLONE_VM | CLONE_VFORK | orphan | SIGCHLD, stack + stack_size, cmd_main, c);
+	if (cmd < 0) FAIL(c, (int)-cmd, "start command");
 	if (orphan) {
 		// the command is the caller's child (then its subreaper's, once
 		// the caller exits): tell the caller its pid, and leave. The
 		// command has exec'd or failed by now (CLONE_VFORK).
 		close(c->s->err_fd);
-		int32_t pid = cmd;
+		int32_t pid = (int32_t)cmd;
 		if (c->status_fd >= 0) {
 			ssize_t w = write(c->status_fd, &pid, 4);
 			(void)w;
@@ -150,16 +132,14 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	// from here on only the command reports errors
 	close(c->s->err_fd);
 	if (c->tty_slave >= 0) close(c->tty_slave);
-	sigset_t wanted;
-	sigemptyset(&wanted);
-	sigaddset(&wanted, SIGCHLD);
-	for (int i = 0; forward[i]; i++) sigaddset(&wanted, forward[i]);
+	ksigset wanted = KSIG(SIGCHLD);
+	for (int i = 0; forward[i]; i++) wanted |= KSIG(forward[i]);
 	for (;;) {
 		siginfo_t si;
 		int sig = sigwaitinfo(&wanted, &si);
 		if (sig < 0) continue;
 		if (sig != SIGCHLD) {
-			kill(cmd, sig);
+			kill((pid_t)cmd, sig);
 			continue;
 		}
 		for (;;) {
@@ -184,7 +164,7 @@ void nook_exec(struct child *c, int init) {
 	c->status_fd = c->s->status_fd;
 	// nothing but stdio, the fds the caller passed on, and our own
 	// close-on-exec pipes reaches the command
-	syscall(SYS_close_range, (unsigned)c->s->nfds, ~0U, CLOSE_RANGE_CLOEXEC);
+	close_range((unsigned)c->s->nfds, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (!init) {
 		prepare_exec(c, c->tty_slave >= 0);
 		exec_cmd(c);

@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build ignore
 
 // janitor.c: the janitor, a small process that waits for nook to close its
 // lifeline (or die), kills what is left of the sandbox, and carries out the
@@ -12,51 +12,10 @@
 // every system call directly (rsys), never through libc: glibc's wrappers
 // write errno into the thread-local storage it shares with a Go thread.
 // No libc at all, then: no errno, no stdio, no malloc, no locks.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <time.h>
-
 #include "child.h"
 
-static long rsys(long n, long a, long b, long c, long d, long e) {
-#if defined(__x86_64__)
-	long ret;
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8)
-			 : "rcx", "r11", "memory");
-	return ret;
-#elif defined(__aarch64__)
-	register long x8 __asm__("x8") = n;
-	register long x0 __asm__("x0") = a;
-	register long x1 __asm__("x1") = b;
-	register long x2 __asm__("x2") = c;
-	register long x3 __asm__("x3") = d;
-	register long x4 __asm__("x4") = e;
-	__asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4) : "memory");
-	return x0;
-#else
-#error "nook's janitor needs raw system calls for this architecture"
-#endif
-}
-
-// kernel_sigaction is the kernel's struct for rt_sigaction; SIG_IGN
-// needs no restorer.
-struct kernel_sigaction {
-	void *handler;
-	unsigned long flags;
-	void *restorer;
-	uint64_t mask;
-};
+#include <asm/poll.h>
+#include <linux/time_types.h>
 
 // jcat joins a directory and a file name into buf, raw-syscall style.
 static int jcat(char *buf, size_t cap, const char *dir, const char *file) {
@@ -78,34 +37,34 @@ static int jcat(char *buf, size_t cap, const char *dir, const char *file) {
 static void janitor_kill(const char *dir) {
 	char path[4096], buf[4096];
 	if (!jcat(path, sizeof path, dir, "cgroup.kill")) return;
-	long fd = rsys(SYS_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0, 0);
+	long fd = rsys(__NR_openat, AT_FDCWD, (long)path, O_WRONLY | O_CLOEXEC, 0, 0);
 	if (fd >= 0) {
-		long w = rsys(SYS_write, fd, (long)"1", 1, 0, 0);
-		rsys(SYS_close, fd, 0, 0, 0, 0);
+		long w = rsys(__NR_write, fd, (long)"1", 1, 0, 0);
+		rsys(__NR_close, fd, 0, 0, 0, 0);
 		if (w == 1) return;
 	}
 	if (!jcat(path, sizeof path, dir, "cgroup.procs")) return;
 	for (int round = 0; round < 200; round++) {
-		fd = rsys(SYS_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0);
+		fd = rsys(__NR_openat, AT_FDCWD, (long)path, O_RDONLY | O_CLOEXEC, 0, 0);
 		if (fd < 0) return;
 		int found = 0;
 		long pid = 0, n;
-		while ((n = rsys(SYS_read, fd, (long)buf, sizeof buf, 0, 0)) > 0) {
+		while ((n = rsys(__NR_read, fd, (long)buf, sizeof buf, 0, 0)) > 0) {
 			for (long i = 0; i < n; i++) {
 				if (buf[i] >= '0' && buf[i] <= '9') {
 					pid = pid * 10 + (buf[i] - '0');
 				} else if (pid > 0) {
-					rsys(SYS_kill, pid, SIGKILL, 0, 0, 0);
+					rsys(__NR_kill, pid, SIGKILL, 0, 0, 0);
 					found = 1;
 					pid = 0;
 				}
 			}
 		}
-		if (pid > 0) rsys(SYS_kill, pid, SIGKILL, 0, 0, 0), found = 1;
-		rsys(SYS_close, fd, 0, 0, 0, 0);
+		if (pid > 0) rsys(__NR_kill, pid, SIGKILL, 0, 0, 0), found = 1;
+		rsys(__NR_close, fd, 0, 0, 0, 0);
 		if (!found) return;
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		rsys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
+		struct __kernel_timespec ts = {0, 10 * 1000 * 1000};
+		rsys(__NR_nanosleep, (long)&ts, 0, 0, 0, 0);
 	}
 }
 
@@ -118,30 +77,30 @@ int nook_janitor_main(void *arg) {
 	struct nook_janitor *j = arg;
 	struct kernel_sigaction ign = {(void *)1 /* SIG_IGN */, 0, 0, 0};
 	for (long i = 1; i < 65; i++)
-		if (i != SIGKILL && i != SIGSTOP && i != SIGCHLD) rsys(SYS_rt_sigaction, i, (long)&ign, 0, 8, 0);
+		if (i != SIGKILL && i != SIGSTOP && i != SIGCHLD) rsys(__NR_rt_sigaction, i, (long)&ign, 0, 8, 0);
 	uint64_t none = 0;
-	rsys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0);
+	rsys(__NR_rt_sigprocmask, SIG_SETMASK, (long)&none, 0, 8, 0);
 	// keep only the lifeline and the sandbox's pidfd: nothing of nook's
 	// stays open because of us
 	int lf = j->lifeline, pf = j->pidfd;
 	int lo = lf < pf ? lf : pf, hi = lf < pf ? pf : lf;
-	if (lo > 0) rsys(SYS_close_range, 0, lo - 1, 0, 0, 0);
-	if (hi > lo + 1) rsys(SYS_close_range, lo + 1, hi - 1, 0, 0, 0);
-	rsys(SYS_close_range, hi + 1, ~0U, 0, 0, 0);
-	rsys(SYS_setsid, 0, 0, 0, 0, 0);
-	rsys(SYS_prctl, PR_SET_NAME, (long)"nook-janitor", 0, 0, 0);
+	if (lo > 0) rsys(__NR_close_range, 0, lo - 1, 0, 0, 0);
+	if (hi > lo + 1) rsys(__NR_close_range, lo + 1, hi - 1, 0, 0, 0);
+	rsys(__NR_close_range, hi + 1, ~0U, 0, 0, 0);
+	rsys(__NR_setsid, 0, 0, 0, 0, 0);
+	rsys(__NR_prctl, PR_SET_NAME, (long)"nook-janitor", 0, 0, 0);
 
 	char buf[64];
 	for (;;) {
-		long r = rsys(SYS_read, lf, (long)buf, sizeof buf, 0, 0);
+		long r = rsys(__NR_read, lf, (long)buf, sizeof buf, 0, 0);
 		if (r <= 0 && r != -EINTR) break;
 	}
 	// nook is done or dead; so is the sandbox, now. Its PID 1 takes the
 	// rest of its pid namespace with it.
-	rsys(SYS_pidfd_send_signal, pf, SIGKILL, 0, 0, 0);
+	rsys(__NR_pidfd_send_signal, pf, SIGKILL, 0, 0, 0);
 	struct pollfd p = {.fd = pf, .events = POLLIN};
-	struct timespec five = {5, 0};
-	rsys(SYS_ppoll, (long)&p, 1, (long)&five, 0, 0);
+	struct __kernel_timespec five = {5, 0};
+	rsys(__NR_ppoll, (long)&p, 1, (long)&five, 0, 0);
 
 	size_t off = 0;
 	struct rec r;
@@ -159,21 +118,21 @@ int nook_janitor_main(void *arg) {
 			// exits, and until then some process of the sandbox may
 			// live on; wait up to ten seconds
 			for (int i = 0; i < 1000; i++) {
-				long e = rsys(SYS_unlinkat, AT_FDCWD, (long)path, AT_REMOVEDIR, 0, 0);
+				long e = rsys(__NR_unlinkat, AT_FDCWD, (long)path, AT_REMOVEDIR, 0, 0);
 				if (e != -EBUSY) break;
-				struct timespec ts = {0, 10 * 1000 * 1000};
-				rsys(SYS_nanosleep, (long)&ts, 0, 0, 0, 0);
+				struct __kernel_timespec ts = {0, 10 * 1000 * 1000};
+				rsys(__NR_nanosleep, (long)&ts, 0, 0, 0, 0);
 			}
 			break;
 		case NOOK_JOP_UNLINK:
-			rsys(SYS_unlinkat, AT_FDCWD, (long)path, 0, 0, 0);
+			rsys(__NR_unlinkat, AT_FDCWD, (long)path, 0, 0, 0);
 			break;
 		case NOOK_JOP_UMOUNT:
-			rsys(SYS_umount2, (long)path, MNT_DETACH, 0, 0, 0);
+			rsys(__NR_umount2, (long)path, MNT_DETACH, 0, 0, 0);
 			break;
 		}
 	}
-	rsys(SYS_exit_group, 0, 0, 0, 0, 0);
+	rsys(__NR_exit_group, 0, 0, 0, 0, 0);
 	return 0;
 }
 

@@ -25,9 +25,9 @@ const (
 	maxCgroups = 16
 )
 
-// ErrNoCgo is what Start returns in a nook built without cgo: starting a
-// sandbox needs the C child (see the package doc).
-var ErrNoCgo = errors.New("spawn: not supported: nook was built without cgo")
+// ErrUnsupported is what Start returns where there is no C child: it is
+// built for linux/amd64 only (see the package doc).
+var ErrUnsupported = errors.New("spawn: not supported: nook starts sandboxes on linux/amd64 only")
 
 // Config is everything Start needs: the plan, the namespaces to create with
 // clone, and the child's file descriptors.

@@ -1,14 +1,6 @@
-//go:build cgo
+//go:build linux && amd64
 
 package spawn
-
-/*
-#cgo CFLAGS: -O2 -Wall -Wno-unused-result -fno-stack-protector
-#include <stdlib.h>
-#include <string.h>
-#include "spawn.h"
-*/
-import "C"
 
 import (
 	"encoding/binary"
@@ -16,15 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// childBlockSize is the memory of a child that shares nook's: its
-// thread-local storage (64 KiB) and its stack.
-const childBlockSize = 512 << 10
+//go:generate ./mkchild.sh
 
 // Process is a started child. Its owner must call Close.
 type Process struct {
@@ -39,22 +30,15 @@ type Process struct {
 	lifeline   *os.File // write end: the janitor waits for it to close
 	waited     bool
 
-	// C memory the janitor uses for as long as it lives: freed only
-	// after it is reaped
-	janitorBlock unsafe.Pointer
-	janitorOps   unsafe.Pointer
-	// C memory the child reads until it has exec'd or failed (args,
-	// plan), and, when it shares nook's memory, its stack and TLS until
-	// it is reaped
-	args       *C.struct_nook_spawn
-	ops        unsafe.Pointer
-	childBlock unsafe.Pointer
+	// the child's memory (its stack, thread control block, arguments and
+	// plan) while it shares nook's, unmapped once it is reaped; a child
+	// with a copy of its own has it unmapped at once
+	child *block
+	// the janitor's, for as long as it lives: unmapped once it is reaped
+	janitor *block
 	// SharedMemory reports whether the child shares nook's memory.
 	SharedMemory bool
 }
-
-// janitorBlockSize is the janitor's memory: its arguments and its stack.
-const janitorBlockSize = 64 << 10
 
 // Start clones the child. It waits, before its first step, until Release;
 // in between the caller writes ID maps and joins cgroups.
@@ -70,6 +54,23 @@ func Start(cfg *Config) (_ *Process, err error) {
 			return nil, fmt.Errorf("spawn: bad cleanup: %w", err)
 		}
 	}
+	if cfg.Orphan && !cfg.Init {
+		return nil, errors.New("spawn: an orphaned command needs init")
+	}
+	if cfg.Hold != nil && cfg.Cleanup != nil {
+		return nil, errors.New("spawn: a held child outlives nook: it cannot have a janitor")
+	}
+	files := cfg.Files
+	if files == nil {
+		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	}
+	if len(files) > maxFDs {
+		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), maxFDs)
+	}
+	if len(cfg.CgroupTasks) > maxCgroups {
+		return nil, fmt.Errorf("spawn: %d cgroups to join, more than %d", len(cfg.CgroupTasks), maxCgroups)
+	}
+
 	var closers []*os.File
 	defer func() {
 		for _, f := range closers {
@@ -88,11 +89,20 @@ func Start(cfg *Config) (_ *Process, err error) {
 		if err != nil {
 			p.closeFiles()
 			if p.Pid == 0 {
-				p.freeArgs()
 				p.freeChild()
 			}
 		}
 	}()
+
+	steps := cfg.Steps.Bytes()
+	p.child, err = newChildBlock(len(steps))
+	if err != nil {
+		return nil, err
+	}
+	cs := p.child.args()
+	copy(p.child.ops(len(steps)), steps)
+	cs.Ops = uint64(p.child.addr(p.child.opsOff))
+	cs.OpsLen = uint64(len(steps))
 
 	syncR, syncW, err := pipe()
 	if err != nil {
@@ -107,29 +117,17 @@ func Start(cfg *Config) (_ *Process, err error) {
 	closers = append(closers, errW)
 	p.errs = errR
 
-	cs := (*C.struct_nook_spawn)(C.calloc(1, C.sizeof_struct_nook_spawn))
-	p.args = cs
-	cs.sync_fd = C.int(syncR.Fd())
-	cs.err_fd = C.int(errW.Fd())
-	cs.tty_sock = -1
-	cs.status_fd = -1
-	cs.lifeline_fd = -1
-	cs.hold_fd = -1
+	cs.SyncFD = int32(syncR.Fd())
+	cs.ErrFD = int32(errW.Fd())
+	cs.TTYSock = -1
+	cs.StatusFD = -1
+	cs.HoldFD = -1
 	if cfg.Orphan {
-		if !cfg.Init {
-			return nil, errors.New("spawn: an orphaned command needs init")
-		}
-		cs.orphan = 1 // init reports the pid on the status pipe
+		cs.Orphan = 1 // init reports the pid on the status pipe
 	}
 	if cfg.Hold != nil {
-		if cfg.Cleanup != nil {
-			return nil, errors.New("spawn: a held child outlives nook: it cannot have a janitor")
-		}
-		cs.hold_fd = C.int(cfg.Hold.Fd())
+		cs.HoldFD = int32(cfg.Hold.Fd())
 	}
-	cs.cgroup_fd = C.int(cfg.CgroupFD)
-	cs.clone_flags = C.ulonglong(cfg.CloneFlags)
-
 	if cfg.Init {
 		r, w, err := pipe()
 		if err != nil {
@@ -137,7 +135,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 		}
 		closers = append(closers, w)
 		p.status = r
-		cs.status_fd = C.int(w.Fd())
+		cs.StatusFD = int32(w.Fd())
 	}
 	if cfg.TTY {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
@@ -147,8 +145,9 @@ func Start(cfg *Config) (_ *Process, err error) {
 		p.ttySock = os.NewFile(uintptr(fds[0]), "tty")
 		child := os.NewFile(uintptr(fds[1]), "tty")
 		closers = append(closers, child)
-		cs.tty_sock = C.int(fds[1])
+		cs.TTYSock = int32(fds[1])
 	}
+	var lifeline *os.File
 	if cfg.Cleanup != nil {
 		r, w, err := pipe()
 		if err != nil {
@@ -156,77 +155,80 @@ func Start(cfg *Config) (_ *Process, err error) {
 		}
 		closers = append(closers, r)
 		p.lifeline = w
-		cs.lifeline_fd = C.int(r.Fd())
+		lifeline = r
 	}
-
-	files := cfg.Files
-	if files == nil {
-		files = []*os.File{os.Stdin, os.Stdout, os.Stderr}
-	}
-	if len(files) > maxFDs {
-		return nil, fmt.Errorf("spawn: %d files, more than %d", len(files), maxFDs)
-	}
-	if len(cfg.CgroupTasks) > maxCgroups {
-		return nil, fmt.Errorf("spawn: %d cgroups to join, more than %d", len(cfg.CgroupTasks), maxCgroups)
-	}
-	cs.ncgroup_tasks = C.int(len(cfg.CgroupTasks))
+	cs.NCgroupTasks = int32(len(cfg.CgroupTasks))
 	for i, f := range cfg.CgroupTasks {
-		cs.cgroup_tasks[i] = C.int(f.Fd())
+		cs.CgroupTasks[i] = int32(f.Fd())
 	}
-	cs.nfds = C.int(len(files))
+	cs.NFDs = int32(len(files))
 	for i, f := range files {
-		cs.fds[i] = -1
+		cs.FDs[i] = -1
 		if f != nil {
-			cs.fds[i] = C.int(f.Fd())
+			cs.FDs[i] = int32(f.Fd())
 		}
 	}
 
-	steps := cfg.Steps.Bytes()
-	p.ops = C.CBytes(steps)
-	cs.ops = (*C.uchar)(p.ops)
-	cs.ops_len = C.ulong(len(steps))
-	if cfg.ShareMemory && cfg.Hold == nil {
-		p.childBlock = C.calloc(1, childBlockSize)
-		cs.child_block = p.childBlock
-		cs.child_block_size = childBlockSize
-		cs.share_memory = 1
+	// the child shares nook's memory (CLONE_VM) where it may, as
+	// posix_spawn does: see the package doc
+	share := cfg.ShareMemory && cfg.Hold == nil
+	pid, pidfd, err := cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, share)
+	if err != nil && share {
+		share = false
+		pid, pidfd, err = cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, false)
+	}
+	// the files the child got copies of stay open until here
+	runtime.KeepAlive(files)
+	runtime.KeepAlive(cfg.CgroupTasks)
+	runtime.KeepAlive(cfg.Hold)
+	if err != nil {
+		return nil, fmt.Errorf("clone: %w", err)
+	}
+	p.SharedMemory = share
+	p.Pid = pid
+	p.PidFD = pidfd
+	if !share {
+		p.freeChild() // the child has a copy of everything
 	}
 	if cfg.Cleanup != nil {
-		p.janitorBlock = C.calloc(1, janitorBlockSize)
-		cs.janitor_block = p.janitorBlock
-		cs.janitor_block_size = janitorBlockSize
-		if j := cfg.Cleanup.Bytes(); len(j) > 0 {
-			p.janitorOps = C.CBytes(j)
-			cs.jops = (*C.uchar)(p.janitorOps)
-			cs.jops_len = C.ulong(len(j))
-		}
-	}
-
-	if r := C.nook_spawn(cs); r < 0 {
-		if cs.pid > 0 {
+		jpid, err := p.startJanitor(int(lifeline.Fd()), cfg.Cleanup.Bytes())
+		runtime.KeepAlive(lifeline)
+		if err != nil {
 			// the child exists but the janitor does not: nothing will
 			// clean up after it, so it must not run
-			unix.PidfdSendSignal(int(cs.pidfd), unix.SIGKILL, nil, 0)
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
 			var ws unix.WaitStatus
-			unix.Wait4(int(cs.pid), &ws, 0, nil)
-			unix.Close(int(cs.pidfd))
+			unix.Wait4(pid, &ws, 0, nil)
+			p.freeChild()
+			p.Pid = 0
+			return nil, fmt.Errorf("clone janitor: %w", err)
 		}
-		p.freeJanitor()
-		p.freeArgs()
-		p.freeChild()
-		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
-	}
-	// read cs before it may be freed: it is p.args
-	p.SharedMemory = cs.share_memory != 0
-	p.Pid = int(cs.pid)
-	p.PidFD = int(cs.pidfd)
-	p.janitorPid = int(cs.janitor_pid)
-	if !p.SharedMemory {
-		// the child has a copy of everything
-		p.freeArgs()
-		p.freeChild()
+		p.janitorPid = jpid
 	}
 	return p, nil
+}
+
+// startJanitor clones the janitor beside the child. It shares nook's
+// memory and runs on its own block, [struct nook_janitor | cleanup plan |
+// stack], unmapped only after it is reaped.
+func (p *Process) startJanitor(lifeline int, jops []byte) (int, error) {
+	b, err := newJanitorBlock(len(jops))
+	if err != nil {
+		return 0, err
+	}
+	j := b.janitor()
+	j.Lifeline = int32(lifeline)
+	j.PidFD = int32(p.PidFD)
+	copy(b.ops(len(jops)), jops)
+	j.Jops = uint64(b.addr(b.opsOff))
+	j.JopsLen = uint64(len(jops))
+	pid, err := cloneJanitor(b)
+	if err != nil {
+		b.free()
+		return 0, err
+	}
+	p.janitor = b
+	return pid, nil
 }
 
 // Release lets the child run its steps and waits until it has exec'd the
@@ -246,8 +248,6 @@ func (p *Process) readError() error {
 	defer func() {
 		p.errs.Close()
 		p.errs = nil
-		// exec'd, or failed after its last read of them
-		p.freeArgs()
 	}()
 	var rec errorRec
 	if _, err := io.ReadFull(p.errs, unsafe.Slice((*byte)(unsafe.Pointer(&rec)), unsafe.Sizeof(rec))); err != nil {
@@ -311,7 +311,6 @@ func (p *Process) Abandon() {
 	if p == nil {
 		return
 	}
-	p.freeArgs()
 	p.closeFiles()
 	p.waited = true
 }
@@ -355,7 +354,6 @@ func (p *Process) Close() error {
 		p.Signal(unix.SIGKILL)
 		p.Wait()
 	}
-	p.freeArgs() // the child is gone
 	p.closeFiles()
 	if p.janitorPid > 0 {
 		var ws unix.WaitStatus
@@ -371,26 +369,19 @@ func (p *Process) Close() error {
 	return nil
 }
 
-func (p *Process) freeArgs() {
-	C.free(unsafe.Pointer(p.args))
-	C.free(p.ops)
-	p.args, p.ops = nil, nil
-}
-
-// freeChild frees the shared child's stack and TLS; only once it is
-// reaped, or never ran.
+// freeChild unmaps the shared child's memory; only once it is reaped, or
+// never ran.
 func (p *Process) freeChild() {
-	C.free(p.childBlock)
-	p.childBlock = nil
+	p.child.free()
+	p.child = nil
 }
 
 func (p *Process) freeJanitor() {
 	if p.janitorPid > 0 {
 		return // still running on this memory
 	}
-	C.free(p.janitorBlock)
-	C.free(p.janitorOps)
-	p.janitorBlock, p.janitorOps = nil, nil
+	p.janitor.free()
+	p.janitor = nil
 }
 
 func (p *Process) closeFiles() {

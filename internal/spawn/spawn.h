@@ -1,9 +1,11 @@
 // What the Go side and the C side of a spawn share: the step codes of a
 // plan, the layout of each step's record, the error record, and the
-// parent's arguments to nook_spawn. cgo reads this header, and the Go
-// side's twins of these types (plan.go) are checked against it by
-// TestLayoutMatchesC, field by field, with the C compiler's own offsets:
-// a difference fails the tests instead of a sandbox start.
+// parent's arguments to the child (struct nook_spawn). The Go side's twins
+// of these types (plan.go, spawn.go) are checked against it by
+// TestLayoutMatchesC, field by field, with the C compiler's own offsets
+// (the DWARF that layout.c leaves in the child's object): a difference
+// fails the tests instead of a sandbox start. The constants are enums for
+// the same reason: a #define leaves no trace in the object.
 //
 // A plan is a list of records, each 8-byte aligned:
 //
@@ -18,17 +20,20 @@
 
 #include <stdint.h>
 
-#define NOOK_MAXARGV 4096
-#define NOOK_MAXGROUPS 256
-#define NOOK_MAXFDS 256
-// the most cgroup v1 hierarchies a child joins itself (cgroup_tasks)
-#define NOOK_MAXCGROUPS 16
+enum nook_limit {
+	NOOK_MAXARGV = 4096,
+	NOOK_MAXGROUPS = 256,
+	NOOK_MAXFDS = 256,
+	NOOK_MAXCGROUPS = 16, // the most cgroup v1 hierarchies a child joins itself (cgroup_tasks)
+};
 
 // The child's exit statuses when it fails before the command runs, as a
 // shell reports them.
-#define NOOK_EXIT_SETUP 125	// the sandbox's set-up failed
-#define NOOK_EXIT_NOEXEC 126	// the command cannot be executed
-#define NOOK_EXIT_NOTFOUND 127	// the command does not exist
+enum nook_exit {
+	NOOK_EXIT_SETUP = 125,	  // the sandbox's set-up failed
+	NOOK_EXIT_NOEXEC = 126,	  // the command cannot be executed
+	NOOK_EXIT_NOTFOUND = 127, // the command does not exist
+};
 
 // The child's steps, in the order a plan usually lists them.
 enum nook_op {
@@ -210,37 +215,50 @@ struct nook_error {
 	uint32_t pad;
 };
 
+// What the child reads, written by the parent (spawn.go) at the top of
+// the child's stack, below its plan.
 struct nook_spawn {
 	const unsigned char *ops;
 	unsigned long ops_len;
-	const unsigned char *jops;
-	unsigned long jops_len;
-	unsigned long long clone_flags;
-	int cgroup_fd;	 // >= 0: start in this cgroup (v2, CLONE_INTO_CGROUP)
-	int sync_fd;	 // the child waits for one byte here before its steps
-	int err_fd;	 // close-on-exec; the child writes an error record here
-	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
-	int status_fd;	 // init: where the command's wait status goes, or -1
-	int lifeline_fd; // read end the janitor waits on
-	int orphan;	 // with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
-	int hold_fd;	 // >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
-	void *janitor_block; // the janitor's memory and stack, or NULL for no janitor
-	unsigned long janitor_block_size;
-	int share_memory; // in: try CLONE_VM with child_block; out: whether it was used
-	void *child_block; // the child's TLS and stack with share_memory, freed after it is reaped
-	unsigned long child_block_size;
+	int sync_fd;	// the child waits for one byte here before its steps
+	int err_fd;	// close-on-exec; the child writes an error record here
+	int tty_sock;	// -t: the socket the pty master is sent over, or -1
+	int status_fd;	// init: where the command's wait status goes, or -1
+	int orphan;	// with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
+	int hold_fd;	// >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
 	// v1: the sandbox's cgroups' tasks files, open for writing; the child
 	// writes "0" to each after the release, before its first step
 	int ncgroup_tasks;
 	int cgroup_tasks[NOOK_MAXCGROUPS];
-	int nfds;	 // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
+	int nfds; // the child's fds 0..nfds-1 are fds[0..nfds-1] (-1: closed)
 	int fds[NOOK_MAXFDS];
-	// results
-	int pid;
-	int pidfd;
-	int janitor_pid;
 };
 
-int nook_spawn(struct nook_spawn *s);
+// The child's thread control block: its thread pointer (%fs, set by
+// CLONE_SETTLS) points here, and the first word at itself, as the x86-64
+// ABI has it. It holds the child's errno (sys.h), which would be shared
+// with every other child started at the same time if it were a global.
+struct nook_tls {
+	struct nook_tls *self;
+	int err;
+	int pad;
+};
+
+// nook_child_main is the child's entry point (steps.c), on a stack of its
+// own, with the thread pointer at a struct nook_tls (sys.h); it never
+// returns.
+void __attribute__((noreturn)) nook_child_main(struct nook_spawn *s);
+
+// nook_janitor_main is the janitor's entry point (janitor.c); arg is its
+// struct nook_janitor.
+int nook_janitor_main(void *arg);
+
+// The janitor's block: what it reads, in memory of its own.
+struct nook_janitor {
+	int lifeline;
+	int pidfd;
+	const unsigned char *jops;
+	unsigned long jops_len;
+};
 
 #endif

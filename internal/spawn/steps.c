@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build ignore
 
 // steps.c: the child, from clone to its last step. nook_child_main resets
 // what it inherited from the Go process (signal handlers, fds), waits for
@@ -11,34 +11,7 @@
 // and no memory but its stack and the plan, which it only reads. Only
 // system calls and stack buffers. Every error names its operation and its
 // paths (nook_fail), and ends the child before the command exists.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/magic.h>
-#include <linux/openat2.h>
-#include <net/if.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdint.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/sysmacros.h>
-#include <sys/types.h>
-#include <termios.h>
-#include <unistd.h>
-
 #include "child.h"
-
-#ifndef TIOCGPTPEER
-#define TIOCGPTPEER _IO('T', 0x41)
-#endif
 
 // The fixed size of each op's record: the interpreter refuses a shorter
 // record, and the Go side's layout test compares these with its own.
@@ -143,7 +116,7 @@ static int openat2_in_root(int rootfd, const char *path, int flags) {
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	while (*path == '/') path++;
 	if (!*path) path = ".";
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof how);
+	return openat2(rootfd, path, &how, sizeof how);
 }
 
 // open_in_root opens path inside the root as an O_PATH fd, creating what is
@@ -412,7 +385,7 @@ static void do_base_pivot(struct child *c, const struct rec *r) {
 			FAIL(c, errno, "attach a clone of / at", dir, "/oldroot");
 		close(tree);
 		if (chroot(".") < 0) FAIL(c, errno, "chroot", dir);
-	} else if (syscall(SYS_pivot_root, ".", "oldroot") < 0) {
+	} else if (pivot_root(".", "oldroot") < 0) {
 		FAIL(c, errno, "pivot_root to", dir);
 	}
 	if (chdir("/") < 0) FAIL(c, errno, "chdir /");
@@ -576,7 +549,7 @@ static void do_pivot(struct child *c) {
 		if (fchdir(c->rootfd) < 0) FAIL(c, errno, "chdir to the new root");
 		// pivot_root(".", ".") stacks the old root on top of the new
 		// one; detaching it leaves the new root alone, with no path back
-		if (syscall(SYS_pivot_root, ".", ".") < 0) FAIL(c, errno, "pivot_root");
+		if (pivot_root(".", ".") < 0) FAIL(c, errno, "pivot_root");
 		if (umount2(".", MNT_DETACH) < 0) FAIL(c, errno, "detach old root");
 	}
 	if (chdir("/") < 0) FAIL(c, errno, "chdir /");
@@ -690,7 +663,7 @@ static int cap_set(uint64_t eff, uint64_t perm, uint64_t inh) {
 	    {(uint32_t)eff, (uint32_t)perm, (uint32_t)inh},
 	    {(uint32_t)(eff >> 32), (uint32_t)(perm >> 32), (uint32_t)(inh >> 32)},
 	};
-	return (int)syscall(SYS_capset, &h, d);
+	return (int)SYS2(__NR_capset, &h, d);
 }
 
 // do_user switches to the sandbox's user and capabilities, in the one
@@ -708,11 +681,11 @@ static void do_user(struct child *c, const struct rec *r) {
 		FAIL(c, errno, "drop bounding capabilities");
 	if (u->set_groups) {
 		memcpy(gl, r->b + u->groups.off, 4 * ngroups);
-		if (syscall(SYS_setgroups, ngroups, gl) < 0) FAIL(c, errno, "setgroups");
+		if (setgroups(ngroups, gl) < 0) FAIL(c, errno, "setgroups");
 	}
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) FAIL(c, errno, "keep capabilities");
-	if (syscall(SYS_setresgid, u->gid, u->gid, u->gid) < 0) FAIL(c, errno, "setgid");
-	if (syscall(SYS_setresuid, u->uid, u->uid, u->uid) < 0) FAIL(c, errno, "setuid");
+	if (setresgid(u->gid, u->gid, u->gid) < 0) FAIL(c, errno, "setgid");
+	if (setresuid(u->uid, u->uid, u->uid) < 0) FAIL(c, errno, "setuid");
 	if (u->set_caps) {
 		if (cap_set(u->effective, u->permitted, u->inheritable) < 0) FAIL(c, errno, "set capabilities");
 		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
@@ -734,7 +707,7 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 	if ((uint64_t)a->filter.off + a->filter.len > r->size || a->filter.len % 8 || a->filter.len / 8 > 0xffff)
 		FAIL(c, EINVAL, "malformed spawn plan: seccomp filter");
 	struct sock_fprog_ prog = {(unsigned short)(a->filter.len / 8), r->b + a->filter.off};
-	if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (unsigned long)a->flags, &prog) < 0)
+	if (seccomp(SECCOMP_SET_MODE_FILTER, a->flags, &prog) < 0)
 		FAIL(c, errno, "load seccomp filter");
 }
 
@@ -785,15 +758,14 @@ static void setup_fds(struct nook_spawn *s) {
 			}
 	unsigned lo = (unsigned)s->nfds;
 	for (int i = 0; i < nk; i++) {
-		if ((unsigned)keep[i] > lo) syscall(SYS_close_range, lo, (unsigned)keep[i] - 1, 0);
+		if ((unsigned)keep[i] > lo) close_range(lo, (unsigned)keep[i] - 1, 0);
 		lo = (unsigned)keep[i] + 1;
 	}
-	syscall(SYS_close_range, lo, ~0U, 0);
+	close_range(lo, ~0U, 0);
 }
 
 void nook_child_main(struct nook_spawn *s) {
 	struct child cs, *c = &cs;
-	struct sigaction dfl;
 	memset(c, 0, sizeof *c);
 	c->s = s;
 	c->rootfd = -1;
@@ -806,9 +778,7 @@ void nook_child_main(struct nook_spawn *s) {
 
 	// the Go runtime's handlers are meaningless here: back to defaults,
 	// still blocked (the parent blocked everything around clone)
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	for (int i = 1; i < 65; i++) sigaction(i, &dfl, NULL);
+	for (int i = 1; i < 65; i++) sigaction_dfl(i);
 	// a held child (create, then start) outlives its creator on purpose
 	if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
 	setup_fds(s);
@@ -923,7 +893,7 @@ void nook_child_main(struct nook_spawn *s) {
 		}
 		case NOOK_OP_RLIMIT: {
 			const struct nook_rlimit *a = f;
-			struct rlimit rl = {(rlim_t)a->soft, (rlim_t)a->hard};
+			struct rlimit64 rl = {a->soft, a->hard};
 			if (setrlimit((int)a->resource, &rl) < 0) FAIL(c, errno, "setrlimit", S(a->name));
 			break;
 		}
