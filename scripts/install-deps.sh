@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing nook needs on a Debian machine, as root:
-# Go (when missing), gcc and libc's static archive for the cgo child, and
+# Go (when missing), gcc, binutils and libc's development files (make child, which
+# rebuilds the sandbox's libc-free child, and make test's externally linked
+# check; building nook itself needs only Go), and
 # the tools the tests use.
 set -euo pipefail
-pkgs=(gcc libc6-dev libseccomp-dev busybox-static iproute2 nftables passt procps util-linux uidmap passwd make git
+pkgs=(gcc binutils libc6-dev libseccomp-dev busybox-static iproute2 nftables passt procps util-linux uidmap passwd make git
   umoci skopeo podman # images made by other tools, for the image tests
   containerd conmon containernetworking-plugins) # engines that drive nook as their OCI runtime (tests/oci)
 missing=()

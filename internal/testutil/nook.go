@@ -103,10 +103,9 @@ func buildNook() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "nook")
-	cmd := exec.Command(goTool(), "build", "-tags", "osusergo,netgo",
-		"-ldflags", "-extldflags -static", "-o", out, "./cmd/nook")
+	cmd := exec.Command(goTool(), "build", "-tags", "osusergo,netgo", "-o", out, "./cmd/nook")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/nook in %s: %v\n%s", root, err, b)
 	}

@@ -183,7 +183,7 @@ t_build=$SECONDS
 log "building nook, the attacker and the test binaries"
 (
 	cd "$repo"
-	CGO_ENABLED=1 go build -trimpath -tags "$tags" -ldflags '-extldflags -static' -o "$run/nook" ./cmd/nook
+	CGO_ENABLED=0 go build -trimpath -tags "$tags" -o "$run/nook" ./cmd/nook
 	CGO_ENABLED=0 go build -o "$run/attacker" ./tests/attacks/attacker
 	# shellcheck disable=SC2086
 	go list -tags "$tags" -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkgs
@@ -192,7 +192,7 @@ mkdir -p "$run/bin"
 cp "$here/guest.sh" "$run/guest.sh" # the guest runs this copy, whatever happens to the file meanwhile
 while read -r pkg dir; do
 	bin=$run/bin/${pkg//\//_}.test
-	(cd "$repo" && CGO_ENABLED=1 go test -c -tags "$tags" -ldflags '-extldflags -static' -o "$bin" "$pkg") ||
+	(cd "$repo" && CGO_ENABLED=0 go test -c -tags "$tags" -o "$bin" "$pkg") ||
 		fail "go test -c $pkg failed"
 	echo "$pkg $dir $bin" >>"$run/tests"
 done <"$run/packages"
