@@ -12,21 +12,23 @@
 // constructor (nsexec) that runs before the Go runtime starts; a plain Go
 // runtime would need the same re-exec plus a second runtime start.
 //
-// nook does neither. It calls clone3 from C: the child is a
+// nook does neither. It calls clone3 from a few lines of assembly that
+// jump straight into C on the child's own stack: the child is a
 // single-threaded process that never returns to Go. It runs the steps the
-// Go side compiled (Plan) with nothing but system calls — no malloc, no
-// stdio, no locks, since another thread of the parent may have held one at
-// the moment of the clone; even fork and setgroups are raw system calls
-// there, because glibc's versions take locks or signal threads that do not
-// exist in the child. The child is single-threaded, so every namespace
-// operation is open to it, setns into user and mount namespaces included.
+// Go side compiled (Plan) with nothing but system calls — no libc at all
+// (no malloc, no stdio, no locks: another thread of the parent may have
+// held one at the moment of the clone). The child is single-threaded, so
+// every namespace operation is open to it, setns into user and mount
+// namespaces included.
 // Entering existing namespaces (nsenter, exec into a running sandbox) is
 // the same mechanism with Setns steps: there is no constructor, no re-exec
 // and no second Go runtime on any path, which is where nook's start-up
-// time comes from. Where it can (x86-64, and a plan that joins no user or
-// time namespace), the child shares nook's memory instead of copying it
-// (CLONE_VM, with a stack and thread-local storage of its own), as
-// posix_spawn does.
+// time comes from. Where it can (a plan that joins no user or time
+// namespace), the child shares nook's memory instead of copying it
+// (CLONE_VM, as posix_spawn does), on a block of its own mapped outside
+// Go's heap: a guard page, its stack, its thread control block (which
+// holds its errno, so that two children started at once never share one)
+// and its arguments and plan, unmapped once it is reaped.
 //
 // # A plan, typed on both sides
 //
@@ -34,9 +36,10 @@
 // Rlimit, Seccomp...), each with named fields. Each step is encoded as a
 // record whose layout spawn.h declares (struct nook_mount...) and plan.go
 // mirrors (mountRec...); TestLayoutMatchesC compares the two field by
-// field, with the offsets the C compiler chose, together with the op
-// numbers and the shared constants, so Go and C cannot drift apart
-// silently. Plan.Steps decodes a plan back into typed steps, and
+// field, with the offsets the C compiler chose (the DWARF that layout.c
+// leaves in the child's object), together with the op numbers, the
+// shared constants and the records Go hands the child (nook_spawn,
+// nook_janitor, nook_tls), so Go and C cannot drift apart silently. Plan.Steps decodes a plan back into typed steps, and
 // Plan.String lists them one a line: container's golden tests compare
 // that listing for a table of specs. Cleanup is the janitor's plan, built
 // and checked the same way.
@@ -44,10 +47,13 @@
 // The C side is one file per role, each opening with what it does and
 // what it must never do:
 //
-//	clone.c    the parent's side: clone the child and the janitor
 //	steps.c    the child: from clone to its last step, one function per step
 //	init.c     the last step: exec the command, or become its init (PID 1)
 //	janitor.c  cleanup on the host, raw system calls only
+//	sys.h      the little of libc they use: system calls, errno, strings
+//
+// and the parent's side is Go: child.go maps the blocks and clones the
+// child and the janitor through clone_amd64.s.
 //
 // # The protocol
 //
@@ -78,9 +84,40 @@
 // and removes what it left on the host (cgroups; mounts and files for the
 // steps that need them). The normal exit takes the same path.
 //
-// # Without cgo
+// # How the C gets into nook: no cgo, no libc
 //
-// Everything but Start builds without cgo: a plan can be built, decoded
-// and listed by a program compiled with CGO_ENABLED=0, and Start then
-// fails with ErrNoCgo ("not supported: nook was built without cgo").
+// The C is compiled freestanding (-ffreestanding -nostdlib, no stack
+// protector, position-independent) by mkchild.sh, linked there into one
+// block of code and read-only data, and committed as
+// child_linux_amd64.syso, which Go's own linker links into nook like any
+// Go object. So nook is built with CGO_ENABLED=0: no C compiler, no
+// glibc (whose static start, CPUID traps in a VM and IRELATIVE
+// relocations included, every nook start paid), a static binary from
+// Go's internal linker. TestChildObjectUpToDate fails when the object is
+// older than its sources (go generate or make child rebuilds it; the
+// build is reproducible), and make test also links it with the system's
+// linker, as a program that uses cgo for something else would.
+//
+// The block has no relocations, by construction: Go's linker, when it
+// links a static executable without cgo, drops the relocations of host
+// objects without a word (it applies them only while it builds a dynamic
+// executable), so mkchild.sh resolves every reference inside the block
+// itself and refuses code that needs an absolute address (a table of
+// pointers, or a vectorised store of two; hence -fno-tree-vectorize). One
+// symbol, nook_child, covers it, with a header that locates the entry
+// points (childHeader).
+//
+// The other ways were weighed. Keeping cgo with a libc of our own
+// (freestanding C through cgo) keeps cgo's costs: the runtime/cgo
+// start-up, the external linker, and a C compiler for every build. A
+// pure Go child, as syscall.forkAndExecInChild is, must be nosplit Go that
+// allocates nothing and calls nothing that could grow the stack; the
+// child's steps (openat2 walks with 4 KiB path buffers, an init that
+// reaps and forwards signals) are far past what fits in a nosplit frame,
+// and would have to be written a second time in a dialect with no
+// compiler checks.
+//
+// Only linux/amd64 has the object and the trampoline: elsewhere a plan can
+// still be built, decoded and listed, and Start fails with
+// ErrUnsupported.
 package spawn

@@ -109,9 +109,8 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 	// The command shares init's memory until its exec, as posix_spawn
 	// does it: copying init's address space (itself a copy of the Go
 	// process's) would cost more than the rest of the start. Init waits,
-	// suspended, so the command is alone on the shared memory and TLS.
-	// glibc's clone() is a plain wrapper, unlike fork(), which takes
-	// locks (see steps.c).
+	// suspended, so the command is alone on the shared memory and on
+	// init's thread control block (its errno).
 	static const size_t stack_size = 64 * 1024;
 	char stack[stack_size] __attribute__((aligned(16)));
 	int orphan = c->s->orphan ? CLONE_PARENT : 0;

@@ -8,10 +8,10 @@
 // It shares the Go process's memory (CLONE_VM: nothing is copied) and runs
 // beside it for as long as the sandbox lives, so it must never touch
 // anything the Go side uses: it runs on its own stack, reads only its own
-// block (struct nook_janitor, freed by Go after reaping it), and makes
-// every system call directly (rsys), never through libc: glibc's wrappers
-// write errno into the thread-local storage it shares with a Go thread.
-// No libc at all, then: no errno, no stdio, no malloc, no locks.
+// block (struct nook_janitor, unmapped by Go after reaping it), and makes
+// every system call directly (rsys), never through sys.h's wrappers: they
+// write errno through the thread pointer, which in the janitor is still a
+// Go thread's. No errno, then, and no malloc, no locks.
 #include "child.h"
 
 #include <asm/poll.h>

@@ -258,3 +258,37 @@ func BenchmarkCgroupJoin(b *testing.B) {
 	b.Run("cgroup.procs", func(b *testing.B) { bench(b, -1, true) })
 	b.Run("clone-into", func(b *testing.B) { bench(b, fd, false) })
 }
+
+// Children that share nook's memory and start at the same time each have
+// an errno of their own: many fail at once, each with its own error.
+func TestConcurrentChildrenKeepTheirErrors(t *testing.T) {
+	requireRoot(t)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"/nonexistent"}, "executable file not found"},
+		{[]string{"/etc/passwd"}, "permission denied"},
+		{[]string{"/"}, "permission denied"},
+		{[]string{"/etc/passwd/x"}, "not a directory"},
+	}
+	const rounds = 25
+	errs := make(chan error, len(cases)*rounds)
+	for _, c := range cases {
+		go func() {
+			for range rounds {
+				_, _, err := run(t, &Config{Steps: command(c.args...), CgroupFD: -1, ShareMemory: true})
+				if err == nil || !strings.HasSuffix(err.Error(), c.want) {
+					errs <- fmt.Errorf("%v: %v, want ...%s", c.args, err, c.want)
+					continue
+				}
+				errs <- nil
+			}
+		}()
+	}
+	for range len(cases) * rounds {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -7,9 +7,10 @@
 // nothing about OCI specs: everything was decided in Go.
 //
 // It runs in a single-threaded copy of a multithreaded process, or beside
-// it sharing its memory (clone.c): so no malloc, no stdio, no locks, no Go,
-// and no memory but its stack and the plan, which it only reads. Only
-// system calls and stack buffers. Every error names its operation and its
+// it sharing its memory (child.go): so no libc (sys.h has the little it
+// needs), no malloc, no stdio, no locks, no Go, and no memory but its block
+// (stack, thread control block, arguments) and the plan, which it only
+// reads. Only system calls and stack buffers. Every error names its operation and its
 // paths (nook_fail), and ends the child before the command exists.
 #include "child.h"
 

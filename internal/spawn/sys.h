@@ -2,7 +2,8 @@
 // errno, and a few string and memory functions. The C side of spawn is
 // compiled freestanding (mkchild.sh: no libc, no start files) into
 // child_linux_amd64.syso, which Go's own linker links into nook without
-// cgo; see the package doc for why.
+// cgo; see the package doc for why. Nothing here may need writable data
+// or an absolute address (mkchild.sh refuses both).
 //
 // errno lives in the child's thread control block (struct nook_tls), which
 // the parent hands it with CLONE_SETTLS: a child that shares nook's memory
@@ -232,10 +233,9 @@ static inline int sigwaitinfo(const ksigset *set, siginfo_t *si) {
 	return (int)SYS4(__NR_rt_sigtimedwait, set, si, 0, sizeof(ksigset));
 }
 
-// nook_clone runs fn(arg) in a new process on stack (its top); the parent
-// gets the pid. The legacy clone system call, which takes no TLS here:
-// the new process keeps its parent's thread pointer (clone.S... see
-// sys.c).
+// nook_clone runs fn(arg) in a new process on stack_top; the parent gets
+// the pid, or -errno. The new process keeps its parent's thread pointer,
+// and so its errno (init's command, which init waits for: CLONE_VFORK).
 long nook_clone(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg);
 
 #define WIFEXITED(s) (((s) & 0x7f) == 0)
