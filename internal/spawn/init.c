@@ -160,6 +160,8 @@ static void __attribute__((noreturn)) run_init(struct child *c) {
 // --- the last step -------------------------------------------------------------
 
 void nook_exec(struct child *c, int init) {
+	c->argv[c->argc] = NULL;
+	c->envp[c->envc] = NULL;
 	c->status_fd = c->s->status_fd;
 	// nothing but stdio, the fds the caller passed on, and our own
 	// close-on-exec pipes reaches the command

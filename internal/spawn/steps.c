@@ -766,8 +766,12 @@ static void setup_fds(struct nook_spawn *s) {
 }
 
 void nook_child_main(struct nook_spawn *s) {
+	// not zeroed as a whole: its argv and envp arrays are 64 KiB, and
+	// each page touched on a fresh stack is a page fault. nook_exec ends
+	// both lists.
 	struct child cs, *c = &cs;
-	memset(c, 0, sizeof *c);
+	c->argc = c->envc = 0;
+	c->nopivot = 0;
 	c->s = s;
 	c->rootfd = -1;
 	c->procdir = "/proc";
