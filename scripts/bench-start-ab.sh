@@ -4,7 +4,9 @@
 # so that a shared machine's load falls on both alike, GAP seconds apart
 # (a judge that starts a sandbox now and then, not back to back: some of
 # the kernel's costs, such as an RCU grace period, show only then).
-# Prints each one's median and quartiles, in ms.
+# Prints each one's median and quartiles, in ms, and the medians of its CPU
+# time (user and system, of nook and everything it reaped) and of its
+# minor page faults: CPU is less at the mercy of a shared machine's load.
 #
 #   scripts/bench-start-ab.sh [-n N] [-g GAP] NOOK_A NOOK_B [FLAGS...]
 #
@@ -28,17 +30,25 @@ mkdir -p "$w/rootfs"/{bin,proc,dev,sys,tmp,etc}
 cp /bin/busybox "$w/rootfs/bin/"
 ln -s busybox "$w/rootfs/bin/true"
 python3 - "$n" "$gap" "$w/rootfs" "$a" "$b" "$@" <<'PY'
-import statistics, subprocess, sys, time
+import os, statistics, subprocess, sys, time
 n, gap, root, a, b, flags = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
-times = {a: [], b: []}
+times, cpu, faults = {a: [], b: []}, {a: [], b: []}, {a: [], b: []}
 for _ in range(n):
     for nook in (a, b):
         t = time.perf_counter()
-        subprocess.run([nook, "run", "--rootfs", root, *flags, "--", "/bin/true"], check=True)
+        p = subprocess.Popen([nook, "run", "--rootfs", root, *flags, "--", "/bin/true"])
+        # the rusage of nook and all it reaped: the sandbox and the janitor
+        _, status, ru = os.wait4(p.pid, 0)
         times[nook].append((time.perf_counter() - t) * 1000)
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{nook} failed: {os.waitstatus_to_exitcode(status)}")
+        cpu[nook].append((ru.ru_utime + ru.ru_stime) * 1000)
+        faults[nook].append(ru.ru_minflt)
         time.sleep(gap)
 for name, nook in (("A", a), ("B", b)):
     q = statistics.quantiles(times[nook], n=4)
-    print(f"{name} {nook}: median {q[1]:.2f} ms (quartiles {q[0]:.2f}-{q[2]:.2f}), {n} runs")
-print(f"B/A: {statistics.median(times[b]) / statistics.median(times[a]):.2f}")
+    print(f"{name} {nook}: median {q[1]:.2f} ms (quartiles {q[0]:.2f}-{q[2]:.2f}), {n} runs; "
+          f"CPU median {statistics.median(cpu[nook]):.2f} ms, page faults median {statistics.median(faults[nook]):.0f}")
+print(f"B/A: {statistics.median(times[b]) / statistics.median(times[a]):.2f}, "
+      f"CPU {statistics.median(cpu[b]) / statistics.median(cpu[a]):.2f}")
 PY
