@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"debug/buildinfo"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -103,5 +105,32 @@ func TestVersionAndCompletionCommands(t *testing.T) {
 	// completion of run's flags comes from run's own definition
 	if out := nook(t, "__complete", "run", "--mem"); !strings.Contains(out, "--memory") {
 		t.Errorf("nook __complete run --mem: %q, want --memory among the choices", out)
+	}
+}
+
+// nook is one static binary, built without cgo: no dynamic loader, no
+// shared library, so it runs on a host without Go or any libc (the
+// sandbox's child is C compiled without libc and linked in by Go's own
+// linker: internal/spawn's doc).
+func TestBinaryIsStaticWithoutCgo(t *testing.T) {
+	bin := testutil.Nook(t)
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("%s has a %v program header: not static", bin, p.Type)
+		}
+	}
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" && s.Value != "0" {
+			t.Errorf("%s was built with CGO_ENABLED=%s", bin, s.Value)
+		}
 	}
 }
