@@ -53,11 +53,19 @@ type ExecOptions struct {
 // cgroup, with its root, capabilities, seccomp filter, no_new_privs and
 // environment. It fails for a sandbox that is not running.
 func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
-	if err := in.Refresh(); err != nil {
-		return nil, err
+	// whether init still runs is read from /proc, not from the state; the
+	// state is read again only when it says no, in case it has moved on
+	// since it was loaded (an OCI container started since): what exec
+	// needs of it otherwise (init, cgroups) is fixed once it runs
+	cur := in.State.Current()
+	if !cur.CanExec() {
+		if err := in.Refresh(); err != nil {
+			return nil, err
+		}
+		cur = in.State.Current()
 	}
 	st := in.State
-	if cur := st.Current(); !cur.CanExec() {
+	if !cur.CanExec() {
 		return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
 	}
 	if o.Process != nil {
@@ -147,11 +155,11 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
 	}
 	defer unix.Close(fd)
-	target, err := joinTarget(st.Init)
+	target, theirs, err := joinTargetNS(st.Init)
 	if err != nil {
 		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
 	}
-	join, err := sandboxJoins(target)
+	join, err := joinsOf(target, theirs)
 	if err != nil {
 		return nil, err
 	}
