@@ -102,6 +102,11 @@ func sandboxJoins(pid int) (joinList, error) {
 	if err != nil {
 		return nil, err
 	}
+	return joinsOf(pid, theirs)
+}
+
+// joinsOf is sandboxJoins for the namespaces of pid already read.
+func joinsOf(pid int, theirs map[namespaces.Type]uint64) (joinList, error) {
 	ours, err := namespaces.Of(0)
 	if err != nil {
 		return nil, err
@@ -305,9 +310,16 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 // kernel hides its namespace files from that user (nsenter -t fails on
 // it too); the command, once exec'd, is dumpable again.
 func joinTarget(init state.Process) (int, error) {
-	_, err := namespaces.Of(init.Pid)
+	pid, _, err := joinTargetNS(init)
+	return pid, err
+}
+
+// joinTargetNS is joinTarget, with the namespaces of the process it
+// returns, which it reads anyway to know whether the caller may open them.
+func joinTargetNS(init state.Process) (int, map[namespaces.Type]uint64, error) {
+	ns, err := namespaces.Of(init.Pid)
 	if err == nil || !errors.Is(err, os.ErrPermission) {
-		return init.Pid, err
+		return init.Pid, ns, err
 	}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -327,11 +339,11 @@ func joinTarget(init state.Process) (int, error) {
 		if len(f) < 2 || f[1] != strconv.Itoa(init.Pid) {
 			continue
 		}
-		if _, oerr := namespaces.Of(pid); oerr == nil && init.Alive() {
-			return pid, nil
+		if cns, oerr := namespaces.Of(pid); oerr == nil && init.Alive() {
+			return pid, cns, nil
 		}
 	}
-	return 0, err
+	return 0, nil, err
 }
 
 // innerPid is pid as its own pid namespace numbers it (the last NSpid of

@@ -347,11 +347,23 @@ An existing config.json is not overwritten.`,
 	return cmd
 }
 
-func addRuntimeCommands(root *cobra.Command) {
-	addRuntimeFlags(root)
-	root.AddCommand(newCreateCmd(), newStartCmd(), newStateCmd(), newDeleteCmd(), newSpecCmd(), newFeaturesCmd(),
-		notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)"),
-		notSupported("restore", "nook cannot restore a checkpoint (CRIU is not used)"))
+// runtimeCommands are runc's commands that nook's own do not cover (its
+// kill, list, ps and exec take runc's flags too).
+func runtimeCommands() []command {
+	return []command{
+		{names: []string{"create"}, build: newCreateCmd},
+		{names: []string{"start"}, build: newStartCmd},
+		{names: []string{"state"}, build: newStateCmd},
+		{names: []string{"delete"}, build: newDeleteCmd},
+		{names: []string{"spec"}, build: newSpecCmd},
+		{names: []string{"features"}, build: newFeaturesCmd},
+		{names: []string{"checkpoint"}, build: func() *cobra.Command {
+			return notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)")
+		}},
+		{names: []string{"restore"}, build: func() *cobra.Command {
+			return notSupported("restore", "nook cannot restore a checkpoint (CRIU is not used)")
+		}},
+	}
 }
 
 // runtimeExec are the flags of runc's exec that nook exec takes as well.
