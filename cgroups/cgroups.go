@@ -137,6 +137,10 @@ type Options struct {
 	// CPUUsage keeps the CPU account (cpuacct on v1) in Minimal mode, for
 	// Manager.CPUUsage: a CPU-time limit needs it.
 	CPUUsage bool
+	// Path is an OCI linux.cgroupsPath: where the sandbox's cgroup goes,
+	// as runc places it (path.go), instead of nook's own naming. It must
+	// not exist yet.
+	Path string
 }
 
 // Manager owns the cgroup directories of one sandbox.
@@ -148,6 +152,8 @@ type Manager struct {
 	minimal  bool
 	cpuUsage bool
 	dirs     []string          // unique directories, in creation order
+	path     string            // Options.Path
+	parents  []string          // made above dirs for path, shallowest first
 	ctrl     map[string]string // controller -> its directory (v2: enabled ones)
 	warnings []string
 	gone     bool // Destroy succeeded
@@ -167,6 +173,10 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 		m.bestEff = opts.BestEffort
 		m.minimal = opts.Minimal
 		m.cpuUsage = opts.CPUUsage
+		m.path = opts.Path
+	}
+	if err := CheckPath(m.path); err != nil {
+		return nil, err
 	}
 	if r == nil {
 		r = &specs.LinuxResources{}
@@ -285,6 +295,7 @@ func (m *Manager) rollback() {
 		_ = unix.Rmdir(m.dirs[i])
 	}
 	m.dirs = nil
+	m.rmParents()
 }
 
 // fail records a limit that could not be applied: an error, or with

@@ -271,6 +271,7 @@ func (m *Manager) Destroy() error {
 			m.dirs = m.dirs[:i]
 		}
 	}
+	m.rmParents()
 	m.gone = true
 	return nil
 }

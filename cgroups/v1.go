@@ -112,6 +112,15 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 			continue
 		}
 		dir := filepath.Join(mnt.path, dirPrefixV1+m.name)
+		if m.path != "" {
+			var err error
+			if dir, err = m.pathIn(mnt.path, c); err != nil {
+				return err
+			}
+			if err := m.mkParents(mnt.path, dir); err != nil {
+				return err
+			}
+		}
 		if err := m.mkdir(dir); err != nil {
 			return err
 		}

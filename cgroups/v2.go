@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,7 +57,21 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 	leaf := place.parent + "/" + m.name
 	var enabled map[string]bool
 	var why map[string]error
-	for attempt := 0; ; attempt++ {
+	if m.path != "" {
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("cgroups: path %q: %w", m.path, notSupported("placing a cgroup by path needs root"))
+		}
+		if leaf, err = m.pathIn(v2Root, ""); err != nil {
+			return err
+		}
+		if enabled, why, err = m.placeV2(leaf, want); err != nil {
+			return err
+		}
+		if err := m.mkdir(leaf); err != nil {
+			return err
+		}
+	}
+	for attempt := 0; m.path == ""; attempt++ {
 		var err error
 		if enabled, why, err = ensureParentV2(place, want); err != nil {
 			return fmt.Errorf("cgroups: create %s: %w", leaf, err)
@@ -260,6 +275,55 @@ func parseList(s string) (map[int]bool, error) {
 		}
 	}
 	return set, nil
+}
+
+// placeV2 makes the missing parents of leaf (below v2Root) and enables
+// want in the cgroup.subtree_control of each, from the root down, as a
+// child cgroup needs. A parent that holds processes (nook's own cgroup,
+// for a relative path) cannot pass controllers on: those are reported in
+// why, as for the shared parent.
+func (m *Manager) placeV2(leaf string, want []string) (enabled map[string]bool, why map[string]error, _ error) {
+	if err := m.mkParents(v2Root, leaf); err != nil {
+		return nil, nil, err
+	}
+	rel, err := filepath.Rel(v2Root, filepath.Dir(leaf))
+	if err != nil {
+		return nil, nil, err
+	}
+	enabled = make(map[string]bool)
+	for _, c := range want {
+		enabled[c] = true
+	}
+	why = make(map[string]error)
+	top := v2Root
+	if rel == "." {
+		// the leaf is straight below the root: enable there only
+		e, w, err := ensureParentV2(placeV2{root: v2Root, parent: v2Root}, want)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cgroups: create %s: %w", leaf, err)
+		}
+		return e, w, nil
+	}
+	for el := range strings.SplitSeq(rel, "/") {
+		next := filepath.Join(top, el)
+		e, w, err := ensureParentV2(placeV2{root: top, parent: next}, want)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cgroups: create %s: %w", leaf, err)
+		}
+		for _, c := range want {
+			if !e[c] && enabled[c] {
+				enabled[c] = false
+				why[c] = w[c]
+			}
+		}
+		top = next
+	}
+	for c, ok := range enabled {
+		if !ok {
+			delete(enabled, c)
+		}
+	}
+	return enabled, why, nil
 }
 
 // ensureParentV2 makes sure p.parent (ParentV2 as root) exists and has the

@@ -1,0 +1,195 @@
+package cgroups
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// A cgroupsPath is checked before anything is made: systemd's form and
+// ".." are refused with errors that say why.
+func TestCheckPath(t *testing.T) {
+	for _, p := range []string{"", "/a", "/a/b", "a/b", "kubepods/pod1/ctr"} {
+		if err := CheckPath(p); err != nil {
+			t.Errorf("CheckPath(%q): %v", p, err)
+		}
+	}
+	if err := CheckPath("system.slice:nook:abc"); !errors.Is(err, ErrSystemdPath) {
+		t.Errorf("systemd form: %v", err)
+	}
+	for _, p := range []string{"/a/../b", "..", "/", "//"} {
+		if err := CheckPath(p); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckPath(%q) = %v, want ErrInvalid", p, err)
+		}
+	}
+}
+
+// An absolute cgroupsPath is below each hierarchy's root: the missing
+// parents are made and removed again, one that existed (another owner's)
+// stays; OpenPaths finds the same directories and controllers; Freeze and
+// Thaw stop and let go of the processes; Update changes limits in place.
+func TestPathV1(t *testing.T) {
+	requireRoot(t)
+	if m := DetectMode(); m != Legacy && m != Hybrid {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	name := uniqueName(t)
+	owner := filepath.Join(Root, "pids", "owner-"+name)
+	if err := os.Mkdir(owner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(owner) })
+	path := "/owner-" + name + "/mid/ctr"
+	m, err := Create(name, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(50))}}, &Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Destroy() })
+	pidsDir := filepath.Join(Root, "pids", path)
+	memDir := filepath.Join(Root, "memory", path)
+	for _, d := range []string{pidsDir, memDir} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("no %s: %v", d, err)
+		}
+	}
+	for _, p := range m.Parents() {
+		if p == owner {
+			t.Errorf("the existing %s is among the parents nook made: %v", owner, m.Parents())
+		}
+	}
+	p := spawn(t, m, shell(`while :; do sleep 0.01; done`))
+
+	var recorded []string
+	recorded = append(recorded, m.Paths()...)
+	recorded = append(recorded, m.Parents()...)
+	o, err := OpenPaths(name, recorded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ctrl["pids"] != pidsDir || o.ctrl["freezer"] == "" {
+		t.Errorf("OpenPaths: controllers %v", o.ctrl)
+	}
+	if err := o.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := o.Frozen(); !f || err != nil {
+		t.Errorf("Frozen after Freeze: %v %v", f, err)
+	}
+	if err := o.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := o.Frozen(); f || err != nil {
+		t.Errorf("Frozen after Thaw: %v %v", f, err)
+	}
+	if err := o.Update(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(20))}, Memory: &specs.LinuxMemory{Limit: ptr(int64(64 << 20))}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(pidsDir, "pids.max")); strings.TrimSpace(string(b)) != "20" {
+		t.Errorf("pids.max after Update: %q", b)
+	}
+	if l, err := o.Limits(); err != nil || l.Memory != 64<<20 || l.Pids != 20 {
+		t.Errorf("Limits after Update: %+v %v", l, err)
+	}
+	if err := o.Update(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr(uint16(10))}}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Update of the blkio weight: %v, want ErrNotSupported", err)
+	}
+	if err := o.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 10*time.Second)
+	for _, d := range append(recorded, filepath.Join(Root, "memory", "owner-"+name)) {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s left after Destroy", d)
+		}
+	}
+	if _, err := os.Stat(owner); err != nil {
+		t.Errorf("another owner's %s was removed: %v", owner, err)
+	}
+	// an existing leaf is not adopted
+	if err := os.Mkdir(filepath.Join(owner, "taken"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(filepath.Join(owner, "taken"))
+	if _, err := Create(name, nil, &Options{Path: "/owner-" + name + "/taken"}); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Create in an existing cgroup: %v, want ErrExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(Root, "memory", "owner-"+name)); err == nil {
+		t.Errorf("a failed Create left its parents")
+	}
+}
+
+// A relative cgroupsPath is below the runtime's own cgroup, per hierarchy.
+func TestPathRelative(t *testing.T) {
+	requireRoot(t)
+	if m := DetectMode(); m != Legacy && m != Hybrid {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	name := uniqueName(t)
+	m, err := Create(name, nil, &Options{Path: "rel-" + name + "/ctr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ownCgroup("pids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(Root, "pids", own, "rel-"+name, "ctr")
+	if _, err := os.Stat(want); err != nil {
+		t.Errorf("no %s: %v", want, err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(want)); err == nil {
+		t.Errorf("%s left", filepath.Dir(want))
+	}
+}
+
+// On cgroup v2 (the hybrid host's controller-less tree) the path's
+// parents are made and removed the same way, and cgroup.freeze freezes.
+func TestPathV2OnHybridTree(t *testing.T) {
+	requireRoot(t)
+	if DetectMode() != Hybrid {
+		t.Skip("needs a hybrid host")
+	}
+	uni := Root + "/unified"
+	oldDetect, oldRoot, oldParent := detectMode, v2Root, v2Parent
+	detectMode, v2Root, v2Parent = func() Mode { return Unified }, uni, uni+"/nook-test"
+	t.Cleanup(func() { detectMode, v2Root, v2Parent = oldDetect, oldRoot, oldParent })
+	name := uniqueName(t)
+	path := "/p-" + name + "/ctr"
+	m, err := Create(name, nil, &Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Destroy() })
+	if d := m.UnifiedDir(); d != uni+path {
+		t.Errorf("UnifiedDir %q, want %q", d, uni+path)
+	}
+	if _, err := os.Stat(filepath.Join(m.UnifiedDir(), "cgroup.freeze")); err != nil {
+		t.Skip("kernel without cgroup.freeze")
+	}
+	p := spawn(t, m, shell(`while :; do sleep 0.01; done`))
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := m.Frozen(); !f || err != nil {
+		t.Errorf("Frozen: %v %v", f, err)
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(t, 10*time.Second)
+	if err := unix.Access(uni+"/p-"+name, unix.F_OK); err == nil {
+		t.Errorf("parent %s left", uni+"/p-"+name)
+	}
+}
