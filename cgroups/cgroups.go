@@ -141,22 +141,27 @@ type Options struct {
 	// as runc places it (path.go), instead of nook's own naming. It must
 	// not exist yet.
 	Path string
+	// Updatable makes, on v1, the cpu and cpuset hierarchies' directories
+	// even without a limit in them (and enables cpuset on v2), so that
+	// Update can set those limits later, as runc's update can.
+	Updatable bool
 }
 
 // Manager owns the cgroup directories of one sandbox.
 type Manager struct {
-	mu       sync.Mutex
-	mode     Mode
-	name     string
-	bestEff  bool
-	minimal  bool
-	cpuUsage bool
-	dirs     []string          // unique directories, in creation order
-	path     string            // Options.Path
-	parents  []string          // made above dirs for path, shallowest first
-	ctrl     map[string]string // controller -> its directory (v2: enabled ones)
-	warnings []string
-	gone     bool // Destroy succeeded
+	mu        sync.Mutex
+	mode      Mode
+	name      string
+	bestEff   bool
+	minimal   bool
+	cpuUsage  bool
+	dirs      []string          // unique directories, in creation order
+	path      string            // Options.Path
+	updatable bool              // Options.Updatable
+	parents   []string          // made above dirs for path, shallowest first
+	ctrl      map[string]string // controller -> its directory (v2: enabled ones)
+	warnings  []string
+	gone      bool // Destroy succeeded
 }
 
 // Create makes the cgroup(s) of the sandbox called name (see the package
@@ -174,6 +179,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 		m.minimal = opts.Minimal
 		m.cpuUsage = opts.CPUUsage
 		m.path = opts.Path
+		m.updatable = opts.Updatable
 	}
 	if err := CheckPath(m.path); err != nil {
 		return nil, err

@@ -57,8 +57,8 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 	if cpu == nil {
 		cpu = &specs.LinuxCPU{}
 	}
-	wantCPU := cpu.Shares != nil || cpu.Quota != nil || cpu.Period != nil
-	wantCpuset := cpu.Cpus != "" || cpu.Mems != ""
+	wantCPU := cpu.Shares != nil || cpu.Quota != nil || cpu.Period != nil || m.updatable
+	wantCpuset := cpu.Cpus != "" || cpu.Mems != "" || m.updatable
 	mounts := v1Mounts()
 	if len(mounts) == 0 {
 		return fmt.Errorf("cgroups: create %s: %w", m.name, notSupported("no cgroup v1 hierarchy mounted under %s", Root))

@@ -26,7 +26,7 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		cpu = &specs.LinuxCPU{}
 	}
 	want := slices.Clone(v2Base)
-	if cpu.Cpus != "" || cpu.Mems != "" {
+	if cpu.Cpus != "" || cpu.Mems != "" || m.updatable {
 		want = append(want, "cpuset")
 	}
 	for k := range r.Unified {

@@ -238,6 +238,10 @@ func (c *Container) prepare() (err error) {
 		for _, dir := range c.cgroup.Paths() {
 			cleanup.Rmdir(dir)
 		}
+		// those made above it for its cgroupsPath, when empty by then
+		for _, dir := range c.cgroup.Parents() {
+			cleanup.Rmdir(dir)
+		}
 	}
 	// on cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP):
 	// nothing to join between clone and release

@@ -304,12 +304,20 @@ func Monitor(ctx context.Context, store *state.Store, id string, report *os.File
 	return errors.Join(werr, c.Close())
 }
 
-// cgroupPaths returns the directories of the sandbox's cgroup.
-func (c *Container) cgroupPaths() []string {
+// cgroupUndo lists the directories of the sandbox's cgroup, then those
+// made above it for its cgroupsPath, as the state records them.
+func (c *Container) cgroupUndo() []state.Undo {
 	if c.cgroup == nil {
 		return nil
 	}
-	return c.cgroup.Paths()
+	var u []state.Undo
+	for _, dir := range c.cgroup.Paths() {
+		u = append(u, state.Undo{Kind: state.UndoCgroup, Path: dir})
+	}
+	for _, dir := range c.cgroup.Parents() {
+		u = append(u, state.Undo{Kind: state.UndoCgroupParent, Path: dir})
+	}
+	return u
 }
 
 // cappedLog is a file that is rotated (to NAME.1) when it reaches its cap.

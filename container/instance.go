@@ -99,6 +99,9 @@ func (in *Instance) Signal(sig unix.Signal) error {
 		}
 		return err
 	}
+	if sig == unix.SIGKILL {
+		return thawForKill(h)
+	}
 	return nil
 }
 
@@ -128,6 +131,9 @@ func (in *Instance) SignalAll(sig unix.Signal) error {
 			}
 		}
 		unix.Close(fd)
+	}
+	if sig == unix.SIGKILL {
+		errs = append(errs, thawForKill(h))
 	}
 	return errors.Join(errs...)
 }
@@ -281,19 +287,21 @@ func ForceRemove(s *state.Store, ref string) error {
 // undo removes what the state says the sandbox left on the host.
 func undo(st *state.State) error {
 	var errs []error
-	cgroupDone := false
+	var cgroupDirs []string
+	for _, u := range st.Undo {
+		if u.Kind == state.UndoCgroup || u.Kind == state.UndoCgroupParent {
+			cgroupDirs = append(cgroupDirs, u.Path)
+		}
+	}
+	// the directories recorded, and only those: a cgroupsPath's
+	// parents that existed before are another owner's
+	if m, err := cgroups.OpenPaths(st.ID, cgroupDirs); err == nil {
+		if err := m.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for _, u := range st.Undo {
 		switch u.Kind {
-		case state.UndoCgroup:
-			if cgroupDone {
-				continue
-			}
-			cgroupDone = true
-			if m, err := cgroups.Open(st.ID); err == nil {
-				if err := m.Destroy(); err != nil {
-					errs = append(errs, err)
-				}
-			}
 		case state.UndoMount, state.UndoNSBind:
 			if err := unix.Unmount(u.Path, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
 				errs = append(errs, fmt.Errorf("umount %s: %w", u.Path, err))

@@ -76,7 +76,13 @@ func (c *Container) makeCgroup() error {
 	}
 	// without an account to read, only the hierarchies the limits need;
 	// a CPU-time limit needs the CPU account
+	var path string
+	if c.spec.Linux != nil {
+		path = c.spec.Linux.CgroupsPath
+	}
 	m, err := cgroups.Create(name, res, &cgroups.Options{
+		Path:       path,
+		Updatable:  c.opts.hold,
 		BestEffort: c.opts.Limits.BestEffort,
 		Minimal:    !c.opts.Accounting,
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
@@ -88,6 +94,9 @@ func (c *Container) makeCgroup() error {
 		var le *cgroups.LimitError
 		if errors.As(err, &le) {
 			return &spec.FieldError{Field: resourceField(le.Limit), Err: err}
+		}
+		if path != "" {
+			return &spec.FieldError{Field: "linux.cgroupsPath", Err: err}
 		}
 		return err
 	}

@@ -67,7 +67,9 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	}
 	c, err := New(id, spec, &Options{
 		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles,
-		Cgroup: CgroupAuto, Record: &Record{Store: store}, hold: true,
+		// every hierarchy, not only the limits': pause needs the
+		// freezer, events and the engines' statistics the accounts
+		Cgroup: CgroupAuto, Accounting: true, Record: &Record{Store: store}, hold: true,
 	})
 	if err != nil {
 		return nil, err
@@ -201,6 +203,8 @@ func (in *Instance) Delete(force bool) error {
 	defer h.Close()
 	if cur != state.Stopped || h.State.Init.Alive() {
 		h.State.Init.Signal(unix.SIGKILL)
+		// a frozen init (v1) dies only once thawed
+		thawForKill(h)
 		// what init started outside its pid namespace, and what a
 		// killed create left: the cgroup's processes go with undo
 		waitGone(h.State.Init, time.Now().Add(killWait))

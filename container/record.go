@@ -78,9 +78,7 @@ func markRunning(h *state.Handle, c *Container) error {
 		return err
 	}
 	h.State.Init = init
-	for _, dir := range c.cgroupPaths() {
-		h.State.Undo = append(h.State.Undo, state.Undo{Kind: state.UndoCgroup, Path: dir})
-	}
+	h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
 	if c.opts.hold {
 		// saved before the child runs its steps, so that delete finds
 		// init and the cgroup even if create is killed halfway; Create

@@ -105,6 +105,9 @@ const (
 	UndoLease UndoKind = "lease"
 	// UndoFile: a file, removed.
 	UndoFile UndoKind = "file"
+	// UndoCgroupParent: a cgroup directory made above the sandbox's own
+	// (for linux.cgroupsPath), removed after it if nothing else uses it.
+	UndoCgroupParent UndoKind = "cgroup-parent"
 )
 
 // Undo is one thing to remove from the host.

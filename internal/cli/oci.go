@@ -357,6 +357,10 @@ func runtimeCommands() []command {
 		{names: []string{"delete"}, build: newDeleteCmd},
 		{names: []string{"spec"}, build: newSpecCmd},
 		{names: []string{"features"}, build: newFeaturesCmd},
+		{names: []string{"pause"}, build: newPauseCmd},
+		{names: []string{"resume"}, build: newResumeCmd},
+		{names: []string{"update"}, build: newUpdateCmd},
+		{names: []string{"events"}, build: newEventsCmd},
 		{names: []string{"checkpoint"}, build: func() *cobra.Command {
 			return notSupported("checkpoint", "nook cannot checkpoint a container (CRIU is not used)")
 		}},
