@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -79,6 +80,7 @@ func (c *Container) makeCgroup() error {
 	var path string
 	if c.spec.Linux != nil {
 		path = c.spec.Linux.CgroupsPath
+		res = allowSpecDevices(res, c.spec.Linux.Devices)
 	}
 	m, err := cgroups.Create(name, res, &cgroups.Options{
 		Path:       path,
@@ -219,4 +221,28 @@ func resourceField(limit string) string {
 // for functions whose spec parameter hides the package's name.
 func fieldErr(field, format string, args ...any) error {
 	return spec.FieldErrorf(field, format, args...)
+}
+
+// allowSpecDevices adds to a device cgroup's rules an allow rule for each
+// node linux.devices creates, as runc does: a container is given the
+// devices its spec lists. Without rules of its own the cgroup restricts
+// nothing and r is returned as it is; otherwise a copy.
+func allowSpecDevices(r *specs.LinuxResources, devs []specs.LinuxDevice) *specs.LinuxResources {
+	if r == nil || len(r.Devices) == 0 || len(devs) == 0 {
+		return r
+	}
+	cp := *r
+	cp.Devices = slices.Clone(r.Devices)
+	for _, d := range devs {
+		if d.Type == "" || d.Type == "p" {
+			continue // the host's node, or a FIFO, which no rule governs
+		}
+		major, minor := d.Major, d.Minor
+		typ := d.Type
+		if typ == "u" {
+			typ = "c"
+		}
+		cp.Devices = append(cp.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+	}
+	return &cp
 }

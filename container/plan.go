@@ -525,8 +525,21 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		if !strings.HasPrefix(d.Path, "/dev/") {
 			return fmt.Errorf("linux.devices[%d]: path %q is not under /dev", i, d.Path)
 		}
-		if err := add(d.Path); err != nil {
+		if d.Type == "" {
+			// no node described: the host's, as it is
+			if err := add(d.Path); err != nil {
+				return fmt.Errorf("linux.devices[%d]: %w", i, err)
+			}
+			continue
+		}
+		dev, err := specDevice(d)
+		if err != nil {
 			return fmt.Errorf("linux.devices[%d]: %w", i, err)
+		}
+		if !seen[d.Path] {
+			seen[d.Path] = true
+			dev.Host = host + d.Path
+			st.Device(dev)
 		}
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
@@ -536,6 +549,36 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		st.Symlink("pts/ptmx", "/dev/ptmx")
 	}
 	return nil
+}
+
+// specDevice is the node a linux.devices entry describes: its type,
+// numbers and permissions are the spec's, not the host's (the host need
+// not have it). Owners other than root are not supported: the node is
+// made by the sandbox's root.
+func specDevice(d specs.LinuxDevice) (spawn.Device, error) {
+	var typ uint32
+	switch d.Type {
+	case "c", "u":
+		typ = unix.S_IFCHR
+	case "b":
+		typ = unix.S_IFBLK
+	case "p":
+		typ = unix.S_IFIFO
+	default:
+		return spawn.Device{}, fmt.Errorf("type %q: want c, u, b or p", d.Type)
+	}
+	if (d.UID != nil && *d.UID != 0) || (d.GID != nil && *d.GID != 0) {
+		return spawn.Device{}, fmt.Errorf("%s: an owner other than root (uid/gid) is not supported", d.Path)
+	}
+	perm := uint32(0o666)
+	if d.FileMode != nil {
+		perm = uint32(d.FileMode.Perm())
+	}
+	var rdev uint64
+	if typ != unix.S_IFIFO {
+		rdev = unix.Mkdev(uint32(d.Major), uint32(d.Minor))
+	}
+	return spawn.Device{Path: d.Path, Rdev: rdev, Mode: typ | perm}, nil
 }
 
 var rlimits = map[string]int{

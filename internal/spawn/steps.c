@@ -807,6 +807,16 @@ void nook_child_main(struct nook_spawn *s) {
 	// sandbox (CVE-2019-5736). The command's exec makes it dumpable
 	// again, as usual.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	// in a new user namespace, be its root from the first step on, as
+	// runc's init is: our credentials are still the creator's, and where
+	// the creator's uid is not mapped (host root, mapped away) every file
+	// we made (a mount point in /dev) would fail with EOVERFLOW. Where 0
+	// is not mapped (EINVAL) we stay who we were; the process's own user
+	// is set by its step later either way.
+	if (s->clone_flags & CLONE_NEWUSER) {
+		if (syscall(SYS_setresgid, 0, 0, 0) < 0 && errno != EINVAL) FAIL(c, errno, "setgid 0 in the new user namespace");
+		if (syscall(SYS_setresuid, 0, 0, 0) < 0 && errno != EINVAL) FAIL(c, errno, "setuid 0 in the new user namespace");
+	}
 
 	size_t off = 0;
 	struct rec rs, *r = &rs;
