@@ -126,7 +126,20 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	st.Propagation(uint64(prop))
+	// a shared or unbindable tree cannot be built and pivoted (the
+	// rootfs's bind onto itself and pivot_root refuse it with EINVAL):
+	// it is built as a slave (shared: still receiving the host's
+	// mounts) or private tree, and "/" gets the asked propagation after
+	// the pivot, as runc and crun apply it
+	late := prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
+	switch {
+	case prop&unix.MS_SHARED != 0:
+		st.Propagation(unix.MS_REC | unix.MS_SLAVE)
+	case late:
+		st.Propagation(unix.MS_REC | unix.MS_PRIVATE)
+	default:
+		st.Propagation(uint64(prop))
+	}
 	noPivot := o.NoPivot
 	switch why := pivotImpossible(); {
 	case o.NoPivot:
@@ -181,6 +194,9 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	st.Pivot()
+	if late {
+		st.Propagation(uint64(prop))
+	}
 	if s.Root != nil && s.Root.Readonly {
 		st.RootReadonly()
 	}
