@@ -237,6 +237,12 @@ func (m *Manager) sharedBy(dir string) int {
 // cpuset mounts).
 func setCpusetV1(dir, cpus, mems string) (string, error) {
 	cs := &fs.CpusetGroup{}
+	// pid -1: join nothing; fill the directory, and any parents a
+	// cgroupsPath made, with the parent's cpus and mems first: a cpuset
+	// below an empty one cannot be given any
+	if err := cs.ApplyDir(dir, &cgroups.Resources{}, -1); err != nil {
+		return "cpuset", err
+	}
 	if cpus != "" {
 		if err := cs.Set(dir, &cgroups.Resources{CpusetCpus: cpus}); err != nil {
 			return fmt.Sprintf("cpuset cpus %q", cpus), explainCpuset(err, filepath.Dir(dir), "cpus")
@@ -246,10 +252,6 @@ func setCpusetV1(dir, cpus, mems string) (string, error) {
 		if err := cs.Set(dir, &cgroups.Resources{CpusetMems: mems}); err != nil {
 			return fmt.Sprintf("cpuset mems %q", mems), explainCpuset(err, filepath.Dir(dir), "mems")
 		}
-	}
-	// pid -1: only create/fill the directory, join nothing.
-	if err := cs.ApplyDir(dir, &cgroups.Resources{}, -1); err != nil {
-		return "cpuset", err
 	}
 	return "cpuset", nil
 }

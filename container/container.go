@@ -230,6 +230,14 @@ func (c *Container) prepare() (err error) {
 	if err := c.makeCgroup(); err != nil {
 		return err
 	}
+	if c.opts.hold {
+		// no janitor for a held container: recorded at once, so that
+		// a delete --force after a SIGKILL of create finds the cgroup
+		if err := c.recordCgroup(); err != nil {
+			c.cgroup.Destroy()
+			return err
+		}
+	}
 	if c.cgroup != nil {
 		// every process is in every hierarchy: one is enough to find them
 		if dirs := c.cgroup.Paths(); len(dirs) > 0 {

@@ -75,6 +75,13 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 		return nil, err
 	}
 	if err := c.Start(); err != nil {
+		if c.proc != nil {
+			// the child failed a step (Start has killed and reaped
+			// it): with no janitor for a held container, what was
+			// made goes here
+			c.cgroup.Destroy()
+			c.recordAbort()
+		}
 		return nil, err
 	}
 	fail := func(err error) (*Instance, error) {

@@ -78,7 +78,9 @@ func markRunning(h *state.Handle, c *Container) error {
 		return err
 	}
 	h.State.Init = init
-	h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
+	if !c.opts.hold { // recorded already (recordCgroup)
+		h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
+	}
 	if c.opts.hold {
 		// saved before the child runs its steps, so that delete finds
 		// init and the cgroup even if create is killed halfway; Create
@@ -86,6 +88,21 @@ func markRunning(h *state.Handle, c *Container) error {
 		return h.Save()
 	}
 	return h.Transition(state.Running)
+}
+
+// recordCgroup records the sandbox's cgroup for removal, before any
+// process is in it.
+func (c *Container) recordCgroup() error {
+	if c.opts.Record == nil || c.cgroup == nil {
+		return nil
+	}
+	h, err := c.opts.Record.Store.Lock(c.id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
+	return h.Save()
 }
 
 // recordAbort removes the record of a sandbox that could not start.

@@ -1,0 +1,129 @@
+package oci
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nookrun/nook/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// leftCgroups lists the cgroup directories named name anywhere below
+// /sys/fs/cgroup (two levels: a v1 hierarchy, then the name, or a v2
+// parent), and those of a cgroupsPath.
+func leftCgroups(name, path string) []string {
+	var left []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/nook-" + name, "/sys/fs/cgroup/nook/" + name} {
+		m, _ := filepath.Glob(pat)
+		left = append(left, m...)
+	}
+	if path != "" {
+		m, _ := filepath.Glob("/sys/fs/cgroup/*" + path)
+		left = append(left, m...)
+		if _, err := os.Stat("/sys/fs/cgroup" + path); err == nil {
+			left = append(left, "/sys/fs/cgroup"+path)
+		}
+	}
+	return left
+}
+
+// A create whose container fails one of its steps (a mount of a file
+// system the kernel does not know) leaves no state, cgroup or process.
+func TestCreateFailsInChild(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	id := "fail-" + testutil.Mark(t)
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "300"}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "nosuchfs", Source: "none"})
+	})
+	errOut := nookFails(t, "--root", root, "create", "--bundle", b, id)
+	if !strings.Contains(errOut, "nosuchfs") {
+		t.Errorf("create: %s", errOut)
+	}
+	if l := leftCgroups(id, ""); len(l) > 0 {
+		t.Errorf("cgroups left: %v", l)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) > 0 && !(len(ents) == 1 && ents[0].Name() == ".names") {
+		t.Errorf("state left: %v", ents)
+	}
+}
+
+// nook create SIGKILLed halfway (while a createRuntime or prestart hook
+// runs: init made and waiting, the cgroup made, state recorded), then
+// delete --force: no state directory, cgroup (a cgroupsPath's parents
+// included), mount or process is left.
+func TestCreateSIGKILL(t *testing.T) {
+	oci(t)
+	for _, tc := range []struct {
+		name, hook, path string
+	}{
+		{"createRuntime", "createRuntime", ""},
+		{"prestart", "prestart", ""},
+		{"createRuntime-cgroupsPath", "createRuntime", "/kill-" + testutil.Mark(t) + "/ctr"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := stateRoot(t)
+			dir := t.TempDir()
+			ready := filepath.Join(dir, "ready")
+			// the hook says it runs, then outlives the test's patience
+			hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + ready + "; exec sleep 3"}}
+			b := bundle(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"sleep", "300"}
+				s.Linux.CgroupsPath = tc.path
+				s.Hooks = &specs.Hooks{}
+				if tc.hook == "prestart" {
+					s.Hooks.Prestart = []specs.Hook{hook}
+				} else {
+					s.Hooks.CreateRuntime = []specs.Hook{hook}
+				}
+			})
+			id := "kill-" + testutil.Mark(t)
+			cmd := testutil.Command(t, "--root", root, "create", "--bundle", b, id)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, err := os.Stat(ready); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatal("the hook did not run")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			st := stateOf(t, root, id)
+			if st.Pid <= 0 {
+				t.Fatalf("state after the kill: %+v", st)
+			}
+			if l := leftCgroups(id, tc.path); len(l) == 0 {
+				t.Errorf("no cgroup while created (test is wrong): %v", l)
+			}
+			nook(t, "--root", root, "delete", "--force", id)
+			if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+				t.Errorf("state directory left")
+			}
+			if l := leftCgroups(id, tc.path); len(l) > 0 {
+				t.Errorf("cgroups left: %v", l)
+			}
+			if tc.path != "" {
+				top := "/kill-" + testutil.Mark(t)
+				if m, _ := filepath.Glob("/sys/fs/cgroup/*" + top); len(m) > 0 {
+					t.Errorf("cgroupsPath parents left: %v", m)
+				}
+			}
+			if b, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/stat"); err == nil && !strings.Contains(string(b), ") Z") {
+				t.Errorf("init %d still runs", st.Pid)
+			}
+		})
+	}
+}
