@@ -146,8 +146,9 @@ func TestBadInput(t *testing.T) {
 		{name: "unified slash", r: &specs.LinuxResources{Unified: map[string]string{"../x": "1"}}, is: ErrInvalid, msg: "unified"},
 		{name: "cpuset 999", r: &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "999"}}, msg: `cgroups: cpuset cpus "999"`},
 		{name: "cpuset 999 besteffort", best: true, r: &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "999"}}, warning: `cpuset cpus "999"`},
-		{name: "unsupported field", r: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr[uint64](10)}}, is: ErrNotSupported, msg: "memory swappiness"},
-		{name: "unsupported field besteffort", best: true, r: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr[uint64](10)}}, warning: "memory swappiness"},
+		{name: "unsupported field", r: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](10)}}, is: ErrNotSupported, msg: "blockIO"},
+		{name: "unsupported field besteffort", best: true, r: &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: ptr[uint16](10)}}, warning: "blockIO"},
+		{name: "swappiness 101", r: &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr[uint64](101)}}, is: ErrInvalid, msg: "memory swappiness"},
 		// v1 only
 		{name: "unified on v1", r: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, is: ErrNotSupported, msg: "unified"},
 		{name: "unified on v1 besteffort", best: true, r: &specs.LinuxResources{Unified: map[string]string{"memory.high": "1000000"}}, warning: "unified"},

@@ -193,3 +193,38 @@ func TestPathV2OnHybridTree(t *testing.T) {
 		t.Errorf("parent %s left", uni+"/p-"+name)
 	}
 }
+
+// On v1 the memory settings beside the limit are written where the
+// kernel has them: the reservation, swappiness, the OOM killer's switch,
+// the kernel TCP limit (and the kernel limit, which kernels since 5.16
+// accept and ignore).
+func TestMemorySettingsV1(t *testing.T) {
+	requireRoot(t)
+	if m := DetectMode(); m != Legacy && m != Hybrid {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	r := &specs.LinuxResources{Memory: &specs.LinuxMemory{
+		Limit: ptr(int64(64 << 20)), Reservation: ptr(int64(32 << 20)), Swappiness: ptr(uint64(10)),
+		DisableOOMKiller: ptr(true), KernelTCP: ptr(int64(16 << 20)), Kernel: ptr(int64(48 << 20)),
+	}}
+	m := create(t, r, nil)
+	dir := m.ctrl["memory"]
+	for file, want := range map[string]string{
+		"memory.soft_limit_in_bytes":     "33554432",
+		"memory.swappiness":              "10",
+		"memory.kmem.tcp.limit_in_bytes": "16777216",
+	} {
+		if b, err := os.ReadFile(filepath.Join(dir, file)); err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("%s: %q %v, want %s", file, b, err, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "memory.oom_control")); !strings.Contains(string(b), "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control:\n%s", b)
+	}
+	if err := m.Update(&specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: ptr(uint64(30))}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "memory.swappiness")); strings.TrimSpace(string(b)) != "30" {
+		t.Errorf("swappiness after Update: %q", b)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -33,18 +34,23 @@ func (m *Manager) validate(r *specs.LinuxResources) error {
 			name string
 			set  bool
 		}
+		if s := mem.Swappiness; s != nil && *s > 100 {
+			return &LimitError{"memory swappiness", invalid("%d is outside [0, 100]", *s)}
+		}
+		// v1 has a file for each (memoryV1); v2 has memory.low for the
+		// reservation and nothing for the others
+		v2 := m.mode == Unified
 		for _, o := range []opt{
-			{"memory reservation", mem.Reservation != nil},
-			{"kernel memory limit", mem.Kernel != nil},
-			{"kernel TCP memory limit", mem.KernelTCP != nil},
-			{"memory swappiness", mem.Swappiness != nil},
-			{"memory disableOOMKiller", mem.DisableOOMKiller != nil && *mem.DisableOOMKiller},
+			{"kernel memory limit", v2 && mem.Kernel != nil},
+			{"kernel TCP memory limit", v2 && mem.KernelTCP != nil},
+			{"memory swappiness", v2 && mem.Swappiness != nil},
+			{"memory disableOOMKiller", v2 && mem.DisableOOMKiller != nil && *mem.DisableOOMKiller},
 			{"memory useHierarchy", mem.UseHierarchy != nil && !*mem.UseHierarchy},
 			// CheckBeforeUpdate only matters when a limit is lowered
 			// below the current usage, which a new cgroup has none of.
 		} {
 			if o.set {
-				if err := m.fail(o.name, notSupported("not implemented by nook")); err != nil {
+				if err := m.fail(o.name, notSupported("no such setting on cgroup v2")); err != nil {
 					return err
 				}
 			}
@@ -210,4 +216,45 @@ func swapUnenforceable(err error, unlimited bool, file string) error {
 		return nil
 	}
 	return notSupported("swap accounting not available (no %s)", file)
+}
+
+// memoryV1 applies the memory settings beside the limits on v1: the
+// reservation (memory.soft_limit_in_bytes), swappiness, the OOM killer's
+// switch (memory.oom_control), and the kernel and kernel TCP limits, which
+// the library leaves out. Kernels since 5.16 accept the kernel memory
+// limit and enforce nothing (their log says so): the write is made, as
+// the spec asks, and reads back as unlimited.
+func memoryV1(dir string, mem *specs.LinuxMemory) (string, error) {
+	res := &cgroups.Resources{MemorySwappiness: mem.Swappiness}
+	if mem.Reservation != nil {
+		res.MemoryReservation = *mem.Reservation
+	}
+	if mem.DisableOOMKiller != nil {
+		res.OomKillDisable = *mem.DisableOOMKiller
+	}
+	// the library's setter, with no limit or swap in res, writes only these
+	if err := (&fs.MemoryGroup{}).Set(dir, res); err != nil {
+		return "memory settings", err
+	}
+	for _, k := range []struct {
+		name, file string
+		v          *int64
+	}{
+		{"kernel memory limit", "memory.kmem.limit_in_bytes", mem.Kernel},
+		{"kernel TCP memory limit", "memory.kmem.tcp.limit_in_bytes", mem.KernelTCP},
+	} {
+		if k.v == nil {
+			continue
+		}
+		if err := cgroups.WriteFile(dir, k.file, strconv.FormatInt(*k.v, 10)); err != nil {
+			return k.name, err
+		}
+	}
+	return "memory settings", nil
+}
+
+// hasMemoryExtras reports whether mem has a setting memoryV1 applies.
+func hasMemoryExtras(mem *specs.LinuxMemory) bool {
+	return mem != nil && (mem.Reservation != nil || mem.Swappiness != nil || mem.Kernel != nil ||
+		mem.KernelTCP != nil || (mem.DisableOOMKiller != nil && *mem.DisableOOMKiller))
 }

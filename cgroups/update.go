@@ -46,6 +46,10 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 	if r.Pids != nil && r.Pids.Limit != nil {
 		pids = true
 	}
+	extras := hasMemoryExtras(r.Memory)
+	if extras && r.Memory.Reservation != nil {
+		res.MemoryReservation = *r.Memory.Reservation
+	}
 	if c := r.CPU; c != nil {
 		if c.Shares != nil {
 			res.CpuShares, cpu = *c.Shares, true
@@ -65,7 +69,7 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 			res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(res.CpuShares)
 			res.CpuShares = 0
 		}
-		for c, want := range map[string]bool{"memory": mem, "pids": pids, "cpu": cpu, "cpuset": cpuset} {
+		for c, want := range map[string]bool{"memory": mem || extras, "pids": pids, "cpu": cpu, "cpuset": cpuset} {
 			if want && m.ctrl[c] == "" {
 				return &LimitError{c, notSupported("%s controller not enabled for %s", c, m.dirs[0])}
 			}
@@ -109,6 +113,15 @@ func (m *Manager) Update(r *specs.LinuxResources) error {
 		}
 		if err := s.group.Set(dir, res); err != nil {
 			return fmt.Errorf("cgroups: update %s: %w", dir, err)
+		}
+	}
+	if extras {
+		dir := m.ctrl["memory"]
+		if dir == "" {
+			return &LimitError{"memory", notSupported("the sandbox was made without a memory cgroup")}
+		}
+		if name, err := memoryV1(dir, r.Memory); err != nil {
+			return &LimitError{name, err}
 		}
 	}
 	return nil

@@ -166,6 +166,13 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 			}
 		}
 	}
+	if hasMemoryExtras(r.Memory) {
+		if err := m.limitV1("memory settings", "memory", false, func(dir string) (string, error) {
+			return memoryV1(dir, r.Memory)
+		}); err != nil {
+			return err
+		}
+	}
 	if p := r.Pids; p != nil && p.Limit != nil {
 		if err := m.limitV1("pids limit", "pids", false, func(dir string) (string, error) {
 			return "pids limit", writePidsMax(dir, *p.Limit)

@@ -145,6 +145,11 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 			}
 		}
 	}
+	if mem := r.Memory; mem != nil && mem.Reservation != nil {
+		if err := limit("memory reservation", "memory", &cgroups.Resources{MemoryReservation: *mem.Reservation}); err != nil {
+			return err
+		}
+	}
 	if p := r.Pids; p != nil && p.Limit != nil {
 		if !enabled["pids"] {
 			if err := m.fail("pids limit", notSupported("pids controller not available: %v", why["pids"])); err != nil {

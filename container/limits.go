@@ -195,6 +195,12 @@ func memoryLimited(r *specs.LinuxResources) bool {
 var resourceFields = []struct{ limit, field string }{
 	{"memory+swap limit", "memory.swap"},
 	{"memory limit", "memory.limit"},
+	{"memory reservation", "memory.reservation"},
+	{"memory swappiness", "memory.swappiness"},
+	{"memory disableOOMKiller", "memory.disableOOMKiller"},
+	{"kernel memory limit", "memory.kernel"},
+	{"kernel TCP memory limit", "memory.kernelTCP"},
+	{"memory settings", "memory"},
 	{"pids limit", "pids.limit"},
 	{"cpu shares", "cpu.shares"},
 	{"cpu quota", "cpu.quota"},
