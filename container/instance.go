@@ -79,10 +79,14 @@ func (in *Instance) lockToSignal() (*state.Handle, error) {
 	in.State = h.State
 	if cur := h.State.Current(); !cur.CanKill() {
 		h.Close()
-		return nil, fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
+		return nil, fmt.Errorf("sandbox %s is %s: there is nothing to signal: %w", h.State.DisplayName(), cur, ErrStopped)
 	}
 	return h, nil
 }
+
+// ErrStopped is wrapped by the error of Signal and SignalAll for a
+// sandbox that has stopped (or was never created).
+var ErrStopped = errors.New("not running")
 
 // Signal sends sig to the sandbox's init (nook's init passes it on to the
 // command). It fails for a sandbox that is not created, running or
@@ -95,7 +99,7 @@ func (in *Instance) Signal(sig unix.Signal) error {
 	defer h.Close()
 	if err := h.State.Init.Signal(sig); err != nil {
 		if errors.Is(err, state.ErrGone) {
-			return fmt.Errorf("sandbox %s is stopped: there is nothing to signal", h.State.DisplayName())
+			return fmt.Errorf("sandbox %s is stopped: there is nothing to signal: %w", h.State.DisplayName(), ErrStopped)
 		}
 		return err
 	}

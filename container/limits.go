@@ -230,25 +230,42 @@ func fieldErr(field, format string, args ...any) error {
 }
 
 // allowSpecDevices adds to a device cgroup's rules an allow rule for each
-// node linux.devices creates, as runc does: a container is given the
-// devices its spec lists. Without rules of its own the cgroup restricts
+// node nook makes in the container's /dev: the default ones (null, zero,
+// full, random, urandom, tty, and the devpts's ptmx and ptys) and those
+// linux.devices lists, as runc does (its default allowed devices): a
+// spec that denies every device, as runc's and containerd's do, still
+// gets a usable /dev/null. Without rules of its own the cgroup restricts
 // nothing and r is returned as it is; otherwise a copy.
 func allowSpecDevices(r *specs.LinuxResources, devs []specs.LinuxDevice) *specs.LinuxResources {
-	if r == nil || len(r.Devices) == 0 || len(devs) == 0 {
+	if r == nil || len(r.Devices) == 0 {
 		return r
 	}
 	cp := *r
 	cp.Devices = slices.Clone(r.Devices)
+	allow := func(typ string, major, minor int64) {
+		rule := specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Access: "rwm"}
+		if minor >= 0 {
+			rule.Minor = &minor
+		}
+		cp.Devices = append(cp.Devices, rule)
+	}
+	for _, path := range defaultDevices {
+		var sb unix.Stat_t
+		if unix.Stat(path, &sb) == nil && sb.Mode&unix.S_IFMT == unix.S_IFCHR {
+			allow("c", int64(unix.Major(sb.Rdev)), int64(unix.Minor(sb.Rdev)))
+		}
+	}
+	allow("c", 5, 2)    // /dev/ptmx
+	allow("c", 136, -1) // /dev/pts/*
 	for _, d := range devs {
 		if d.Type == "" || d.Type == "p" {
 			continue // the host's node, or a FIFO, which no rule governs
 		}
-		major, minor := d.Major, d.Minor
 		typ := d.Type
 		if typ == "u" {
 			typ = "c"
 		}
-		cp.Devices = append(cp.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &major, Minor: &minor, Access: "rwm"})
+		allow(typ, d.Major, d.Minor)
 	}
 	return &cp
 }

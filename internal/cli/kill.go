@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -18,7 +19,9 @@ func newKillCmd() *cobra.Command {
 		Long: `Send SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM,
 as runc's kill) to the sandbox's init, which passes it on to the command.
 The signal goes to the process recorded, never to another that has since
-been given its PID. With --all it goes to every process of the sandbox.`,
+been given its PID. With --all it goes to every process of the sandbox.
+A sandbox that has stopped is left as it is, and that is no error (as
+crun): its command may have ended just before.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
@@ -37,9 +40,19 @@ been given its PID. With --all it goes to every process of the sandbox.`,
 				return notFound(err, args[0])
 			}
 			if all {
-				return in.SignalAll(sig)
+				err = in.SignalAll(sig)
+			} else {
+				err = in.Signal(sig)
 			}
-			return in.Signal(sig)
+			if errors.Is(err, container.ErrStopped) {
+				// the signal has no effect, as the runtime spec wants;
+				// no error either, as crun: a caller cannot tell a
+				// command that has just ended from one that runs
+				// (containerd and podman kill what may have exited,
+				// the conformance suite kills "true")
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process of the sandbox, not only its init")
