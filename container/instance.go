@@ -85,8 +85,9 @@ func (in *Instance) lockToSignal() (*state.Handle, error) {
 }
 
 // ErrStopped is wrapped by the error of Signal and SignalAll for a
-// sandbox that has stopped (or was never created).
-var ErrStopped = errors.New("not running")
+// sandbox that has stopped: the runtime spec wants an error, and its text
+// is runc's, which containerd's shim reads as "process already finished".
+var ErrStopped = errors.New("container not running")
 
 // Signal sends sig to the sandbox's init (nook's init passes it on to the
 // command). It fails for a sandbox that is not created, running or

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,8 +19,8 @@ func newKillCmd() *cobra.Command {
 as runc's kill) to the sandbox's init, which passes it on to the command.
 The signal goes to the process recorded, never to another that has since
 been given its PID. With --all it goes to every process of the sandbox.
-A sandbox that has stopped is left as it is, and that is no error (as
-crun): its command may have ended just before.`,
+A sandbox that has stopped is an error that says "container not running",
+as runc's (containerd's shim reads it as "process already finished").`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
@@ -43,14 +42,6 @@ crun): its command may have ended just before.`,
 				err = in.SignalAll(sig)
 			} else {
 				err = in.Signal(sig)
-			}
-			if errors.Is(err, container.ErrStopped) {
-				// the signal has no effect, as the runtime spec wants;
-				// no error either, as crun: a caller cannot tell a
-				// command that has just ended from one that runs
-				// (containerd and podman kill what may have exited,
-				// the conformance suite kills "true")
-				return nil
 			}
 			return err
 		},
