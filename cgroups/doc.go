@@ -42,6 +42,12 @@
 // requested limit needs is an error (or, with [Options.BestEffort], a warning
 // and the limit is dropped).
 //
+// An OCI linux.cgroupsPath ([Options.Path]) replaces that naming, as runc
+// reads it: an absolute path below each hierarchy's root, a relative one
+// below nook's own cgroup, systemd's "slice:prefix:name" refused (path.go).
+// The parents it lacks are made, recorded ([Manager.Parents]) and removed
+// with the sandbox when empty; those that existed are left alone.
+//
 // On pure v2 hosts a sandbox gets /sys/fs/cgroup/nook/<name>. The parent
 // /sys/fs/cgroup/nook is shared by all sandboxes of all nook processes: it is
 // created on first use, "+memory +pids +cpu" (and "+cpuset", or the
@@ -88,13 +94,16 @@
 //     process in the sandbox's cgroups: cgroup.kill on v2, and on v1
 //     freeze, SIGKILL every pid (through pidfds, so a recycled pid is never
 //     signalled), thaw, until the cgroups are empty.
+//     [Manager.Freeze] and [Manager.Thaw] stop and resume every process
+//     (pause, resume); [Manager.Update] changes limits in place (update).
 //  4. [Manager.Destroy] removes every directory in the order of
 //     [Manager.Paths], killing the remaining processes first if the cgroups
 //     are still populated and retrying briefly on EBUSY. It is idempotent and
 //     safe on a nil Manager; once it succeeded, later calls do nothing, even if
 //     a new sandbox with the same name exists by then.
 //
-// [Open] gives a Manager for an existing sandbox's cgroups (for example after
+// [OpenPaths] gives a Manager for the directories a sandbox's state
+// recorded; [Open] gives a Manager for an existing sandbox's cgroups (for example after
 // a crash), to inspect, kill or destroy them.
 //
 // The Manager owns exactly the directories listed by [Manager.Paths]; it never

@@ -144,7 +144,7 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 	if err := checkCommand(spec); err != nil {
 		return nil, err
 	}
-	pl, err := compile(spec, &c.opts)
+	pl, err := compile(id, spec, &c.opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,7 @@
 // Package container runs OCI runtime specs: it is the one start path that
-// `nook run` (its flags and its --bundle alike) and Go programs share. The
-// OCI runtime commands (create, start, state, kill, delete) do not exist
-// yet; they will sit on this same path.
+// `nook run` (its flags and its --bundle alike), the OCI runtime commands
+// (Create, Instance.Start, Pause, Resume, Update, Stats, Delete: runc's
+// command line) and Go programs share.
 //
 // A Container goes New (validate the spec and compile it, touching
 // nothing), Start (create the cgroup, the namespaces, the root file system
@@ -48,7 +48,10 @@
 //     mount outside it;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
-//  5. pivot_root, the old root detached; the root made read-only if asked.
+//  5. the createContainer hooks (a child of the child, in the container's
+//     namespaces, the host's paths still reachable); a shared or
+//     unbindable rootfsPropagation is applied after the next step;
+//     pivot_root, the old root detached; the root made read-only if asked.
 //     Where "/" cannot be pivoted (the initial ramfs of a machine that
 //     runs from its initramfs: the first mount of its namespace), or with
 //     Options.NoPivot, as runc's --no-pivot: the host's full proc and sys
@@ -63,8 +66,10 @@
 //     then groups, ids and capabilities; with no_new_privs, it is set
 //     and the filter loaded last, so that it never sees nook's own
 //     set-up calls;
-//  8. close every fd but 0-2 and the ones passed on; exec the command,
-//     as PID 1 or under nook's init.
+//  8. a held child (Create) waits for start's byte here; the
+//     startContainer hooks, inside the container; close every fd but 0-2
+//     and the ones passed on; exec the command, as PID 1 or under nook's
+//     init.
 //
 // # An overlay root
 //

@@ -19,7 +19,7 @@ func PlanListing(spec *specs.Spec, opts *Options) (string, error) {
 	if err := Validate(spec); err != nil {
 		return "", err
 	}
-	p, err := compile(spec, &o)
+	p, err := compile("", spec, &o)
 	if err != nil {
 		return "", err
 	}

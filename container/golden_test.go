@@ -52,6 +52,19 @@ func TestPlanGolden(t *testing.T) {
 				Linux:   &specs.Linux{Namespaces: ns("mount", "pid")},
 			}, nil
 		}, nil},
+		{"container-hooks", func() (*specs.Spec, error) {
+			five := 5
+			return &specs.Spec{
+				Process:     &specs.Process{Args: []string{"/bin/true"}},
+				Root:        &specs.Root{Path: rootfs},
+				Linux:       &specs.Linux{Namespaces: ns("mount", "pid"), RootfsPropagation: "shared"},
+				Annotations: map[string]string{"k": "v"},
+				Hooks: &specs.Hooks{
+					CreateContainer: []specs.Hook{{Path: "/usr/bin/hook", Args: []string{"hook", "create"}, Env: []string{"A=1"}, Timeout: &five}},
+					StartContainer:  []specs.Hook{{Path: "/bin/hook", Args: []string{"hook", "start"}}},
+				},
+			}, nil
+		}, nil},
 		{"oci-bundle", func() (*specs.Spec, error) {
 			return &specs.Spec{
 				Hostname: "box",

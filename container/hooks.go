@@ -4,30 +4,56 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// checkHooks refuses the hooks nook cannot run where the spec says they
-// run: createContainer and startContainer run in the container's mount
-// namespace, which nook does not enter for hooks.
-func checkHooks(h *specs.Hooks) error {
-	if h == nil {
+// compileHooks adds a step for each hook of the createContainer or
+// startContainer phase: they run in the container's namespaces, so the
+// child runs them (spawn.Hook), with the OCI state on stdin. The state's
+// pid is the child's own, as it sees it, which only the child knows;
+// the status is runc's: creating for createContainer, created for
+// startContainer. prefix is where the host's "/" is in the child at that
+// step, for createContainer's paths, which are the host's.
+func compileHooks(st *spawn.Plan, phase string, hooks []specs.Hook, id string, s *specs.Spec, o *Options, prefix string, start bool) error {
+	if len(hooks) == 0 {
 		return nil
 	}
-	if len(h.CreateContainer) > 0 {
-		return errors.New("hooks.createContainer: not supported (nook runs hooks on the host: createRuntime, prestart, poststart, poststop)")
+	status := specs.StateCreating
+	if start {
+		status = specs.StateCreated
 	}
-	if len(h.StartContainer) > 0 {
-		return errors.New("hooks.startContainer: not supported (nook runs hooks on the host: createRuntime, prestart, poststart, poststop)")
+	b, err := json.Marshal(specs.State{Version: specs.Version, ID: id, Status: status, Bundle: o.Bundle, Annotations: s.Annotations})
+	if err != nil {
+		return err
+	}
+	// the child closes it with the pid (no pid here: it is omitted)
+	state := strings.TrimSuffix(string(b), "}")
+	for i, h := range hooks {
+		field := fmt.Sprintf("hooks.%s[%d]", phase, i)
+		if !filepath.IsAbs(h.Path) {
+			return spec.FieldErrorf(field+".path", "%q is not absolute", h.Path)
+		}
+		var timeout uint32
+		if h.Timeout != nil {
+			if *h.Timeout <= 0 {
+				return spec.FieldErrorf(field+".timeout", "%d: want a positive number of seconds", *h.Timeout)
+			}
+			timeout = uint32(*h.Timeout)
+		}
+		st.Hook(spawn.Hook{Name: phase, Path: prefix + h.Path, Args: h.Args, Env: h.Env, State: state, Timeout: timeout, Start: start})
 	}
 	return nil
 }
+
 
 // runHooks runs each hook of a phase in order, on the host, with the
 // container's OCI state on its stdin, as the runtime spec says; the first

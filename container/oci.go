@@ -51,11 +51,6 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	if spec != nil && spec.Process != nil && spec.Process.Terminal && o.ConsoleSocket == "" {
 		return nil, fieldErr("process.terminal", "a console socket is needed to pass the terminal on (CreateOptions.ConsoleSocket)")
 	}
-	if spec != nil {
-		if err := checkHooks(spec.Hooks); err != nil {
-			return nil, err
-		}
-	}
 	var console *net.UnixConn
 	if o.ConsoleSocket != "" {
 		c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: o.ConsoleSocket, Net: "unix"})

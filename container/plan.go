@@ -32,7 +32,7 @@ type plan struct {
 // can be decided before clone is decided here, in Go, so the child only
 // makes system calls. The order of the steps is the order of the start
 // path in doc.go.
-func compile(s *specs.Spec, o *Options) (*plan, error) {
+func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 	p := &plan{}
 	st := &p.steps
 	lx := s.Linux
@@ -83,6 +83,14 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	st.Setsid()
+	if p.newUser && mapsRoot(lx.UIDMappings) && mapsRoot(lx.GIDMappings) {
+		// be the new user namespace's root from here on, as runc's init
+		// is: the child's credentials are still its creator's, and where
+		// the creator is not mapped (host root, mapped away) every file
+		// it made (a mount point in /dev) would fail with EOVERFLOW. The
+		// process's own user comes later, as always.
+		st.User(spawn.User{UID: 0, GID: 0, Groups: []uint32{}})
+	}
 	if p.newCgroup {
 		st.Unshare(unix.CLONE_NEWCGROUP)
 	}
@@ -193,6 +201,13 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 			st.Detach(m)
 		}
 	}
+	// createContainer: the environment made, before the pivot, in the
+	// container's namespaces; the path is the host's
+	if s.Hooks != nil {
+		if err := compileHooks(st, "createContainer", s.Hooks.CreateContainer, id, s, o, host, false); err != nil {
+			return nil, err
+		}
+	}
 	st.Pivot()
 	if late {
 		st.Propagation(uint64(prop))
@@ -233,6 +248,12 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	}
 	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups)); err != nil {
 		return nil, err
+	}
+	// startContainer: at start, in the container, before its command
+	if s.Hooks != nil {
+		if err := compileHooks(st, "startContainer", s.Hooks.StartContainer, id, s, o, "", true); err != nil {
+			return nil, err
+		}
 	}
 	st.Exec(o.Init)
 	if err := st.Err(); err != nil {
@@ -617,4 +638,14 @@ func RlimitNames() []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// mapsRoot reports whether an ID mapping maps ID 0 of the namespace.
+func mapsRoot(m []specs.LinuxIDMapping) bool {
+	for _, e := range m {
+		if e.ContainerID == 0 && e.Size > 0 {
+			return true
+		}
+	}
+	return false
 }

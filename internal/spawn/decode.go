@@ -94,6 +94,7 @@ func (Env) Op() Op          { return OpEnv }
 func (Exec) Op() Op         { return OpExec }
 func (Device) Op() Op       { return OpDevice }
 func (Overlay) Op() Op      { return OpOverlayRoot }
+func (Hook) Op() Op         { return OpHook }
 func (Rmdir) Op() Op        { return JanitorRmdir }
 func (Unlink) Op() Op       { return JanitorUnlink }
 func (Umount) Op() Op       { return JanitorUmount }
@@ -140,6 +141,16 @@ func (s Exec) String() string {
 		return "exec under init"
 	}
 	return "exec as pid 1"
+}
+func (h Hook) String() string {
+	s := "hook " + h.Name + " " + h.Path + " args=" + strconv.Quote(strings.Join(h.Args, " "))
+	if h.Timeout > 0 {
+		s += fmt.Sprintf(" timeout=%ds", h.Timeout)
+	}
+	if h.Start {
+		s += " at start"
+	}
+	return s
 }
 func (s Rmdir) String() string  { return "rmdir " + s.Path }
 func (s Unlink) String() string { return "unlink " + s.Path }
@@ -446,6 +457,17 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 	case OpDevice:
 		x := fixed[deviceRec](r)
 		return Device{Host: r.str(x.host), Path: r.str(x.path), Rdev: x.rdev, Mode: x.mode}
+	case OpHook:
+		x := fixed[hookRec](r)
+		h := Hook{Name: r.str(x.name), Path: r.str(x.path), State: r.str(x.state), Timeout: x.timeout, Start: x.start != 0}
+		split := func(b []byte) []string {
+			if len(b) == 0 {
+				return nil
+			}
+			return strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
+		}
+		h.Args, h.Env = split(r.blob(x.args)), split(r.blob(x.env))
+		return h
 	case OpOverlayRoot:
 		x := fixed[overlayRootRec](r)
 		o := Overlay{Path: r.str(x.path), Options: r.str(x.options), Scratch: r.str(x.scratch)}

@@ -104,6 +104,7 @@ var cRecords = map[Op][2]string{
 	OpOverlayRoot:  {"NOOK_OP_OVERLAY_ROOT", "nook_overlay_root"},
 	OpNoPivot:      {"NOOK_OP_NO_PIVOT", ""},
 	OpDetach:       {"NOOK_OP_DETACH", "nook_path"},
+	OpHook:         {"NOOK_OP_HOOK", "nook_hook"},
 }
 
 // TestLayoutMatchesC fails when Go and C disagree on anything they share:

@@ -45,6 +45,7 @@ const (
 	OpChroot                     // chroot to a directory, then chdir "/" (nsenter -r)
 	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
 	OpDetach                     // detach (or cover) a mount of the host's, before a NoPivot Pivot
+	OpHook                       // run a hook of the spec in the sandbox's namespaces and wait for it
 	opMax
 )
 
@@ -131,6 +132,15 @@ type (
 		path  ref
 		tmpfs uint32
 		pad   uint32
+	}
+	hookRec struct {
+		name    ref
+		path    ref
+		args    ref
+		env     ref
+		state   ref
+		timeout uint32
+		start   uint32
 	}
 	overlayRootRec struct {
 		path    ref
@@ -240,6 +250,7 @@ var records = [opMax]any{
 	OpOverlayRoot:  overlayRootRec{},
 	OpNoPivot:      noRec{},
 	OpDetach:       pathRec{},
+	OpHook:         hookRec{},
 }
 
 const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
@@ -618,4 +629,48 @@ func (c *Cleanup) Kill(dir string) { c.add(JanitorKill, dir) }
 func (c *Cleanup) add(op Op, path string) {
 	c.e.janitor = true
 	c.e.path(op, path)
+}
+
+// Hook is a hook of the OCI spec that the child runs in the sandbox's
+// namespaces (createContainer, startContainer), with the OCI state on
+// its stdin, and waits for: one that fails, or outlives its timeout
+// (killed then), fails the step.
+type Hook struct {
+	// Name is the hook's kind, for errors: "createContainer".
+	Name string
+	// Path is the program, as the child sees it at this step.
+	Path      string
+	Args, Env []string
+	// State is the OCI state as JSON, without its closing brace: the
+	// child adds its own pid (in its pid namespace, as runc's init
+	// fills it in), which nobody knows before the clone.
+	State string
+	// Timeout is in seconds; 0 for none.
+	Timeout uint32
+	// Start: wait for start's byte first (Config.Hold), as the
+	// startContainer hooks run at start.
+	Start bool
+}
+
+// Hook runs a hook of the spec in the sandbox.
+func (p *Plan) Hook(h Hook) {
+	s := p.e.begin(OpHook, unsafe.Sizeof(hookRec{}))
+	r := hookRec{name: s.str(h.Name), path: s.str(h.Path), timeout: h.Timeout}
+	if h.Start {
+		r.start = 1
+	}
+	list := func(l []string) []byte {
+		var b []byte
+		for _, v := range l {
+			if strings.IndexByte(v, 0) >= 0 {
+				p.e.fail(fmt.Errorf("spawn: hook %s: %q contains a NUL byte", h.Path, v))
+			}
+			b = append(append(b, v...), 0)
+		}
+		return b
+	}
+	r.args = s.blob(list(h.Args))
+	r.env = s.blob(list(h.Env))
+	r.state = s.str(h.State)
+	end(s, &r)
 }

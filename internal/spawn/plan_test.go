@@ -32,6 +32,8 @@ func fullPlan() (*Plan, []Step) {
 		Symlink{"/proc/self/fd", "/dev/fd"},
 		Mask{"/proc/kcore"},
 		Readonly{"/proc/sys"},
+		Hook{Name: "createContainer", Path: "/bin/sh", Args: []string{"sh", "-c", "true"}, Env: []string{"A=1"},
+			State: `{"id":"x"`, Timeout: 5},
 		Pivot{},
 		RootReadonly{},
 		TTY{Rows: 24, Cols: 80},
@@ -44,6 +46,7 @@ func fullPlan() (*Plan, []Step) {
 		User{UID: 0, GID: 0, Groups: []uint32{}},
 		NoNewPrivs{},
 		Seccomp{make([]byte, 16), 1},
+		Hook{Name: "startContainer", Path: "/hook", State: `{"id":"x"`, Start: true},
 		Env{"PATH=/bin"},
 		Arg{"/bin/sh"},
 		Arg{""},
@@ -112,6 +115,8 @@ func fullPlan() (*Plan, []Step) {
 			p.Arg(s.Arg)
 		case Exec:
 			p.Exec(s.Init)
+		case Hook:
+			p.Hook(s)
 		default:
 			panic(s)
 		}

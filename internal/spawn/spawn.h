@@ -67,6 +67,7 @@ enum nook_op {
 	NOOK_OP_CHROOT,		// nook_path
 	NOOK_OP_NO_PIVOT,	// -
 	NOOK_OP_DETACH,		// nook_path (a host path)
+	NOOK_OP_HOOK,		// nook_hook
 	NOOK_OP_MAX
 };
 
@@ -200,6 +201,19 @@ struct nook_tty {
 struct nook_exec {
 	uint32_t init; // 1: nook's init is PID 1, the command its child
 	uint32_t pad;
+};
+
+// A hook of the spec that runs in the container's namespaces, as a child
+// of the child: createContainer before the pivot, startContainer once
+// start's byte came (the first such step waits for it).
+struct nook_hook {
+	struct nook_ref name;  // createContainer or startContainer, for errors
+	struct nook_ref path;  // as the child sees it at that step
+	struct nook_ref args;  // blob: argv, each NUL-terminated
+	struct nook_ref env;   // blob: NAME=VALUE, each NUL-terminated
+	struct nook_ref state; // the OCI state as JSON without its closing brace: the child adds ,"pid":N} with its own pid
+	uint32_t timeout;      // seconds; 0: none
+	uint32_t start;        // 1: wait for start's byte first (a held child)
 };
 
 // The fixed size of each step's record, indexed by op (the interpreter

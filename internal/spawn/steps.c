@@ -47,6 +47,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_OVERLAY_ROOT] = sizeof(struct nook_overlay_root),
 	[NOOK_OP_NO_PIVOT] = 0,
 	[NOOK_OP_DETACH] = sizeof(struct nook_path),
+	[NOOK_OP_HOOK] = sizeof(struct nook_hook),
 };
 
 // --- error reporting --------------------------------------------------------
@@ -765,6 +766,125 @@ static void setup_fds(struct nook_spawn *s) {
 	close_range(lo, ~0U, 0);
 }
 
+// hold: a held child (create) has run every step it can before start:
+// it tells the creator (EOF on the error pipe) and waits for start's byte.
+// Once.
+static void hold(struct nook_spawn *s) {
+	if (s->hold_fd < 0) return;
+	close(s->err_fd);
+	s->err_fd = -1;
+	char b;
+	ssize_t n;
+	do
+		n = read(s->hold_fd, &b, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) _exit(NOOK_EXIT_SETUP);
+	close(s->hold_fd);
+	s->hold_fd = -1;
+}
+
+// utoa writes v in decimal at dst (room for 11 digits), NUL-terminated.
+static char *utoa(char *dst, unsigned v) {
+	char tmp[12];
+	int n = 0;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 11);
+	for (int i = 0; i < n; i++) dst[i] = tmp[n - 1 - i];
+	dst[n] = 0;
+	return dst;
+}
+
+// the most arguments, and environment entries, of a hook: its lists are
+// on the child's stack
+#define HOOK_MAXLIST 256
+
+// a hook's process, between its clone and its exec
+struct hook_run {
+	const char *path;
+	char **argv, **envp;
+	int in; // the read end of the state's pipe
+};
+
+static int hook_main(void *arg) {
+	struct hook_run *h = arg;
+	ksigset none = 0;
+	if (dup2(h->in, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(h->path, h->argv, h->envp);
+	_exit(errno == ENOENT ? NOOK_EXIT_NOTFOUND : NOOK_EXIT_NOEXEC);
+}
+
+// split_list points out[] at the NUL-terminated strings of blob x of
+// the record being run (no copy: execve only reads them).
+static int split_list(struct child *c, const struct rec *r, const char *what, struct nook_ref x, char **out) {
+	const char *b = (const char *)r->b + x.off;
+	if ((uint64_t)x.off + x.len > r->size || (x.len > 0 && b[x.len - 1] != 0))
+		FAIL(c, EINVAL, "malformed spawn plan: a list outside its step");
+	int n = 0;
+	for (uint32_t i = 0; i < x.len;) {
+		if (n == HOOK_MAXLIST - 1) FAIL(c, E2BIG, "hook with too many", what);
+		out[n++] = (char *)(b + i);
+		i += (uint32_t)strlen(b + i) + 1;
+	}
+	out[n] = NULL;
+	return n;
+}
+
+// do_hook runs a createContainer or startContainer hook, as runc's init
+// does in the container's namespaces: the OCI state on its stdin (with
+// our pid, as we see it), its output ours, and waits for it, for at most
+// its timeout. It shares our memory until its exec, as the command does
+// (init.c), so nothing is copied.
+static void do_hook(struct child *c, const struct rec *r) {
+	const struct nook_hook *hk = nook_fixed(r);
+	const char *name = S(hk->name), *path = S(hk->path);
+	char *argv[HOOK_MAXLIST], *envp[HOOK_MAXLIST];
+	if (split_list(c, r, "arguments", hk->args, argv) == 0) {
+		argv[0] = (char *)path;
+		argv[1] = NULL;
+	}
+	split_list(c, r, "environment variables", hk->env, envp);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) FAIL(c, errno, name, "hook", path, "(pipe)");
+	char st[32], num[12];
+	size_t n = cat(st, 0, sizeof st, ",\"pid\":");
+	n = cat(st, n, sizeof st, utoa(num, (unsigned)getpid()));
+	n = cat(st, n, sizeof st, "}");
+	// a state is far smaller than a pipe's buffer: written before the
+	// hook runs, so that a hook that never reads cannot block us
+	if (write(p[1], S(hk->state), hk->state.len) != (ssize_t)hk->state.len || write(p[1], st, n) != (ssize_t)n)
+		FAIL(c, errno, name, "hook", path, "(write the state)");
+	close(p[1]);
+	struct hook_run h = {path, argv, envp, p[0]};
+	static const size_t stack_size = 64 * 1024;
+	char stack[stack_size] __attribute__((aligned(16)));
+	long pid = nook_clone(CLONE_VM | CLONE_VFORK | SIGCHLD, stack + stack_size, hook_main, &h);
+	close(p[0]);
+	if (pid < 0) FAIL(c, (int)-pid, name, "hook", path);
+	int pfd = pidfd_open((pid_t)pid, 0);
+	if (pfd >= 0 && hk->timeout > 0) {
+		struct pollfd pf = {.fd = pfd, .events = POLLIN};
+		int left = (int)hk->timeout * 1000, rc;
+		do
+			rc = poll(&pf, 1, left);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0) {
+			kill((pid_t)pid, SIGKILL);
+			waitpid((pid_t)pid, NULL, 0);
+			FAIL(c, ETIMEDOUT, name, "hook", path);
+		}
+	}
+	if (pfd >= 0) close(pfd);
+	int ws;
+	while (waitpid((pid_t)pid, &ws, 0) < 0)
+		if (errno != EINTR) FAIL(c, errno, name, "hook", path, "(wait)");
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return;
+	char num2[12];
+	if (WIFEXITED(ws)) FAIL(c, 0, name, "hook", path, "failed: exit status", utoa(num2, (unsigned)WEXITSTATUS(ws)));
+	FAIL(c, 0, name, "hook", path, "failed: killed by signal", utoa(num2, (unsigned)WTERMSIG(ws)));
+}
+
 void nook_child_main(struct nook_spawn *s) {
 	// not zeroed as a whole: its argv and envp arrays are 64 KiB, and
 	// each page touched on a fresh stack is a page fault. nook_exec ends
@@ -807,16 +927,6 @@ void nook_child_main(struct nook_spawn *s) {
 	// sandbox (CVE-2019-5736). The command's exec makes it dumpable
 	// again, as usual.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	// in a new user namespace, be its root from the first step on, as
-	// runc's init is: our credentials are still the creator's, and where
-	// the creator's uid is not mapped (host root, mapped away) every file
-	// we made (a mount point in /dev) would fail with EOVERFLOW. Where 0
-	// is not mapped (EINVAL) we stay who we were; the process's own user
-	// is set by its step later either way.
-	if (s->clone_flags & CLONE_NEWUSER) {
-		if (syscall(SYS_setresgid, 0, 0, 0) < 0 && errno != EINVAL) FAIL(c, errno, "setgid 0 in the new user namespace");
-		if (syscall(SYS_setresuid, 0, 0, 0) < 0 && errno != EINVAL) FAIL(c, errno, "setuid 0 in the new user namespace");
-	}
 
 	size_t off = 0;
 	struct rec rs, *r = &rs;
@@ -929,21 +1039,12 @@ void nook_child_main(struct nook_spawn *s) {
 			if (c->envc >= NOOK_MAXARGV) FAIL(c, E2BIG, "too many environment variables");
 			c->envp[c->envc++] = S(((const struct nook_path *)f)->path);
 			break;
+		case NOOK_OP_HOOK:
+			if (((const struct nook_hook *)f)->start) hold(s);
+			do_hook(c, r);
+			break;
 		case NOOK_OP_EXEC:
-			if (s->hold_fd >= 0) {
-				// every step ran: tell the creator (EOF on the error
-				// pipe), then wait for start's byte
-				close(s->err_fd);
-				s->err_fd = -1;
-				char b;
-				ssize_t n;
-				do
-					n = read(s->hold_fd, &b, 1);
-				while (n < 0 && errno == EINTR);
-				if (n != 1) _exit(NOOK_EXIT_SETUP);
-				close(s->hold_fd);
-				s->hold_fd = -1;
-			}
+			hold(s);
 			nook_exec(c, (int)((const struct nook_exec *)f)->init);
 		case NOOK_OP_MAX:
 			break;

@@ -34,6 +34,7 @@
 #include <linux/magic.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
+#include <linux/poll.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
 #include <linux/sched.h>
@@ -158,6 +159,10 @@ static inline int setrlimit(int res, const struct rlimit64 *r) { return (int)SYS
 static inline int execve(const char *p, char *const *argv, char *const *envp) { return (int)SYS3(__NR_execve, p, argv, envp); }
 static inline int kill(pid_t pid, int sig) { return (int)SYS2(__NR_kill, pid, sig); }
 static inline pid_t waitpid(pid_t pid, int *st, int flags) { return (pid_t)SYS4(__NR_wait4, pid, st, flags, 0); }
+static inline pid_t getpid(void) { return (pid_t)SYS0(__NR_getpid); }
+static inline int pipe2(int *fds, int flags) { return (int)SYS2(__NR_pipe2, fds, flags); }
+static inline int pidfd_open(pid_t pid, unsigned flags) { return (int)SYS2(__NR_pidfd_open, pid, flags); }
+static inline int poll(struct pollfd *fds, unsigned n, int ms) { return (int)SYS3(__NR_poll, fds, n, ms); }
 
 // --- sockets (the few constants the UAPI headers leave to libc) ---------------
 

@@ -1,0 +1,137 @@
+package oci
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nookrun/nook/internal/testutil"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// createContainer hooks run during create in the container's namespaces
+// (its mount namespace, host name) before the pivot, so their path and
+// what they write are the host's; startContainer hooks run at start,
+// inside the container (its root), before the command. Both get the OCI
+// state on stdin, as runc gives it: creating and created, with the pid
+// the container sees.
+func TestContainerHooks(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	dir := t.TempDir()
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "300"}
+		s.Hostname = "hooked"
+		s.Hooks = &specs.Hooks{
+			CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+				"cat > " + dir + "/cc.json; readlink /proc/self/ns/mnt > " + dir + "/cc.mnt; hostname > " + dir + "/cc.host"}}},
+			StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > /dev/shm/sc.json; echo $HOOKVAR > /dev/shm/sc.env"},
+				Env: []string{"HOOKVAR=from-spec"}}},
+		}
+	})
+	id := "chooks-" + testutil.Mark(t)
+	nook(t, "--root", root, "create", "--bundle", b, id)
+	t.Cleanup(func() { testutil.Run(t, "--root", root, "delete", "--force", id) })
+	pid := stateOf(t, root, id).Pid
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(read(dir+"/cc.json")), &st); err != nil || st.ID != id || st.Status != "creating" || st.Pid <= 0 || st.Bundle != b {
+		t.Errorf("createContainer's state: %v %+v", err, st)
+	}
+	mnt, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+	if got := read(dir + "/cc.mnt"); got != mnt {
+		t.Errorf("createContainer ran in mount namespace %s, the container's is %s", got, mnt)
+	}
+	if got := read(dir + "/cc.host"); got != "hooked" {
+		t.Errorf("createContainer's host name %q", got)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid) + "/root/dev/shm/sc.json"); err == nil {
+		t.Errorf("startContainer ran before start")
+	}
+	nook(t, "--root", root, "start", id)
+	waitStatus(t, root, id, "running")
+	inside := "/proc/" + strconv.Itoa(pid) + "/root/dev/shm/"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(inside + "sc.env"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("startContainer did not run")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := json.Unmarshal([]byte(read(inside+"sc.json")), &st); err != nil || st.ID != id || st.Status != "created" || st.Pid <= 0 {
+		t.Errorf("startContainer's state: %v %+v", err, st)
+	}
+	if got := read(inside + "sc.env"); got != "from-spec" {
+		t.Errorf("startContainer's environment: %q", got)
+	}
+	nook(t, "--root", root, "delete", "--force", id)
+}
+
+// A createContainer hook that fails fails create, naming the hook, and
+// leaves nothing; one that outlives its timeout is killed and fails it
+// too. A startContainer hook that fails ends the container before its
+// command.
+func TestContainerHooksFail(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	one := 1
+	for _, tc := range []struct {
+		name string
+		hook specs.Hook
+		want string
+	}{
+		{"exit", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}}, "exit status 3"},
+		{"timeout", specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 30"}, Timeout: &one}, "timed out"},
+		{"missing", specs.Hook{Path: "/no/such/hook"}, "exit status 127"},
+	} {
+		b := bundle(t, func(s *specs.Spec) {
+			s.Process.Args = []string{"sleep", "300"}
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{tc.hook}}
+		})
+		id := "chf-" + tc.name + "-" + testutil.Mark(t)
+		errOut := nookFails(t, "--root", root, "create", "--bundle", b, id)
+		if !strings.Contains(errOut, "createContainer hook") || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%s: %s", tc.name, errOut)
+		}
+		if l := leftCgroups(id, ""); len(l) > 0 {
+			t.Errorf("%s: cgroups left: %v", tc.name, l)
+		}
+	}
+
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "touch /dev/shm/ran; exec sleep 300"}
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 4"}}}}
+	})
+	id := "chf-start-" + testutil.Mark(t)
+	errFile := filepath.Join(t.TempDir(), "err")
+	f, err := os.Create(errFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := testutil.Command(t, "--root", root, "create", "--bundle", b, id)
+	cmd.Stderr = f
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { testutil.Run(t, "--root", root, "delete", "--force", id) })
+	nook(t, "--root", root, "start", id)
+	waitStatus(t, root, id, "stopped")
+	if b, _ := os.ReadFile(errFile); !strings.Contains(string(b), "startContainer hook") {
+		t.Errorf("the container's stderr: %q", b)
+	}
+	nook(t, "--root", root, "delete", id)
+}
