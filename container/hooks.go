@@ -54,7 +54,6 @@ func compileHooks(st *spawn.Plan, phase string, hooks []specs.Hook, id string, s
 	return nil
 }
 
-
 // runHooks runs each hook of a phase in order, on the host, with the
 // container's OCI state on its stdin, as the runtime spec says; the first
 // failure stops the phase and names the hook.
