@@ -451,7 +451,7 @@ func newFeaturesCmd() *cobra.Command {
 			f := features.Features{
 				OCIVersionMin: "1.0.0",
 				OCIVersionMax: specs.Version,
-				Hooks:         []string{},
+				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 				Linux: &features.Linux{
 					Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 					Capabilities: caps.All(),
