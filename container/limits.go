@@ -230,14 +230,12 @@ func fieldErr(field, format string, args ...any) error {
 }
 
 // allowSpecDevices adds to a device cgroup's rules an allow rule for each
-// node nook makes in the container's /dev: the default ones (null, zero,
-// full, random, urandom, tty, and the devpts's ptmx and ptys) and those
-// linux.devices lists, as runc does (its default allowed devices): a
-// spec that denies every device, as runc's and containerd's do, still
-// gets a usable /dev/null. Without rules of its own the cgroup restricts
-// nothing and r is returned as it is; otherwise a copy.
+// node linux.devices makes, as runc does: a container is given the
+// devices its spec lists, even where its rules deny every device. Without
+// rules of its own the cgroup restricts nothing and r is returned as it
+// is; otherwise a copy.
 func allowSpecDevices(r *specs.LinuxResources, devs []specs.LinuxDevice) *specs.LinuxResources {
-	if r == nil || len(r.Devices) == 0 {
+	if r == nil || len(r.Devices) == 0 || len(devs) == 0 {
 		return r
 	}
 	cp := *r
@@ -249,14 +247,6 @@ func allowSpecDevices(r *specs.LinuxResources, devs []specs.LinuxDevice) *specs.
 		}
 		cp.Devices = append(cp.Devices, rule)
 	}
-	for _, path := range defaultDevices {
-		var sb unix.Stat_t
-		if unix.Stat(path, &sb) == nil && sb.Mode&unix.S_IFMT == unix.S_IFCHR {
-			allow("c", int64(unix.Major(sb.Rdev)), int64(unix.Minor(sb.Rdev)))
-		}
-	}
-	allow("c", 5, 2)    // /dev/ptmx
-	allow("c", 136, -1) // /dev/pts/*
 	for _, d := range devs {
 		if d.Type == "" || d.Type == "p" {
 			continue // the host's node, or a FIFO, which no rule governs

@@ -18,9 +18,7 @@ func newKillCmd() *cobra.Command {
 		Long: `Send SIGNAL (a name such as TERM or SIGKILL, or a number; default TERM,
 as runc's kill) to the sandbox's init, which passes it on to the command.
 The signal goes to the process recorded, never to another that has since
-been given its PID. With --all it goes to every process of the sandbox.
-A sandbox that has stopped is an error that says "container not running",
-as runc's (containerd's shim reads it as "process already finished").`,
+been given its PID. With --all it goes to every process of the sandbox.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
@@ -39,11 +37,9 @@ as runc's (containerd's shim reads it as "process already finished").`,
 				return notFound(err, args[0])
 			}
 			if all {
-				err = in.SignalAll(sig)
-			} else {
-				err = in.Signal(sig)
+				return in.SignalAll(sig)
 			}
-			return err
+			return in.Signal(sig)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "signal every process of the sandbox, not only its init")
