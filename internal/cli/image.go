@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nookrun/nook/image"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -72,7 +71,7 @@ stdout.`,
 			}
 			po := &image.PullOptions{}
 			if platform != "" {
-				if po.Platform, err = v1.ParsePlatform(platform); err != nil {
+				if po.Platform, err = image.ParsePlatform(platform); err != nil {
 					return usageError{fmt.Errorf("--platform %q: %w", platform, err)}
 				}
 			}
