@@ -57,7 +57,8 @@ func newImagePullCmd(o *imageOptions) *cobra.Command {
 with the registry v2 protocol, for linux on this machine's architecture.
 Credentials come from the docker config file ($DOCKER_CONFIG/config.json
 or ~/.docker/config.json, and its credential helpers). Registries on
-loopback and private addresses are spoken to over plain HTTP.
+loopback and private addresses are spoken to over plain HTTP. Layers
+compressed with zstd are decompressed by the zstd program.
 
 Progress (per layer: bytes and rate) goes to stderr; the image's ID to
 stdout.`,
