@@ -634,7 +634,7 @@ func TestPullPicksThePlatform(t *testing.T) {
 		t.Errorf("Get by the index's digest: %v %v", got, err)
 	}
 	// another platform, asked for
-	img, err = s.Pull(context.Background(), ref.String(), &image.PullOptions{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}})
+	img, err = s.Pull(context.Background(), ref.String(), &image.PullOptions{Platform: &image.Platform{OS: "linux", Architecture: "s390x"}})
 	if err != nil {
 		t.Fatal(err)
 	}

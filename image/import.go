@@ -11,11 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // Annotations that name an image in an OCI layout's index.
@@ -151,28 +146,76 @@ func extractArchive(src, dir string, limits Limits) error {
 	}
 }
 
+// layout is an OCI image layout directory: oci-layout, index.json, and
+// blobs/ALG/HEX.
+type layout struct{ dir string }
+
+func (l layout) blobPath(digest string) (string, error) {
+	if err := checkDigest(digest); err != nil {
+		return "", err
+	}
+	alg, hex, _ := strings.Cut(digest, ":")
+	return filepath.Join(l.dir, "blobs", alg, hex), nil
+}
+
+func (l layout) open(_ context.Context, d Descriptor) (io.ReadCloser, error) {
+	p, err := l.blobPath(d.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(p)
+}
+
+// document reads a manifest or index, checked against its digest.
+func (l layout) document(d Descriptor) ([]byte, error) {
+	rc, err := l.open(context.Background(), d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxDocument {
+		return nil, fmt.Errorf("%s: larger than %d bytes", d.Digest, maxDocument)
+	}
+	if got := digestOf(b); got != d.Digest {
+		return nil, fmt.Errorf("%s: digest mismatch: the blob is %s (corrupt or tampered with)", d.Digest, got)
+	}
+	return b, nil
+}
+
 func (s *Store) importLayout(ctx context.Context, dir, rename string, o *PullOptions) ([]*Image, error) {
-	p, err := layout.FromPath(dir)
+	l := layout{dir: dir}
+	var marker struct {
+		Version string `json:"imageLayoutVersion"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "oci-layout")); err != nil {
+		return nil, fmt.Errorf("import %s: not an OCI layout: %w", dir, err)
+	} else if err := json.Unmarshal(b, &marker); err != nil || marker.Version == "" {
+		return nil, fmt.Errorf("import %s: not an OCI layout: oci-layout has no imageLayoutVersion", dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "index.json"))
 	if err != nil {
 		return nil, fmt.Errorf("import %s: not an OCI layout: %w", dir, err)
 	}
-	ii, err := p.ImageIndex()
+	top, err := parseIndex(b)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", dir, err)
+		return nil, fmt.Errorf("import %s: index.json: %w", dir, err)
 	}
 	type found struct {
-		img  v1.Image
-		name string
+		manifest []byte
+		name     string
 	}
 	var imgs []found
 	plat := o.platform()
-	var walk func(ii v1.ImageIndex, nameHint string) error
-	walk = func(ii v1.ImageIndex, nameHint string) error {
-		im, err := ii.IndexManifest()
-		if err != nil {
-			return err
+	var walk func(ix *Index, nameHint string, depth int) error
+	walk = func(ix *Index, nameHint string, depth int) error {
+		if depth > 4 {
+			return errors.New("indexes nested more than 4 deep")
 		}
-		for _, d := range im.Manifests {
+		for _, d := range ix.Manifests {
 			n := nameHint
 			if v := d.Annotations[annotationContainerdName]; v != "" {
 				n = v
@@ -180,28 +223,32 @@ func (s *Store) importLayout(ctx context.Context, dir, rename string, o *PullOpt
 				n = v
 			}
 			switch {
-			case d.MediaType.IsIndex():
-				child, err := ii.ImageIndex(d.Digest)
+			case isIndex(d.MediaType):
+				b, err := l.document(d)
 				if err != nil {
 					return err
 				}
-				if err := walk(child, n); err != nil {
+				child, err := parseIndex(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", d.Digest, err)
+				}
+				if err := walk(child, n, depth+1); err != nil {
 					return err
 				}
-			case d.MediaType.IsImage():
-				if d.Platform != nil && !d.Platform.Satisfies(plat) {
+			case isManifest(d.MediaType):
+				if d.Platform != nil && !d.Platform.satisfies(plat) {
 					continue
 				}
-				img, err := ii.Image(d.Digest)
+				b, err := l.document(d)
 				if err != nil {
 					return err
 				}
-				imgs = append(imgs, found{img, n})
+				imgs = append(imgs, found{b, n})
 			}
 		}
 		return nil
 	}
-	if err := walk(ii, ""); err != nil {
+	if err := walk(top, "", 0); err != nil {
 		return nil, fmt.Errorf("import %s: %w", dir, err)
 	}
 	if len(imgs) == 0 {
@@ -224,7 +271,7 @@ func (s *Store) importLayout(ctx context.Context, dir, rename string, o *PullOpt
 			}
 			names = []string{nn}
 		}
-		img, err := s.add(ctx, dir, f.img, names, nil, true, o)
+		img, err := s.add(ctx, dir, &source{manifest: f.manifest, open: l.open, sent: true}, names, nil, o)
 		if err != nil {
 			return out, err
 		}
@@ -237,11 +284,14 @@ func (s *Store) importLayout(ctx context.Context, dir, rename string, o *PullOpt
 // a bare tag as umoci writes it ("busybox" stays "busybox", which
 // normalises to docker.io/library/busybox:latest).
 func layoutName(n string) (string, error) {
-	t, err := name.NewTag(n)
+	r, err := ParseReference(n)
 	if err != nil {
-		return "", fmt.Errorf("image name %q: %w", n, err)
+		return "", err
 	}
-	return t.Name(), nil
+	if r.Digest != "" {
+		return "", fmt.Errorf("image name %q: a name takes a tag, not a digest", n)
+	}
+	return r.Name(), nil
 }
 
 // dockerManifest is one entry of a docker-save manifest.json.
@@ -252,13 +302,12 @@ type dockerManifest struct {
 }
 
 func (s *Store) importDocker(ctx context.Context, src, rename string, o *PullOptions) ([]*Image, error) {
-	opener := func() (io.ReadCloser, error) { return os.Open(src) }
-	rc, err := extractFile(src, "manifest.json")
+	rc, _, err := extractFile(src, "manifest.json")
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", src, err)
 	}
 	var ms []dockerManifest
-	err = json.NewDecoder(io.LimitReader(rc, 16<<20)).Decode(&ms)
+	err = json.NewDecoder(io.LimitReader(rc, maxDocument)).Decode(&ms)
 	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("import %s: manifest.json: %w", src, err)
@@ -271,36 +320,32 @@ func (s *Store) importDocker(ctx context.Context, src, rename string, o *PullOpt
 	}
 	var out []*Image
 	for i, m := range ms {
-		var tag *name.Tag
 		var names []string
 		for _, rt := range m.RepoTags {
-			t, err := name.NewTag(rt)
+			n, err := layoutName(rt)
 			if err != nil {
-				return out, fmt.Errorf("import %s: RepoTags %q: %w", src, rt, err)
+				return out, fmt.Errorf("import %s: RepoTags: %w", src, err)
 			}
-			names = append(names, t.Name())
-			if tag == nil {
-				tag = &t
-			}
+			names = append(names, n)
 		}
 		if rename != "" {
-			t, err := name.NewTag(rename)
+			n, err := layoutName(rename)
 			if err != nil {
-				return out, fmt.Errorf("image name %q: %w", rename, err)
+				return out, err
 			}
-			names = []string{t.Name()}
+			names = []string{n}
 		}
-		if tag == nil && len(ms) > 1 {
+		if len(names) == 0 && len(ms) > 1 {
 			return out, fmt.Errorf("import %s: image %d has no RepoTags, and there are several", src, i+1)
 		}
-		img, err := tarball.Image(opener, tag)
+		source, err := dockerSource(src, m)
 		if err != nil {
 			return out, fmt.Errorf("import %s: %w", src, err)
 		}
 		// the archive stores layers uncompressed; compressing them only
 		// to check a digest would be wasted work: the config's diff IDs
 		// are checked instead
-		rec, err := s.add(ctx, src, img, names, nil, false, o)
+		rec, err := s.add(ctx, src, source, names, nil, o)
 		if err != nil {
 			return out, err
 		}
@@ -309,27 +354,103 @@ func (s *Store) importDocker(ctx context.Context, src, rename string, o *PullOpt
 	return out, nil
 }
 
-// extractFile opens one file of a tar archive.
-func extractFile(src, want string) (io.ReadCloser, error) {
-	f, err := os.Open(src)
+// dockerSource makes an image of one entry of a docker-save tarball: a
+// manifest nook writes itself (the format has none), listing the layers
+// as stored, by their diff IDs, and the config by the digest of its
+// bytes.
+func dockerSource(src string, m dockerManifest) (*source, error) {
+	rc, _, err := extractFile(src, m.Config)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", m.Config, err)
+	}
+	rawConfig, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
+	rc.Close()
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", m.Config, err)
+	}
+	if len(rawConfig) > maxDocument {
+		return nil, fmt.Errorf("config %s: larger than %d bytes", m.Config, maxDocument)
+	}
+	cfg, err := parseConfig(rawConfig)
 	if err != nil {
 		return nil, err
 	}
-	tr := tar.NewReader(f)
-	for {
-		hdr, err := tr.Next()
-		if err != nil {
-			f.Close()
-			if errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("no %s in it", want)
-			}
-			return nil, err
-		}
-		if path.Clean(strings.TrimPrefix(hdr.Name, "./")) == want {
-			return struct {
-				io.Reader
-				io.Closer
-			}{tr, f}, nil
-		}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("manifest.json lists %d layers, the config %d diff IDs", len(m.Layers), len(cfg.RootFS.DiffIDs))
 	}
+	man := Manifest{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeDockerManifest,
+		Config:        Descriptor{MediaType: MediaTypeDockerConfig, Digest: digestOf(rawConfig), Size: int64(len(rawConfig))},
+	}
+	files := map[string]string{man.Config.Digest: m.Config}
+	for i, l := range m.Layers {
+		_, size, err := extractFile(src, l)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: %w", l, err)
+		}
+		d := cfg.RootFS.DiffIDs[i]
+		man.Layers = append(man.Layers, Descriptor{MediaType: MediaTypeDockerLayer, Digest: d, Size: size})
+		files[d] = l
+	}
+	raw, err := json.Marshal(man)
+	if err != nil {
+		return nil, err
+	}
+	open := func(_ context.Context, d Descriptor) (io.ReadCloser, error) {
+		f, ok := files[d.Digest]
+		if !ok {
+			return nil, fmt.Errorf("no blob %s in the archive", d.Digest)
+		}
+		rc, _, err := extractFile(src, f)
+		return rc, err
+	}
+	return &source{manifest: raw, open: open, sent: false}, nil
+}
+
+// extractFile opens one file of a tar archive, and gives its size. A
+// symbolic or hard link is followed (podman and newer docker link a
+// layer's old name to its blob), a few deep.
+func extractFile(src, want string) (io.ReadCloser, int64, error) {
+	want = path.Clean(strings.TrimPrefix(want, "./"))
+	for hops := 0; hops < 8; hops++ {
+		f, err := os.Open(src)
+		if err != nil {
+			return nil, 0, err
+		}
+		tr := tar.NewReader(f)
+		var link string
+	scan:
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				f.Close()
+				if errors.Is(err, io.EOF) {
+					return nil, 0, fmt.Errorf("no %s in it", want)
+				}
+				return nil, 0, err
+			}
+			if path.Clean(strings.TrimPrefix(hdr.Name, "./")) != want {
+				continue
+			}
+			switch hdr.Typeflag {
+			case tar.TypeReg, tar.TypeRegA:
+				return struct {
+					io.Reader
+					io.Closer
+				}{tr, f}, hdr.Size, nil
+			case tar.TypeSymlink:
+				link = path.Join(path.Dir(want), hdr.Linkname)
+			case tar.TypeLink:
+				link = path.Clean(strings.TrimPrefix(hdr.Linkname, "./"))
+			default:
+				f.Close()
+				return nil, 0, fmt.Errorf("%s is not a file", want)
+			}
+			break scan
+		}
+		f.Close()
+		want = link
+	}
+	return nil, 0, fmt.Errorf("%s: too many links", want)
 }

@@ -1,8 +1,6 @@
 package image
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,18 +10,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // Progress is one report on one layer of a pull or import.
@@ -51,28 +41,24 @@ type PullOptions struct {
 	// Progress receives reports, from several goroutines at once; nil
 	// for none.
 	Progress func(Progress)
-	// Keychain gives registry credentials; nil means
-	// authn.DefaultKeychain (the docker config file, ~/.docker/config.json
+	// Credentials gives registry credentials; nil means
+	// DockerConfigCredentials (the docker config file, ~/.docker/config.json
 	// or $DOCKER_CONFIG, and its credential helpers).
-	Keychain authn.Keychain
+	Credentials CredentialsFunc
 	// Platform picks an image out of a multi-platform index; nil means
 	// linux on this machine's architecture.
-	Platform *v1.Platform
+	Platform *Platform
 	// Transport for the registry; nil means Go's default.
 	Transport http.RoundTripper
 	// Parallel is how many layers are fetched at once (0: 4).
 	Parallel int
 }
 
-func (o *PullOptions) platform() v1.Platform {
+func (o *PullOptions) platform() Platform {
 	if o.Platform != nil {
 		return *o.Platform
 	}
-	p := v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-	if runtime.GOARCH == "arm64" {
-		p.Variant = "v8"
-	}
-	return p
+	return hostPlatform()
 }
 
 // Pull fetches ref from its registry (the registry v2 protocol) into the
@@ -82,40 +68,63 @@ func (s *Store) Pull(ctx context.Context, ref string, o *PullOptions) (*Image, e
 	if o == nil {
 		o = &PullOptions{}
 	}
-	r, err := name.ParseReference(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+		return nil, err
 	}
-	kc := o.Keychain
-	if kc == nil {
-		kc = authn.DefaultKeychain
-	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(o.platform())}
-	if o.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(o.Transport))
-	}
-	desc, err := remote.Get(r, ropts...)
-	if err != nil {
+	reg := newRegistry(r, o)
+	if err := reg.login(ctx); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	img, err := desc.Image()
+	raw, mdigest, top, err := reg.resolve(ctx, o.platform())
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
 	var names []string
-	if t, ok := r.(name.Tag); ok {
-		names = append(names, t.Name())
+	if r.Digest == "" {
+		names = append(names, r.Name())
 	}
-	// the digest it came by: the index's for a multi-platform image
-	repoDigests := []string{r.Context().Digest(desc.Digest.String()).Name()}
-	return s.add(ctx, ref, img, names, repoDigests, true, o)
+	// the digests it came by: the index's for a multi-platform image, and
+	// the manifest's own
+	repoDigests := union([]string{r.WithDigest(top).Name()}, []string{r.WithDigest(mdigest).Name()})
+	return s.add(ctx, ref, &source{manifest: raw, open: reg.blob, sent: true}, names, repoDigests, o)
 }
 
-// add stores img under names: its manifest and config as blobs, each
-// layer unpacked unless the store has it. compressed says whether the
-// layers are read as sent (and checked against their digests) or
-// uncompressed (a docker-save tarball stores them so).
-func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDigests []string, compressed bool, o *PullOptions) (*Image, error) {
+// source is an image to add to the store, wherever it comes from: its
+// manifest, and its blobs (config and layers) by descriptor.
+type source struct {
+	manifest []byte
+	open     func(context.Context, Descriptor) (io.ReadCloser, error)
+	// sent says the layers are read as the manifest describes them, and
+	// checked against its digests; when not (a docker-save tarball), they
+	// are read as stored, compressed or not, and only their diff IDs
+	// checked
+	sent bool
+}
+
+// readBlob reads a small blob (a config) whole and checks its digest.
+func (src *source) readBlob(ctx context.Context, d Descriptor) ([]byte, error) {
+	rc, err := src.open(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxDocument+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxDocument {
+		return nil, fmt.Errorf("larger than %d bytes", maxDocument)
+	}
+	if got := digestOf(b); got != d.Digest {
+		return nil, fmt.Errorf("digest mismatch: the manifest says %s, the blob is %s", d.Digest, got)
+	}
+	return b, nil
+}
+
+// add stores the image src has under names: its manifest and config as
+// blobs, each layer unpacked unless the store has it.
+func (s *Store) add(ctx context.Context, ref string, src *source, names, repoDigests []string, o *PullOptions) (*Image, error) {
 	// pulls share the store; rm and prune wait for them
 	sl, err := lockFile(ctx, s.path(storeLock), false, true)
 	if err != nil {
@@ -123,38 +132,26 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDi
 	}
 	defer sl.Unlock()
 
-	rawManifest, err := img.RawManifest()
-	if err != nil {
-		return nil, fmt.Errorf("%s: manifest: %w", ref, err)
-	}
+	rawManifest := src.manifest
 	mdigest := digestOf(rawManifest)
-	m, err := v1.ParseManifest(bytes.NewReader(rawManifest))
+	m, err := parseManifest(rawManifest)
 	if err != nil {
-		return nil, fmt.Errorf("%s: manifest: %w", ref, err)
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	rawConfig, err := img.RawConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("%s: config: %w", ref, err)
-	}
-	if got := digestOf(rawConfig); got != m.Config.Digest.String() {
-		return nil, fmt.Errorf("%s: config: digest mismatch: the manifest says %s, the blob is %s", ref, m.Config.Digest, got)
-	}
-	cfg, err := v1.ParseConfigFile(bytes.NewReader(rawConfig))
+	rawConfig, err := src.readBlob(ctx, m.Config)
 	if err != nil {
 		return nil, fmt.Errorf("%s: config: %w", ref, err)
+	}
+	cfg, err := parseConfig(rawConfig)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	if cfg.OS != "" && cfg.OS != "linux" {
 		return nil, fmt.Errorf("%s: an image for %s, not linux", ref, cfg.OS)
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("%s: layers: %w", ref, err)
-	}
+	layers := m.Layers
 	if len(layers) != len(cfg.RootFS.DiffIDs) {
 		return nil, fmt.Errorf("%s: the manifest has %d layers, the config %d diff IDs", ref, len(layers), len(cfg.RootFS.DiffIDs))
-	}
-	if compressed && len(m.Layers) != len(layers) {
-		return nil, fmt.Errorf("%s: manifest lists %d layers, the image %d", ref, len(m.Layers), len(layers))
 	}
 
 	// layers, a few at a time
@@ -166,12 +163,8 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDi
 	errs := make([]error, len(layers))
 	var wg sync.WaitGroup
 	var size int64
-	for i, l := range layers {
-		var desc *v1.Descriptor
-		if compressed {
-			desc = &m.Layers[i]
-			size += desc.Size
-		}
+	for i := range layers {
+		size += layers[i].Size
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -182,7 +175,7 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDi
 				return
 			}
 			defer func() { <-sem }()
-			if err := s.ensureLayer(ctx, ref, l, desc, cfg.RootFS.DiffIDs[i], o); err != nil {
+			if err := s.ensureLayer(ctx, ref, src, layers[i], cfg.RootFS.DiffIDs[i], o); err != nil {
 				errs[i] = fmt.Errorf("%s: layer %d (%s): %w", ref, i+1, cfg.RootFS.DiffIDs[i], err)
 			}
 		}()
@@ -191,30 +184,14 @@ func (s *Store) add(ctx context.Context, ref string, img v1.Image, names, repoDi
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if !compressed {
-		for _, l := range layers {
-			if n, err := l.Size(); err == nil {
-				size += n
-			}
-		}
-	}
 
 	if err := s.writeBlob(mdigest, rawManifest); err != nil {
 		return nil, err
 	}
-	if err := s.writeBlob(m.Config.Digest.String(), rawConfig); err != nil {
+	if err := s.writeBlob(m.Config.Digest, rawConfig); err != nil {
 		return nil, err
 	}
-	rec := &Image{ID: m.Config.Digest.String(), Digest: mdigest, Size: size, Created: time.Now().UTC(), store: s}
-	for _, n := range repoDigests {
-		if r, err := name.NewDigest(n); err == nil {
-			// the manifest's own digest too, in the same repository
-			repoDigests = append(repoDigests, r.Context().Digest(mdigest).Name())
-		}
-	}
-	for _, d := range cfg.RootFS.DiffIDs {
-		rec.Layers = append(rec.Layers, d.String())
-	}
+	rec := &Image{ID: m.Config.Digest, Digest: mdigest, Size: size, Created: time.Now().UTC(), Layers: cfg.RootFS.DiffIDs, store: s}
 	err = s.updateIndex(ctx, func(ix *index) error {
 		// a name moves to the new image
 		for _, other := range ix.Images {
@@ -251,26 +228,21 @@ func digestOf(b []byte) string {
 // tmp/ that is renamed into layers/ only once it is whole and its digests
 // are right; a second pull of the same layer waits for the first and
 // finds it there.
-func (s *Store) ensureLayer(ctx context.Context, ref string, l v1.Layer, desc *v1.Descriptor, diffID v1.Hash, o *PullOptions) error {
-	final := s.layerDir(diffID.String())
+func (s *Store) ensureLayer(ctx context.Context, ref string, src *source, desc Descriptor, diffID string, o *PullOptions) error {
+	final := s.layerDir(diffID)
+	diffHex := strings.TrimPrefix(diffID, "sha256:")
 	report := func(p Progress) {
 		if o.Progress != nil {
 			p.Image = ref
 			o.Progress(p)
 		}
 	}
-	var sent string
-	var total int64
-	if desc != nil {
-		sent, total = desc.Digest.String(), desc.Size
-	} else {
-		sent = diffID.String()
-	}
+	sent, total := desc.Digest, desc.Size
 	if _, err := os.Stat(final); err == nil {
 		report(Progress{Layer: sent, Total: total, Done: total, State: StateExists})
 		return nil
 	}
-	lk, err := lockFile(ctx, s.layerLock(diffID.String()), true, true)
+	lk, err := lockFile(ctx, s.layerLock(diffID), true, true)
 	if err != nil {
 		return err
 	}
@@ -283,12 +255,12 @@ func (s *Store) ensureLayer(ctx context.Context, ref string, l v1.Layer, desc *v
 	// at it, the lock is ours
 	if ents, err := os.ReadDir(s.path(tmpDir)); err == nil {
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), "layer-"+diffID.Hex+"-") {
+			if strings.HasPrefix(e.Name(), "layer-"+diffHex+"-") {
 				os.RemoveAll(s.path(tmpDir, e.Name()))
 			}
 		}
 	}
-	staging, err := os.MkdirTemp(s.path(tmpDir), "layer-"+diffID.Hex+"-")
+	staging, err := os.MkdirTemp(s.path(tmpDir), "layer-"+diffHex+"-")
 	if err != nil {
 		return err
 	}
@@ -302,12 +274,7 @@ func (s *Store) ensureLayer(ctx context.Context, ref string, l v1.Layer, desc *v
 		return err
 	}
 
-	var rc io.ReadCloser
-	if desc != nil {
-		rc, err = l.Compressed()
-	} else {
-		rc, err = l.Uncompressed()
-	}
+	rc, err := src.open(ctx, desc)
 	if err != nil {
 		return err
 	}
@@ -326,28 +293,27 @@ func (s *Store) ensureLayer(ctx context.Context, ref string, l v1.Layer, desc *v
 		limit = total
 	}
 	sentHash := sha256.New()
-	src := io.TeeReader(&ctxReader{ctx: ctx, r: io.LimitReader(pr, limit+1)}, sentHash)
-	var tarStream io.Reader = src
-	if desc != nil {
-		var closeFn func()
-		tarStream, closeFn, err = decompress(src)
-		if err != nil {
-			return err
-		}
-		defer closeFn()
-	}
-	diffHash := sha256.New()
-	if err := unpack(io.TeeReader(tarStream, diffHash), staging, s.rootless, s.limits, s.warn); err != nil {
+	blob := io.TeeReader(&ctxReader{ctx: ctx, r: io.LimitReader(pr, limit+1)}, sentHash)
+	dec, err := decompress(ctx, blob)
+	if err != nil {
 		return err
 	}
-	if desc != nil {
-		// the rest of the blob after the compressed stream's end
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			return err
-		}
-		if pr.n > limit {
-			return fmt.Errorf("blob is larger than the %d bytes its descriptor says", total)
-		}
+	defer dec.close()
+	diffHash := sha256.New()
+	if err := unpack(io.TeeReader(dec, diffHash), staging, s.rootless, s.limits, s.warn); err != nil {
+		return err
+	}
+	if err := dec.finish(); err != nil {
+		return err
+	}
+	// the rest of the blob after the compressed stream's end
+	if _, err := io.Copy(io.Discard, blob); err != nil {
+		return err
+	}
+	if pr.n > limit {
+		return fmt.Errorf("blob is larger than the %d bytes its descriptor says", total)
+	}
+	if src.sent {
 		if err := check(sentHash, desc.Digest, "blob"); err != nil {
 			return err
 		}
@@ -363,37 +329,15 @@ func (s *Store) ensureLayer(ctx context.Context, ref string, l v1.Layer, desc *v
 	return nil
 }
 
-func check(h hash.Hash, want v1.Hash, what string) error {
+func check(h hash.Hash, want, what string) error {
 	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if want.Algorithm != "sha256" {
-		return fmt.Errorf("%s: digest algorithm %q is not supported", what, want.Algorithm)
+	if err := checkDigest(want); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	if got != want.String() {
+	if got != want {
 		return fmt.Errorf("%s: digest mismatch: want %s, got %s (corrupt or tampered with)", what, want, got)
 	}
 	return nil
-}
-
-// decompress recognises gzip and zstd by their magic numbers; anything
-// else is taken to be a plain tar stream.
-func decompress(r io.Reader) (io.Reader, func(), error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(4)
-	switch {
-	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, nil, fmt.Errorf("gzip: %w", err)
-		}
-		return zr, func() { zr.Close() }, nil
-	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, nil, fmt.Errorf("zstd: %w", err)
-		}
-		return zr, zr.Close, nil
-	}
-	return br, func() {}, nil
 }
 
 // progressReader counts bytes and reports at most every 100 ms.

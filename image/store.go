@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -266,9 +264,9 @@ func (s *Store) List() ([]*Image, error) {
 // NormalizeName returns the canonical form of an image reference
 // ("busybox" is "index.docker.io/library/busybox:latest").
 func NormalizeName(ref string) (string, error) {
-	r, err := name.ParseReference(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
-		return "", fmt.Errorf("image reference %q: %w", ref, err)
+		return "", err
 	}
 	return r.Name(), nil
 }
@@ -300,16 +298,16 @@ func (ix *index) find(ref string) (*Image, error) {
 			return nil, fmt.Errorf("image ID %q is ambiguous: %d images match", ref, len(found))
 		}
 	}
-	r, err := name.ParseReference(ref)
+	r, err := ParseReference(ref)
 	if err != nil {
 		if _, ok := idPrefix(ref); ok {
 			return nil, fmt.Errorf("image %q: %w", ref, ErrNotFound)
 		}
-		return nil, fmt.Errorf("image reference %q: %w", ref, err)
+		return nil, err
 	}
-	if d, ok := r.(name.Digest); ok {
+	if r.Digest != "" {
 		for _, img := range ix.Images {
-			if img.Digest == d.DigestStr() || slices.Contains(img.RepoDigests, d.Name()) {
+			if img.Digest == r.Digest || slices.Contains(img.RepoDigests, r.Name()) {
 				return img, nil
 			}
 		}
@@ -339,21 +337,21 @@ func idPrefix(ref string) (string, bool) {
 
 // Config returns the image's config (Entrypoint, Cmd, Env...), read from
 // its blob and checked against its digest.
-func (img *Image) Config() (*v1.ConfigFile, error) {
+func (img *Image) Config() (*ConfigFile, error) {
 	b, err := img.store.readBlob(img.ID)
 	if err != nil {
 		return nil, err
 	}
-	return v1.ParseConfigFile(strings.NewReader(string(b)))
+	return parseConfig(b)
 }
 
 // Manifest returns the image's manifest, read from its blob.
-func (img *Image) Manifest() (*v1.Manifest, error) {
+func (img *Image) Manifest() (*Manifest, error) {
 	b, err := img.store.readBlob(img.Digest)
 	if err != nil {
 		return nil, err
 	}
-	return v1.ParseManifest(strings.NewReader(string(b)))
+	return parseManifest(b)
 }
 
 // LayerDirs returns the directories of the image's layers, top first (the

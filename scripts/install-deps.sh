@@ -7,6 +7,7 @@
 set -euo pipefail
 pkgs=(gcc binutils libc6-dev libseccomp-dev busybox-static iproute2 nftables passt procps util-linux uidmap passwd make git
   umoci skopeo podman # images made by other tools, for the image tests
+  zstd # nook decompresses zstd layers with it (image/doc.go says why)
   containerd conmon containernetworking-plugins) # engines that drive nook as their OCI runtime (tests/oci)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

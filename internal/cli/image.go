@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/nookrun/nook/image"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -58,7 +57,8 @@ func newImagePullCmd(o *imageOptions) *cobra.Command {
 with the registry v2 protocol, for linux on this machine's architecture.
 Credentials come from the docker config file ($DOCKER_CONFIG/config.json
 or ~/.docker/config.json, and its credential helpers). Registries on
-loopback and private addresses are spoken to over plain HTTP.
+loopback and private addresses are spoken to over plain HTTP. Layers
+compressed with zstd are decompressed by the zstd program.
 
 Progress (per layer: bytes and rate) goes to stderr; the image's ID to
 stdout.`,
@@ -72,7 +72,7 @@ stdout.`,
 			}
 			po := &image.PullOptions{}
 			if platform != "" {
-				if po.Platform, err = v1.ParsePlatform(platform); err != nil {
+				if po.Platform, err = image.ParsePlatform(platform); err != nil {
 					return usageError{fmt.Errorf("--platform %q: %w", platform, err)}
 				}
 			}
