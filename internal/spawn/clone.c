@@ -161,20 +161,47 @@ static long clone_vm(struct nook_spawn *s, int *pidfd) {
 }
 #endif
 
+// A pid namespace given by path cannot be joined by the child itself:
+// setns(CLONE_NEWPID) changes only the namespace of the caller's future
+// children, so a child that joined it would stay outside, and the
+// container's process with it (a pod's containers share the pause
+// process's). So this thread enters it for the clone alone, and goes back
+// to nook's own at once, before the janitor (which must outlive the
+// namespace's init) or anything of Go's is cloned from it. Entering a pid
+// namespace is allowed to a multithreaded process, and a thread may
+// always go back to its own active one.
 int nook_spawn(struct nook_spawn *s) {
 	sigset_t all, old;
 	int pidfd = -1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	long pid = -1;
+	if (s->pidns_fd >= 0 && setns(s->pidns_fd, CLONE_NEWPID) < 0) {
+		int e = errno;
+		s->pidns_failed = 1;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -e;
+	}
 	if (s->share_memory) pid = clone_vm(s, &pidfd);
 	if (pid < 0) {
 		s->share_memory = 0;
 		pid = clone_copy(s, &pidfd);
 		if (pid == 0) nook_child_main(s);
 	}
+	int e = errno;
+	if (s->pidns_fd >= 0 && setns(s->own_pidns_fd, CLONE_NEWPID) < 0) {
+		// the Go side keeps this thread locked and lets it die, and
+		// kills the child: it has no janitor
+		e = errno;
+		s->pidns_failed = 2;
+		if (pid >= 0) {
+			s->pid = (int)pid;
+			s->pidfd = pidfd;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -e;
+	}
 	if (pid < 0) {
-		int e = errno;
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -e;
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -128,6 +129,21 @@ func Start(cfg *Config) (_ *Process, err error) {
 		cs.hold_fd = C.int(cfg.Hold.Fd())
 	}
 	cs.cgroup_fd = C.int(cfg.CgroupFD)
+	cs.pidns_fd = -1
+	cs.own_pidns_fd = -1
+	if cfg.PidNS != nil {
+		// nook's active pid namespace, which the cloning thread goes
+		// back to (not pid_for_children: that is what changes)
+		own, err := os.Open("/proc/self/ns/pid")
+		if err != nil {
+			return nil, fmt.Errorf("spawn: %w", err)
+		}
+		closers = append(closers, own)
+		cs.pidns_fd = C.int(cfg.PidNS.Fd())
+		cs.own_pidns_fd = C.int(own.Fd())
+		// a thread that could not go back must never clone for Go again
+		runtime.LockOSThread()
+	}
 	cs.clone_flags = C.ulonglong(cfg.CloneFlags)
 
 	if cfg.Init {
@@ -202,7 +218,11 @@ func Start(cfg *Config) (_ *Process, err error) {
 		}
 	}
 
-	if r := C.nook_spawn(cs); r < 0 {
+	r := C.nook_spawn(cs)
+	if cfg.PidNS != nil && cs.pidns_failed != 2 {
+		runtime.UnlockOSThread()
+	}
+	if r < 0 {
 		if cs.pid > 0 {
 			// the child exists but the janitor does not: nothing will
 			// clean up after it, so it must not run
@@ -214,6 +234,12 @@ func Start(cfg *Config) (_ *Process, err error) {
 		p.freeJanitor()
 		p.freeArgs()
 		p.freeChild()
+		switch cs.pidns_failed {
+		case 1:
+			return nil, &os.PathError{Op: "join pid namespace", Path: cfg.PidNS.Name(), Err: syscall.Errno(-r)}
+		case 2:
+			return nil, fmt.Errorf("back to nook's pid namespace after the clone: %w", syscall.Errno(-r))
+		}
 		return nil, fmt.Errorf("clone: %w", syscall.Errno(-r))
 	}
 	// read cs before it may be freed: it is p.args

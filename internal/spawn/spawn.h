@@ -217,6 +217,8 @@ struct nook_spawn {
 	unsigned long jops_len;
 	unsigned long long clone_flags;
 	int cgroup_fd;	 // >= 0: start in this cgroup (v2, CLONE_INTO_CGROUP)
+	int pidns_fd;	 // >= 0: clone the child into this pid namespace (setns on the cloning thread)
+	int own_pidns_fd; // with pidns_fd: nook's own pid namespace, entered again right after
 	int sync_fd;	 // the child waits for one byte here before its steps
 	int err_fd;	 // close-on-exec; the child writes an error record here
 	int tty_sock;	 // -t: the socket the pty master is sent over, or -1
@@ -239,6 +241,7 @@ struct nook_spawn {
 	int pid;
 	int pidfd;
 	int janitor_pid;
+	int pidns_failed; // the error is setns's into pidns_fd (1) or back to own_pidns_fd (2)
 };
 
 int nook_spawn(struct nook_spawn *s);
