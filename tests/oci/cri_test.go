@@ -201,8 +201,9 @@ func TestCRI(t *testing.T) {
 		}
 	}
 
-	// PID 1 is the pod's pause: its cmdline ends in a NUL
-	if out := cri("exec", ctrID, "sh", "-c", "echo exec in a pod; cat /proc/1/cmdline"); out != "exec in a pod\n/pause\x00" {
+	// PID 1 is the pod's pause (its cmdline ends in a NUL); /dev/null
+	// works, though containerd's spec denies every device
+	if out := cri("exec", ctrID, "sh", "-c", "echo >/dev/null && echo exec in a pod; cat /proc/1/cmdline"); out != "exec in a pod\n/pause\x00" {
 		t.Errorf("exec: %q", out)
 	}
 	if out := cri("exec", "--sync", ctrID, "echo", "exec sync"); out != "exec sync" {
