@@ -125,6 +125,9 @@ func compile(s *specs.Spec, o *Options) (*plan, error) {
 	if newNS[namespaces.Network] {
 		st.Loopback()
 	}
+	if err := compileSysctls(st, lx.Sysctl, newNS, join); err != nil {
+		return nil, err
+	}
 
 	// 3. the root file system
 	if !newNS[namespaces.Mount] {
