@@ -67,6 +67,18 @@ func TestPodNamespaces(t *testing.T) {
 		t.Errorf("in the app, PID 1 and the host name: %q, want the pause's", got)
 	}
 
+	// the same join from nook run --bundle, whose child shares nook's
+	// memory and has a janitor beside it (which stays in nook's own pid
+	// namespace, so that it outlives the pod's)
+	if got := nook(t, "--root", root, "run", "--bundle", bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"cat", "/proc/1/cmdline"}
+		s.Hostname = ""
+		s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace},
+			{Type: specs.PIDNamespace, Path: fmt.Sprintf("/proc/%d/ns/pid", pausePid)}}
+	}), "run-"+mark); got != "sleep\x00300\x00" {
+		t.Errorf("nook run in the pod's pid namespace: PID 1 is %q, want the pause's", got)
+	}
+
 	// exec'd into the app, in the pod's pid namespace
 	pidFile := filepath.Join(t.TempDir(), "exec.pid")
 	detached(t, "--root", root, "exec", "--detach", "--pid-file", pidFile, app, "sleep", "300")
