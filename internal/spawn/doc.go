@@ -23,7 +23,11 @@
 // Entering existing namespaces (nsenter, exec into a running sandbox) is
 // the same mechanism with Setns steps: there is no constructor, no re-exec
 // and no second Go runtime on any path, which is where nook's start-up
-// time comes from. Where it can (x86-64, and a plan that joins no user or
+// time comes from. The one namespace a setns step cannot enter for the
+// child itself is a pid namespace (setns moves only the caller's future
+// children there): Config.PidNS has the cloning thread enter it for the
+// clone alone, so the child starts inside (a Kubernetes pod's containers
+// join the pause process's). Where it can (x86-64, and a plan that joins no user or
 // time namespace), the child shares nook's memory instead of copying it
 // (CLONE_VM, with a stack and thread-local storage of its own), as
 // posix_spawn does.
