@@ -86,4 +86,3 @@ func sameFile(a, b string) bool {
 	}
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
-

@@ -376,4 +376,3 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 	}
 	return p
 }
-
