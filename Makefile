@@ -65,10 +65,12 @@ test-vm:
 	./scripts/vm/run.sh -m $(VM_MODES)
 
 # start-up beside the C floor, bubblewrap, runc, crun and unshare(1), then
-# throughput with limits on
+# throughput with limits on, then nook as an OCI runtime (create, start,
+# delete, ctr run, peak RSS) beside runc and crun
 bench: nook
 	../shared/bench/compare.sh ./nook
 	./scripts/bench-throughput.sh ./nook
+	./scripts/bench-oci.sh ./nook
 
 clean:
 	rm -f nook

@@ -301,7 +301,16 @@ func (c *Container) prepare() (err error) {
 		}
 		defer hold.Close()
 	}
+	var pidNS *os.File
+	if c.plan.pidNS != "" {
+		if pidNS, err = os.Open(c.plan.pidNS); err != nil {
+			c.cgroup.Destroy()
+			return fmt.Errorf("linux.namespaces: pid: %w", err)
+		}
+		defer pidNS.Close()
+	}
 	cfg := &spawn.Config{
+		PidNS:       pidNS,
 		Hold:        hold,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,

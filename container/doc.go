@@ -28,7 +28,9 @@
 // Start, in the parent (Go):
 //  1. creates the sandbox's cgroup, if it gets one, before any process;
 //  2. clones the child and the janitor (package internal/spawn): on
-//     cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP);
+//     cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP); a pid
+//     namespace given by path is entered by cloning the child into it,
+//     since one the child joined itself would hold only its children;
 //  3. writes the user namespace's ID maps and, on cgroup v1, puts the
 //     child in its cgroups;
 //  4. releases the child and waits until it has exec'd the command or
@@ -39,7 +41,8 @@
 //     new session; the cgroup namespace is unshared (after the cgroup was
 //     joined, so that its root is the sandbox's cgroup), and the time
 //     namespace (its offsets written before anyone is inside);
-//  2. host name, domain name, loopback up;
+//  2. host name, domain name, loopback up, linux.sysctl (only those of
+//     a namespace the container has apart from the host);
 //  3. the mount tree private (linux.rootfsPropagation), the new root
 //     built: the rootfs bound onto itself, an empty tmpfs with the
 //     host's system directories bound in, or an image's overlay

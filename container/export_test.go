@@ -32,6 +32,9 @@ func PlanListing(spec *specs.Spec, opts *Options) (string, error) {
 		}
 	}
 	fmt.Fprintf(&b, "clone3: %s\n", strings.Join(clone, ","))
+	if p.pidNS != "" {
+		fmt.Fprintf(&b, "cloned into pid namespace %s\n", p.pidNS)
+	}
 	fmt.Fprintf(&b, "parent writes id maps: %v; child shares nook's memory: %v; tty: %v\n", p.newUser, p.shareMemory, p.tty)
 	b.WriteString(p.steps.String())
 	return b.String(), nil

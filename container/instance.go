@@ -68,18 +68,26 @@ func (in *Instance) Spec() (*specs.Spec, error) { return in.store.Spec(in.State.
 // Status is the sandbox's status now (see state.State.Current).
 func (in *Instance) Status() state.Status { return in.State.Current() }
 
+// ErrNotRunning is what signalling a sandbox whose init has ended wraps.
+// Its words are runc's: containerd's shim takes an error that says
+// "container not running" for a process that has finished already, not
+// for a failure (so a pod's stop goes on).
+var ErrNotRunning = errors.New("container not running")
+
 // lockToSignal locks the sandbox's state, refreshes in.State from it, and
-// checks that the sandbox has something to signal. The caller closes the
-// handle.
-func (in *Instance) lockToSignal() (*state.Handle, error) {
+// checks that the sandbox has something to signal; with stoppedToo a
+// stopped one passes as well (what is left in its cgroup). The caller
+// closes the handle.
+func (in *Instance) lockToSignal(stoppedToo bool) (*state.Handle, error) {
 	h, err := in.store.Lock(in.State.ID)
 	if err != nil {
 		return nil, err
 	}
 	in.State = h.State
-	if cur := h.State.Current(); !cur.CanKill() {
+	cur := h.State.Current()
+	if !cur.CanKill() && !(stoppedToo && cur == state.Stopped) {
 		h.Close()
-		return nil, fmt.Errorf("sandbox %s is %s: there is nothing to signal", h.State.DisplayName(), cur)
+		return nil, fmt.Errorf("sandbox %s is %s: %w", h.State.DisplayName(), cur, ErrNotRunning)
 	}
 	return h, nil
 }
@@ -88,14 +96,14 @@ func (in *Instance) lockToSignal() (*state.Handle, error) {
 // command). It fails for a sandbox that is not created, running or
 // paused.
 func (in *Instance) Signal(sig unix.Signal) error {
-	h, err := in.lockToSignal()
+	h, err := in.lockToSignal(false)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
 	if err := h.State.Init.Signal(sig); err != nil {
 		if errors.Is(err, state.ErrGone) {
-			return fmt.Errorf("sandbox %s is stopped: there is nothing to signal", h.State.DisplayName())
+			return fmt.Errorf("sandbox %s is stopped: %w", h.State.DisplayName(), ErrNotRunning)
 		}
 		return err
 	}
@@ -107,9 +115,13 @@ func (in *Instance) Signal(sig unix.Signal) error {
 
 // SignalAll sends sig to every process of the sandbox (runc's kill --all).
 // Each is held by a pidfd and checked to still be the sandbox's before
-// the signal goes, so a PID reused meanwhile is not signalled.
+// the signal goes, so a PID reused meanwhile is not signalled. A stopped
+// sandbox is no error, as with runc: its init is gone, but processes
+// exec'd into a pid namespace it shared (a Kubernetes pod's) may be left
+// in its cgroup, and containerd's shim kills those with kill --all after
+// init's exit.
 func (in *Instance) SignalAll(sig unix.Signal) error {
-	h, err := in.lockToSignal()
+	h, err := in.lockToSignal(true)
 	if err != nil {
 		return err
 	}
@@ -322,9 +334,7 @@ func undo(st *state.State) error {
 // cgroup, or, without one, those in its init's pid namespace.
 func (in *Instance) Processes() ([]int, error) {
 	st := in.State
-	if !st.Init.Alive() {
-		return nil, nil
-	}
+	// the cgroup, where there is one, also has what outlived init
 	for _, u := range st.Undo {
 		if u.Kind != state.UndoCgroup {
 			continue
@@ -340,6 +350,9 @@ func (in *Instance) Processes() ([]int, error) {
 			}
 		}
 		return pids, nil
+	}
+	if !st.Init.Alive() {
+		return nil, nil
 	}
 	target, err := joinTarget(st.Init)
 	if err != nil {

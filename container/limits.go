@@ -56,7 +56,7 @@ func hasResources(r *specs.LinuxResources) bool {
 func (c *Container) makeCgroup() error {
 	var res *specs.LinuxResources
 	if c.spec.Linux != nil {
-		res = c.spec.Linux.Resources
+		res = withStandardDevices(c.spec.Linux.Resources)
 	}
 	want := c.opts.Cgroup == CgroupAlways || hasResources(res) || c.opts.Limits.CPUTime > 0 ||
 		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)

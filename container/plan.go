@@ -26,6 +26,10 @@ type plan struct {
 	// shareMemory: the child may share nook's memory (see
 	// spawn.Config.ShareMemory)
 	shareMemory bool
+	// pidNS is a pid namespace to join, given by path: the child is
+	// cloned into it (spawn.Config.PidNS), since a setns step would
+	// leave the child itself outside
+	pidNS string
 }
 
 // compile turns a validated spec into the child's steps. Everything that
@@ -78,7 +82,11 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	for _, ns := range join {
-		if ns.Type != namespaces.User {
+		switch ns.Type {
+		case namespaces.User:
+		case namespaces.PID:
+			p.pidNS = ns.Path
+		default:
 			st.Setns(ns.Path, uint64(namespaces.CloneFlag(ns.Type)))
 		}
 	}
@@ -124,6 +132,9 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 	}
 	if newNS[namespaces.Network] {
 		st.Loopback()
+	}
+	if err := compileSysctls(st, lx.Sysctl, newNS, join); err != nil {
+		return nil, err
 	}
 
 	// 3. the root file system

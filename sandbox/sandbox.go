@@ -746,21 +746,10 @@ func (c *Config) security(s *specs.Spec) error {
 }
 
 // DeviceRules are the device cgroup rules of a sandbox: everything denied
-// but the nodes every sandbox gets (/dev/null, zero, full, random,
-// urandom, tty, ptmx and the pty instances).
+// but the nodes every sandbox gets (container.StandardDevices: /dev/null,
+// zero, full, random, urandom, tty, ptmx and the pty instances).
 func DeviceRules() []specs.LinuxDeviceCgroup {
-	dev := func(major, minor int64) specs.LinuxDeviceCgroup {
-		r := specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Access: "rwm"}
-		if minor >= 0 {
-			r.Minor = &minor
-		}
-		return r
-	}
-	return []specs.LinuxDeviceCgroup{
-		{Allow: false, Access: "rwm"},
-		dev(1, 3), dev(1, 5), dev(1, 7), dev(1, 8), dev(1, 9), // null zero full random urandom
-		dev(5, 0), dev(5, 2), dev(136, -1), // tty, ptmx, pts
-	}
+	return append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, container.StandardDevices()...)
 }
 
 // heldCaps lists the capabilities in nook's own bounding set: a privileged

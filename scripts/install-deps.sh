@@ -22,3 +22,14 @@ if ! command -v go >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
   fi
 fi
+# crictl, the Kubernetes side of tests/oci's TestCRI: no Debian package, so
+# it is built from the Go module proxy into the user's cache (never into
+# the tree), where the test looks for it
+crictl_version=v1.37.0
+tools="${XDG_CACHE_HOME:-$HOME/.cache}/nook-tools"
+go=$(command -v go || echo /usr/local/go/bin/go)
+# (crictl --version says "unknown" when built this way: the module's
+# version is in the binary's build information)
+if ! "$go" version -m "$tools/crictl" 2>/dev/null | grep -q "mod[[:space:]]*sigs.k8s.io/cri-tools[[:space:]]*$crictl_version[[:space:]]"; then
+  GOBIN="$tools" "$go" install "sigs.k8s.io/cri-tools/cmd/crictl@$crictl_version"
+fi

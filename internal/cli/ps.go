@@ -9,7 +9,6 @@ import (
 	"syscall"
 
 	"github.com/nookrun/nook/container"
-	"github.com/nookrun/nook/state"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +19,8 @@ func newPsCmd() *cobra.Command {
 		Use:   "ps [--json] SANDBOX",
 		Short: "List a sandbox's processes",
 		Long: `List the processes of a sandbox: those in its cgroup, or without one,
-those in its pid namespace. --json (runc's --format json) prints their
+those in its pid namespace (none for a stopped one that has no cgroup
+left). --json (runc's --format json) prints their
 host PIDs as a JSON array.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,9 +38,9 @@ host PIDs as a JSON array.`,
 			if err != nil {
 				return notFound(err, args[0])
 			}
-			if cur := in.Status(); cur == state.Stopped {
-				return fmt.Errorf("sandbox %s is stopped: it has no processes", args[0])
-			}
+			// a stopped sandbox is listed too, as runc lists it: what
+			// was exec'd into a pid namespace it shared can outlive
+			// its init in its cgroup
 			pids, err := in.Processes()
 			if err != nil {
 				return err

@@ -23,8 +23,12 @@
 // Entering existing namespaces (nsenter, exec into a running sandbox) is
 // the same mechanism with Setns steps: there is no constructor, no re-exec
 // and no second Go runtime on any path, which is where nook's start-up
-// time comes from. Where it can (a plan that joins no user or time
-// namespace), the child shares nook's memory instead of copying it
+// time comes from. The one namespace a setns step cannot enter for the
+// child itself is a pid namespace (setns moves only the caller's future
+// children there): Config.PidNS has a thread of nook's enter it for the
+// clone alone, so the child starts inside (a Kubernetes pod's containers
+// join the pause process's). Where it can (a plan that joins no user or
+// time namespace), the child shares nook's memory instead of copying it
 // (CLONE_VM, as posix_spawn does), on a block of its own mapped outside
 // Go's heap: a guard page, its stack, its thread control block (which
 // holds its errno, so that two children started at once never share one)

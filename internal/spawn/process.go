@@ -50,6 +50,14 @@ type Config struct {
 	// grace period (5-30 ms in a VM). The child is single-threaded, so
 	// its one thread is the whole process.
 	CgroupTasks []*os.File
+	// PidNS, when set, is an existing pid namespace the child is cloned
+	// into (a Kubernetes pod's containers share the pause process's).
+	// The child cannot join one itself: setns into a pid namespace
+	// changes only where the caller's children go, so the child would
+	// stay outside and the command with it. So the cloning thread enters
+	// it for the clone alone and goes back to nook's own before the
+	// janitor is cloned. Its name is the path errors name.
+	PidNS *os.File
 	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
 	// Files means 0, 1 and 2 as nook has them.
 	Files []*os.File

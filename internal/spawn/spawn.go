@@ -172,16 +172,23 @@ func Start(cfg *Config) (_ *Process, err error) {
 	// the child shares nook's memory (CLONE_VM) where it may, as
 	// posix_spawn does: see the package doc
 	share := cfg.ShareMemory && cfg.Hold == nil
-	pid, pidfd, err := cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, share)
-	if err != nil && share {
-		share = false
-		pid, pidfd, err = cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, false)
-	}
+	pid, pidfd, share, err := cloneInto(cfg.PidNS, func() (int, int, bool, error) {
+		pid, pidfd, err := cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, share)
+		if err != nil && share {
+			pid, pidfd, err = cloneChild(p.child, cfg.CloneFlags, cfg.CgroupFD, false)
+			return pid, pidfd, false, err
+		}
+		return pid, pidfd, share, err
+	})
 	// the files the child got copies of stay open until here
 	runtime.KeepAlive(files)
 	runtime.KeepAlive(cfg.CgroupTasks)
 	runtime.KeepAlive(cfg.Hold)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("clone: %w", err)
 	}
 	p.SharedMemory = share
@@ -395,4 +402,59 @@ func (p *Process) closeFiles() {
 		unix.Close(p.PidFD)
 		p.PidFD = -1
 	}
+}
+
+// cloneInto runs clone with the calling thread in pidns, if one is given.
+// A pid namespace given by path cannot be joined by the child itself:
+// setns(CLONE_NEWPID) changes only the namespace of the caller's future
+// children, so a child that joined it would stay outside, and the
+// container's process with it (a pod's containers share the pause
+// process's). So a thread of its own enters it for the clone alone and
+// goes back to its active namespace at once (always allowed), before the
+// janitor (which must outlive the namespace's init) or anything of Go's
+// is cloned from it. A thread that could not go back is never used again:
+// its goroutine ends locked, and Go's runtime then ends the thread.
+func cloneInto(pidns *os.File, clone func() (pid, pidfd int, share bool, err error)) (pid, pidfd int, share bool, err error) {
+	if pidns == nil {
+		return clone()
+	}
+	type result struct {
+		pid, pidfd int
+		share      bool
+		err        error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: &os.PathError{Op: "open", Path: "/proc/thread-self/ns/pid", Err: err}}
+			return
+		}
+		defer unix.Close(own)
+		if err := unix.Setns(int(pidns.Fd()), unix.CLONE_NEWPID); err != nil {
+			runtime.UnlockOSThread()
+			done <- result{err: &os.PathError{Op: "join pid namespace", Path: pidns.Name(), Err: err}}
+			return
+		}
+		var r result
+		r.pid, r.pidfd, r.share, r.err = clone()
+		if err := unix.Setns(own, unix.CLONE_NEWPID); err != nil {
+			// stay locked: this thread dies with the goroutine
+			if r.err == nil {
+				unix.PidfdSendSignal(r.pidfd, unix.SIGKILL, nil, 0)
+				var ws unix.WaitStatus
+				unix.Wait4(r.pid, &ws, 0, nil)
+				unix.Close(r.pidfd)
+			}
+			done <- result{err: fmt.Errorf("back to nook's pid namespace after the clone: %w", err)}
+			return
+		}
+		runtime.UnlockOSThread()
+		done <- r
+	}()
+	r := <-done
+	runtime.KeepAlive(pidns)
+	return r.pid, r.pidfd, r.share, r.err
 }

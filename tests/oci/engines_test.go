@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -111,6 +112,7 @@ state = %q
 			cmd.Process.Kill()
 			<-done
 		}
+		killShims(t, sock)
 		logf.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logf.Name())
@@ -135,6 +137,46 @@ state = %q
 			t.Fatalf("containerd did not answer on %s", sock)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// killShims kills what outlived containerd: its shims (which serve
+// their containers on their own, by design) and their containers, which a
+// failing test may leave. One left after a passing test is a leak.
+func killShims(t *testing.T, sock string) {
+	t.Helper()
+	children := map[int][]int{}
+	var shims []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if stat, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil {
+			// the fields after the command's closing parenthesis: state, ppid
+			if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 {
+				ppid, _ := strconv.Atoi(f[1])
+				children[ppid] = append(children[ppid], pid)
+			}
+		}
+		args, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if bytes.Contains(args, []byte("containerd-shim")) && bytes.Contains(args, []byte("\x00"+sock+"\x00")) {
+			shims = append(shims, pid)
+		}
+	}
+	var kill func(pid int)
+	kill = func(pid int) {
+		for _, c := range children[pid] {
+			kill(c)
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	for _, pid := range shims {
+		if !t.Failed() {
+			t.Errorf("leak: containerd's shim %d (and its containers) outlived containerd", pid)
+		}
+		kill(pid)
 	}
 }
 
