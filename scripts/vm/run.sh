@@ -169,6 +169,8 @@ if [[ ! -f $initrd ]]; then
 	done
 	(cd "$tmp" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$initrd.tmp"
 	mv "$initrd.tmp" "$initrd"
+	# those of older kernels or older inits are not used again
+	find "$cache" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -path "$initrd" -delete
 	rm -rf "$tmp"
 	trap - EXIT
 fi
