@@ -376,6 +376,15 @@ loop:
 			continue
 		}
 		p, res := r.prepare(ctx, req)
+		if ctx.Err() != nil {
+			// the cancel came while this request was prepared: it never
+			// ran, so it has no verdict (its prepare may have failed
+			// only because of the cancel)
+			if p != nil {
+				p.close()
+			}
+			break loop
+		}
 		if res != nil {
 			write(res)
 			continue

@@ -184,15 +184,38 @@ func TestServeStopsOnCancel(t *testing.T) {
 	t.Parallel()
 	testutil.CheckNoLeaks(t)
 	root := testutil.BusyboxRootfs(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(500*time.Millisecond, cancel)
+	dir := t.TempDir()
 	slow := func(id string) string {
-		return req(t, batch.Request{ID: id, Args: []string{"/bin/sleep", "30"}, Rootfs: root})
+		return req(t, batch.Request{ID: id, Args: []string{"/bin/sh", "-c", "echo started; exec sleep 30"}, Rootfs: root,
+			Stdout: filepath.Join(dir, id)})
 	}
-	start := time.Now()
+	// cancelled once a runs, however long its start takes: b is then being
+	// prepared, or waits for a's place
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelledAt := make(chan time.Time, 1)
+	go func() {
+		for {
+			if b, _ := os.ReadFile(filepath.Join(dir, "a")); len(b) > 0 {
+				cancelledAt <- time.Now()
+				cancel()
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
 	got := serve(t, &batch.Runner{Parallel: 1}, ctx, []string{slow("a"), slow("b")})
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("Serve took %v after the cancel", d)
+	select {
+	case at := <-cancelledAt:
+		if d := time.Since(at); d > testutil.Slack(5*time.Second) {
+			t.Errorf("Serve took %v after the cancel", d)
+		}
+	default:
+		t.Fatalf("Serve returned before a started: %+v", got)
 	}
 	if r := got["a"]; len(r) != 1 || r[0].Status != "XX" || !strings.Contains(r[0].Message, "stopped") {
 		t.Errorf("the run in flight: %+v, want XX stopped", r)

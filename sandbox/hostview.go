@@ -102,7 +102,13 @@ func systemMounts(newIPC, userns bool) []specs.Mount {
 // defaultMap maps id to root inside, and, where the setuid helper exists
 // and the subordinate-ID file gives the caller a range, that range to
 // 1 and up.
-func defaultMap(id int, subFile, helper string) []specs.LinuxIDMapping {
+//
+// Both files list ranges by user (login name or UID), never by group:
+// newgidmap(1) checks /etc/subgid for the user who runs it, as newuidmap(1)
+// checks /etc/subuid. A user whose primary group has another number than
+// the user (users, a shared group, a group taken before the user was made)
+// has its group range under its user name.
+func defaultMap(id, caller int, subFile, helper string) []specs.LinuxIDMapping {
 	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(id), Size: 1}}
 	if id == 0 {
 		return m
@@ -110,23 +116,23 @@ func defaultMap(id int, subFile, helper string) []specs.LinuxIDMapping {
 	if _, err := exec.LookPath(helper); err != nil {
 		return m
 	}
-	start, count, ok := subRange(id, subFile)
+	start, count, ok := subRange(caller, subFile)
 	if !ok {
 		return m
 	}
 	return append(m, specs.LinuxIDMapping{ContainerID: 1, HostID: start, Size: count})
 }
 
-// subRange finds the caller's first range in /etc/subuid or /etc/subgid,
-// listed by name or by number.
-func subRange(id int, file string) (start, count uint32, ok bool) {
+// subRange finds the first range of the user uid in /etc/subuid or
+// /etc/subgid, listed by name or by number.
+func subRange(uid int, file string) (start, count uint32, ok bool) {
 	f, err := os.Open(file)
 	if err != nil {
 		return 0, 0, false
 	}
 	defer f.Close()
-	names := map[string]bool{strconv.Itoa(id): true}
-	if u, err := user.LookupId(strconv.Itoa(id)); err == nil {
+	names := map[string]bool{strconv.Itoa(uid): true}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		names[u.Username] = true
 	}
 	sc := bufio.NewScanner(f)

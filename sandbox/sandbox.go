@@ -526,26 +526,31 @@ func mergeEnv(env, add []string) []string {
 
 // idMaps returns the maps to write: the caller's own, or, by default, the
 // caller as root inside, plus the subordinate ranges where
-// /etc/subuid and newuidmap(1) provide them.
+// /etc/subuid, /etc/subgid and the setuid helpers provide them. The
+// helpers look the ranges up by the real user who runs them; so does this.
 func (c *Config) idMaps() (uid, gid []specs.LinuxIDMapping) {
 	uid, gid = c.UIDMap, c.GIDMap
 	if len(uid) == 0 {
-		uid = defaultMap(os.Geteuid(), "/etc/subuid", "newuidmap")
+		uid = defaultMap(os.Geteuid(), os.Getuid(), "/etc/subuid", "newuidmap")
 	}
 	if len(gid) == 0 {
-		gid = defaultMap(os.Getegid(), "/etc/subgid", "newgidmap")
+		gid = defaultMap(os.Getegid(), os.Getuid(), "/etc/subgid", "newgidmap")
 	}
 	return uid, gid
 }
 
-// DenySetgroups reports whether the maps are written without the setuid
-// helpers, so that setgroups(2) must be denied inside.
+// DenySetgroups reports whether setgroups(2) must be denied in the new
+// user namespace: rootless, with a group map of one group. The kernel
+// lets an unprivileged process write such a map only once setgroups is
+// denied, and newgidmap(1) denies it itself for a map with no subordinate
+// range, whatever the user map holds; the sandbox then cannot set its
+// groups, so it must not try.
 func (c *Config) DenySetgroups() bool {
 	if !Rootless() {
 		return false
 	}
-	uid, gid := c.idMaps()
-	return len(uid) == 1 && len(gid) == 1 && uid[0].Size == 1 && gid[0].Size == 1
+	_, gid := c.idMaps()
+	return len(gid) == 1 && gid[0].Size == 1
 }
 
 // Options returns the container options this sandbox runs with.

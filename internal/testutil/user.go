@@ -27,6 +27,19 @@ func (u *User) Credential() *syscall.Credential {
 // Skips the test when useradd is missing (or not root).
 func CreateUser(t testing.TB) *User {
 	t.Helper()
+	return createUser(t)
+}
+
+// CreateUserInGroup is CreateUser with group, an existing group, as the
+// user's primary group instead of a new group of the user's own: a user
+// whose group ID is not its user ID.
+func CreateUserInGroup(t testing.TB, group string) *User {
+	t.Helper()
+	return createUser(t, "-g", group)
+}
+
+func createUser(t testing.TB, args ...string) *User {
+	t.Helper()
 	RequireRoot(t)
 	if _, err := exec.LookPath("useradd"); err != nil {
 		t.Skip("no useradd")
@@ -34,7 +47,7 @@ func CreateUser(t testing.TB) *User {
 	b := make([]byte, 4)
 	rand.Read(b)
 	name := "nooktest" + hex.EncodeToString(b)
-	if out, err := exec.Command("useradd", "-M", "-s", "/bin/false", name).CombinedOutput(); err != nil {
+	if out, err := exec.Command("useradd", append(append([]string{"-M", "-s", "/bin/false"}, args...), name)...).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
 	t.Cleanup(func() {

@@ -134,26 +134,50 @@ flags=()
 [ ! -f "$run/testflags" ] || mapfile -t flags <"$run/testflags"
 
 # the tests: one line per package in $run/tests: import path, source
-# directory, test binary
+# directory, test binary; run nook.jobs= of them at a time (as go test -p
+# does on a host), in the order given
 timeout=$(arg nook.timeout)
+jobs=$(arg nook.jobs)
+[ -n "$jobs" ] && [ "$jobs" -gt 0 ] 2>/dev/null || jobs=1
+one() { # NAME DIR BIN: run one package's tests; NAME.res gets "CODE SECS"
+	local t0=$EPOCHREALTIME code
+	(cd "$2" && exec "$3" -test.count=1 -test.v -test.timeout="${timeout:-20m}" "${flags[@]}") \
+		</dev/null >"$out/$1.log" 2>&1
+	code=$?
+	awk -v c="$code" -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d %.1f\n", c, b - a }' >"$out/$1.res"
+}
+# what the packages that ran since the last check left behind, checked
+# whenever none runs (run.sh fails the mode), and removed, so that the
+# packages after them are not blamed
+leftovers() {
+	local left d
+	left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -name 'nook-*' -o -path '*/nook/*' \) 2>/dev/null | head -5)
+	[ -n "$left" ] || return 0
+	echo "$* (run together):" cgroups left behind: $left >>"$out/leftovers"
+	for d in $(echo "$left" | sort -r); do rmdir "$d" 2>/dev/null; done
+}
+declare -A running=() # pid of a package's run -> "PKG NAME"
+since=()
+reap() { # wait for one package to end and record its result
+	local pid pkg name res
+	wait -n -p pid
+	read -r pkg name <<<"${running[$pid]}"
+	unset "running[$pid]"
+	res=$(cat "$out/$name.res" 2>/dev/null) || res="1 0"
+	echo "$pkg $res" >>"$out/results"
+	since+=("$pkg")
+	if [ ${#running[@]} -eq 0 ]; then
+		leftovers "${since[@]}"
+		since=()
+	fi
+}
 while read -r pkg dir bin; do
 	[ -n "$pkg" ] || continue
+	while [ ${#running[@]} -ge "$jobs" ]; do reap; done
 	name=${pkg//\//_}
-	t0=$EPOCHREALTIME
-	bin=$bins/${bin#"$run"/}
-	(cd "$dir" && exec "$bin" -test.count=1 -test.v -test.timeout="${timeout:-20m}" "${flags[@]}") \
-		</dev/null >"$out/$name.log" 2>&1
-	code=$?
-	t1=$EPOCHREALTIME
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	echo "$pkg $code $secs" >>"$out/results"
-	# what a package leaves behind: reported (run.sh fails the mode)
-	left=$(find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d \( -name 'nook-*' -o -path '*/nook/*' \) 2>/dev/null | head -5)
-	if [ -n "$left" ]; then
-		echo "$pkg: cgroups left behind:" $left >>"$out/leftovers"
-		# removed, so that the next package is not blamed
-		for d in $(echo "$left" | sort -r); do rmdir "$d" 2>/dev/null; done
-	fi
+	one "$name" "$dir" "$bins/${bin#"$run"/}" &
+	running[$!]="$pkg $name"
 done <"$run/tests"
+while [ ${#running[@]} -gt 0 ]; do reap; done
 echo done >"$out/finished"
 off

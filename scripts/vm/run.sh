@@ -11,9 +11,11 @@
 # -m picks the modes (all three by default, or $NOOK_VM_MODES), -p the Go
 # packages whose tests run (import paths or ./dir patterns; all that have
 # tests by default), -r the tests (go test's -run), -t the time each
-# package's tests may take (20m). $NOOK_VM_LOGS, when set, is a directory
-# that receives each package's full -v output and the guest's console, per
-# mode.
+# package's tests may take (go test's -timeout: $NOOK_VM_TEST_TIMEOUT, 20m
+# by default). The guest runs $NOOK_VM_JOBS packages at a time (one per
+# CPU by default, as go test -p does), the end-to-end suites first.
+# $NOOK_VM_LOGS, when set, is a directory that receives each package's
+# full -v output and the guest's console, per mode.
 #
 # The guest's root is this machine's own /, shared read-only over 9p
 # (virtio) with a tmpfs overlay on top, so the tests find what they find
@@ -28,8 +30,9 @@
 #
 # It uses KVM when /dev/kvm works and software emulation (TCG) when it does
 # not. A guest that does not come up within $NOOK_VM_BOOT_TIMEOUT seconds
-# (180), or does not finish within $NOOK_VM_TIMEOUT (40m), is stopped and
-# reported as a failure. Needs root, qemu-system-x86 and busybox-static
+# (180), or does not finish within $NOOK_VM_TIMEOUT seconds (2400), is
+# stopped and reported as a failure, with the end of the output of each
+# package still running. Needs root, qemu-system-x86 and busybox-static
 # (installed from Debian's packages when missing).
 #
 # Exit status: 0 when every package passed in every mode, 1 when one did
@@ -45,11 +48,13 @@ repo=$(cd "$here/../.." && pwd)
 cache=${NOOK_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nook-vm}
 modes=${NOOK_VM_MODES:-v2,v1,hybrid}
 pkgs=./...
-pkg_timeout=20m
+pkg_timeout=${NOOK_VM_TEST_TIMEOUT:-20m}
 boot_timeout=${NOOK_VM_BOOT_TIMEOUT:-180}
 mode_timeout=${NOOK_VM_TIMEOUT:-2400}
-mem=${NOOK_VM_MEMORY:-2048}
+mem=${NOOK_VM_MEMORY:-3072}
 cpus=${NOOK_VM_CPUS:-$(nproc)}
+# packages that run at once in the guest, as go test -p does on a host
+guest_jobs=${NOOK_VM_JOBS:-$cpus}
 tags=osusergo,netgo
 
 run_re=
@@ -164,6 +169,8 @@ if [[ ! -f $initrd ]]; then
 	done
 	(cd "$tmp" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$initrd.tmp"
 	mv "$initrd.tmp" "$initrd"
+	# those of older kernels or older inits are not used again
+	find "$cache" -maxdepth 1 -name 'initrd-*.cpio.gz' ! -path "$initrd" -delete
 	rm -rf "$tmp"
 	trap - EXIT
 fi
@@ -187,15 +194,28 @@ log "building nook, the attacker and the test binaries"
 	CGO_ENABLED=0 go build -o "$run/attacker" ./tests/attacks/attacker
 	# shellcheck disable=SC2086
 	go list -tags "$tags" -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkgs
-) >"$run/packages" || fail "build failed"
+) >"$run/packages.all" || fail "build failed"
+# the end-to-end suites (tests/...) first: they take most of a mode's
+# time, and the guest runs packages side by side, so the long ones start
+# at once and the short ones fill the other places
+awk '$1 ~ "/tests/" { print; next } { rest[++n] = $0 } END { for (i = 1; i <= n; i++) print rest[i] }' \
+	"$run/packages.all" >"$run/packages"
 mkdir -p "$run/bin"
 cp "$here/guest.sh" "$run/guest.sh" # the guest runs this copy, whatever happens to the file meanwhile
+# as many at a time as there are CPUs: linking a static test binary is
+# one process's work, and the compiles share go's build cache
 while read -r pkg dir; do
 	bin=$run/bin/${pkg//\//_}.test
-	(cd "$repo" && CGO_ENABLED=0 go test -c -tags "$tags" -o "$bin" "$pkg") ||
-		fail "go test -c $pkg failed"
+	while (($(jobs -rp | wc -l) >= $(nproc))); do wait -n || true; done
+	(cd "$repo" && CGO_ENABLED=0 go test -c -tags "$tags" -o "$bin" "$pkg" &&
+		touch "$bin.built") >"$bin.log" 2>&1 &
 	echo "$pkg $dir $bin" >>"$run/tests"
 done <"$run/packages"
+wait
+while read -r pkg dir bin; do
+	[[ -f $bin.built ]] || { cat "$bin.log" >&2; fail "go test -c $pkg failed"; }
+	rm -f "$bin.built" "$bin.log"
+done <"$run/tests"
 [[ -s $run/tests ]] || fail "no package with tests in $pkgs"
 [[ -z $run_re ]] || printf '%s\n' "-test.run=$run_re" >"$run/testflags"
 log "built $(wc -l <"$run/tests") test binaries in $((SECONDS - t_build)) s"
@@ -238,7 +258,7 @@ for mode in ${modes//,/ }; do
 	mkdir -p "$out"
 	: >"$out/results"
 	cmdline="console=ttyS0 panic=-1 loglevel=4 random.trust_cpu=on rdinit=/init"
-	cmdline+=" nook.mode=$mode nook.guest=$run/guest.sh nook.run=$run nook.modules=$kdir/modules nook.timeout=$pkg_timeout"
+	cmdline+=" nook.mode=$mode nook.guest=$run/guest.sh nook.run=$run nook.modules=$kdir/modules nook.timeout=$pkg_timeout nook.jobs=$guest_jobs"
 	itest=
 	if [[ $mode == v2 ]]; then
 		cmdline+=" cgroup_no_v1=all"
@@ -276,6 +296,7 @@ for mode in ${modes//,/ }; do
 		qemu_pid=
 		if [[ $accel_name == KVM ]]; then
 			log "$mode: the guest did not come up with KVM; software emulation from now on"
+			grep -m2 . "$out/qemu.log" | sed 's/^/nook-vm:   qemu: /' >&2 || true
 			accel=(-accel tcg,thread=multi -cpu max)
 			accel_name=TCG
 			continue
@@ -327,8 +348,15 @@ for mode in ${modes//,/ }; do
 		[[ -z $itest ]] || echo "github.com/nookrun/nook/tests/e2e(initramfs)"
 	} | while read -r pkg dir bin; do
 		grep -qF "$pkg " "$out/results" && continue
-		printf 'FAIL\t%s\t(no result: the guest stopped before it)\t[%s]\n' "$pkg" "$mode"
 		echo 1 >"$out/missing"
+		log="$out/${pkg//\//_}.log"
+		if [[ ! -s $log ]]; then
+			printf 'FAIL\t%s\t(no result: the guest stopped before it)\t[%s]\n' "$pkg" "$mode"
+			continue
+		fi
+		# it had started: it is what hung, or what the guest died in
+		printf 'FAIL\t%s\t(no result: still running when the guest stopped; the end of its output:)\t[%s]\n' "$pkg" "$mode"
+		tail -25 "$log" | sed 's/^/    /'
 	done
 	[[ ! -f $out/missing ]] || mode_status=1
 	# nothing may leak: a cgroup a package left behind fails the mode, even

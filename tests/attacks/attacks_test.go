@@ -519,7 +519,24 @@ var hostKnobs = []string{
 	"/proc/sys/kernel/modprobe", "/proc/sys/kernel/sysrq", "/proc/sys/vm/overcommit_memory",
 	"/proc/sys/fs/suid_dumpable", "/proc/sys/kernel/randomize_va_space",
 	"/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/uevent_helper", "/sys/kernel/kexec_loaded",
-	"/sys/kernel/kexec_crash_loaded", "/proc/modules",
+	"/sys/kernel/kexec_crash_loaded",
+}
+
+// loadedModules returns the names of the loaded kernel modules, one a
+// line, sorted: /proc/modules without its reference counts and users,
+// which change whenever the host uses a module.
+func loadedModules() string {
+	b, err := os.ReadFile("/proc/modules")
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for _, l := range testutil.Lines(string(b)) {
+		if f := strings.Fields(l); len(f) > 0 {
+			names = append(names, f[0])
+		}
+	}
+	return strings.Join(sorted(names), "\n")
 }
 
 // checkHostUnchanged snapshots the host's knobs, its mounts and the nook
@@ -536,6 +553,7 @@ func checkHostUnchanged(t *testing.T) {
 		return m
 	}
 	before := snap()
+	modules := loadedModules()
 	mounts := strings.Join(sorted(testutil.MountPoints()), "\n")
 	nookSum := sha(t, testutil.Nook(t))
 	t.Cleanup(func() {
@@ -543,6 +561,18 @@ func checkHostUnchanged(t *testing.T) {
 		for _, p := range hostKnobs {
 			if before[p] != after[p] {
 				t.Errorf("ATTACK SUCCEEDED: host %s changed: %q, was %q", p, after[p], before[p])
+			}
+		}
+		// a module unloaded is the attack's doing (delete_module); one
+		// loaded is the host's: parallel tests of other packages load
+		// nf_tables, veth or bridge on first use
+		if now := loadedModules(); now != modules {
+			for _, l := range strings.Split(diffLines(modules, now), "\n") {
+				if strings.HasPrefix(l, "- ") {
+					t.Errorf("ATTACK SUCCEEDED: kernel module %s was unloaded", strings.TrimPrefix(l, "- "))
+				} else if l != "" {
+					t.Logf("note: kernel module %s was loaded during the tests (parallel tests of other packages may do this)", strings.TrimPrefix(l, "+ "))
+				}
 			}
 		}
 		if now := strings.Join(sorted(testutil.MountPoints()), "\n"); now != mounts {

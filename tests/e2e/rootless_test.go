@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"archive/tar"
+	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,6 +36,13 @@ func nookAs(t *testing.T, u *testutil.User, args ...string) string {
 func TestRootless(t *testing.T) {
 	testutil.RequireRoot(t)
 	u := testutil.CreateUser(t)
+	// a user in a shared group (users, GID 100), so with a group ID that is
+	// not its user ID: its subordinate groups are still listed under its
+	// name in /etc/subgid
+	var shared *testutil.User
+	if _, err := user.LookupGroup("users"); err == nil {
+		shared = testutil.CreateUserInGroup(t, "users")
+	}
 
 	t.Run("host view", func(t *testing.T) {
 		e2e(t)
@@ -48,6 +57,20 @@ func TestRootless(t *testing.T) {
 		want := []string{"0", strconv.Itoa(int(u.UID)), "1"}
 		if len(lines) == 0 || strings.Join(strings.Fields(lines[0]), " ") != strings.Join(want, " ") {
 			t.Errorf("/proc/self/uid_map inside:\n%s\nwant its first line to map 0 to %d, size 1", out, u.UID)
+		}
+	})
+	t.Run("a primary group that is not the user's own", func(t *testing.T) {
+		e2e(t)
+		if shared == nil {
+			t.Skip("no group named users")
+		}
+		if shared.GID == shared.UID {
+			t.Skipf("%s got group ID %d, its user ID", shared.Name, shared.GID)
+		}
+		out := nookAs(t, shared, "run", "--", "sh", "-c", "id -u; id -g; head -1 /proc/self/gid_map")
+		want := fmt.Sprintf("0 0 0 %d 1", shared.GID)
+		if got := strings.Join(strings.Fields(out), " "); got != want {
+			t.Errorf("as %s (uid %d, gid %d): id -u, id -g and the group map's first line = %q, want %q", shared.Name, shared.UID, shared.GID, got, want)
 		}
 	})
 	t.Run("busybox rootfs", func(t *testing.T) {

@@ -61,7 +61,7 @@ func TestNothingLeftBehind(t *testing.T) {
 				r.Signal(syscall.SIGKILL)
 			}
 			r.Wait(10 * time.Second)
-			deadline := time.Now().Add(testutil.LeakWait)
+			deadline := time.Now().Add(testutil.Slack(testutil.LeakWait))
 			for {
 				left := leftOf(ip, port)
 				if len(left) == 0 {

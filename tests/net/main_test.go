@@ -99,7 +99,7 @@ func bridge(t *testing.T, flags ...string) string {
 	nook(t, append([]string{"net", "bridge", b}, flags...)...)
 	t.Cleanup(func() {
 		// a sandbox of a failed test may still be on its way out
-		for deadline := time.Now().Add(testutil.LeakWait); ; time.Sleep(50 * time.Millisecond) {
+		for deadline := time.Now().Add(testutil.Slack(testutil.LeakWait)); ; time.Sleep(50 * time.Millisecond) {
 			_, errOut, code := testutil.Run(t, "net", "reset", b)
 			if code == 0 {
 				return
