@@ -3,9 +3,9 @@
 # side, with `nsenter -t PID -a /bin/true` into the same sandbox as the
 # yardstick: N rounds, each running the three in a rotating order (so that
 # a shared machine's load falls on all alike), GAP seconds apart. Prints
-# each one's median and quartiles in ms, the medians of its CPU time (of
-# the command and everything it reaped) and minor page faults, and the
-# ratios B/A and each nook's to nsenter's.
+# each one's median, quartiles, 95th percentile and mean in ms, the
+# medians of its CPU time (of the command and everything it reaped) and
+# minor page faults, and the ratios B/A and each nook's to nsenter's.
 #
 #   scripts/bench-exec-ab.sh [-n N] [-g GAP] NOOK_A NOOK_B
 #
@@ -53,8 +53,8 @@ for i in range(n):
         time.sleep(gap)
 med = {k: statistics.median(times[k]) for k in names}
 for k in names:
-    q = statistics.quantiles(times[k], n=4)
-    print(f"{k:8} {cmds[k][0]}: median {q[1]:.2f} ms (quartiles {q[0]:.2f}-{q[2]:.2f}), {n} runs; "
+    q = statistics.quantiles(times[k], n=20)
+    print(f"{k:8} {cmds[k][0]}: median {q[9]:.2f} ms (quartiles {q[4]:.2f}-{q[14]:.2f}, p95 {q[18]:.2f}, mean {statistics.mean(times[k]):.2f}), {n} runs; "
           f"CPU median {statistics.median(cpu[k]):.2f} ms, page faults median {statistics.median(faults[k]):.0f}")
 print(f"B/A {med['B'] / med['A']:.2f} (CPU {statistics.median(cpu['B']) / statistics.median(cpu['A']):.2f}); "
       f"A/nsenter {med['A'] / med['nsenter']:.2f}, B/nsenter {med['B'] / med['nsenter']:.2f}")
