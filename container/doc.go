@@ -122,8 +122,10 @@
 //   - Instance.Exec and Enter start a process in existing namespaces:
 //     steps of setns in the same single-threaded child (no re-exec), the
 //     mount namespace last (its /proc hides the host's), the user namespace
-//     first for a caller it gives privilege to and last for root, nook's
-//     init outside a joined pid namespace so that the command is inside it.
-//     Exec adds the sandbox's cgroup, process settings and seccomp filter
+//     first for a caller it gives privilege to and last for root. A
+//     joined pid namespace holds the command: root's exec clones the
+//     child straight into it (the child is the command, nothing between),
+//     others' child joins it and forks the command under nook's init,
+//     which waits outside. Exec adds the sandbox's cgroup, process settings and seccomp filter
 //     (compiled once and cached beside the state).
 package container

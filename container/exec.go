@@ -171,11 +171,17 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		}
 		rows, cols = uint16(b.Height), uint16(b.Width)
 	}
+	// root clones the command straight into the sandbox's pid namespace;
+	// others cannot enter it from a thread of nook's (that needs
+	// CAP_SYS_ADMIN here), so their child joins it and forks the command
+	// under an init of nook's, as a detached command needs anyway
+	root := os.Geteuid() == 0
+	pidNS := join.has(namespaces.PID) && root && !o.Detach
 	return start(&enterPlan{
 		rows: rows, cols: cols,
-		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
-		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID) || o.Detach, detach: o.Detach, cgroups: cg,
-		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
+		joins: join, userFirst: !root, target: target, proc: proc, filter: filter, filterFlags: flags,
+		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
+		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 	})
 }
 

@@ -11,7 +11,8 @@ import (
 // The order namespaces are joined in: the mount namespace after the
 // others whose files are under the host's /proc; the user namespace first
 // for a caller it gives privilege to, last for root, then through the
-// target's /proc as the mount namespace shows it.
+// target's /proc as the mount namespace shows it; root clones the child
+// straight into the pid namespace instead of joining it.
 func TestExecPlanJoinOrder(t *testing.T) {
 	var joins joinList
 	for _, typ := range namespaces.All() {
@@ -42,6 +43,16 @@ func TestExecPlanJoinOrder(t *testing.T) {
 	got = setns(&enterPlan{joins: joins, userFirst: false, target: 4242, proc: proc, fork: true})
 	if len(got) != 8 || !strings.Contains(got[6], "/ns/mnt") || !strings.Contains(got[7], "/ns/user") {
 		t.Errorf("root:\n%s", strings.Join(got, "\n"))
+	}
+	// root cloned straight into the pid namespace: no step joins it, and
+	// the command is the child itself, with no init of nook's
+	pe := &enterPlan{joins: joins, target: 4242, proc: proc, pidNS: true}
+	got = setns(pe)
+	if len(got) != 7 || strings.Contains(strings.Join(got, "\n"), "/ns/pid") {
+		t.Errorf("root, cloned into the pid namespace:\n%s", strings.Join(got, "\n"))
+	}
+	if st, _ := pe.compile(); strings.Contains(st.String(), "under init") {
+		t.Errorf("a command cloned into its pid namespace runs under init:\n%s", st)
 	}
 	st, _ := (&enterPlan{joins: joins, proc: proc, cwd: proc.Cwd, fork: true}).compile()
 	listing := st.String()

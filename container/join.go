@@ -29,9 +29,10 @@ type Execution struct {
 	pid int
 }
 
-// Pid is the host PID of the process nook started: with a fork into a pid
-// namespace, the small init that waits outside it for the command; the
-// command itself when it was detached.
+// Pid is the host PID of the process nook started: the command, or, where
+// the command was forked into a pid namespace (not root, or detached), the
+// small init that waits outside it for the command; the command itself
+// when it was detached.
 func (e *Execution) Pid() int {
 	if e.pid != 0 {
 		return e.pid
@@ -146,6 +147,12 @@ type enterPlan struct {
 	// fork: run the command as a child, so that it is in the joined pid
 	// namespace
 	fork bool
+	// pidNS: the child is cloned straight into the joined pid namespace
+	// (spawn.Config.PidNS) and is the command itself, with no fork and
+	// no init of nook's between: one process, and one sleep and wake-up
+	// on each side, less. It needs CAP_SYS_ADMIN where nook runs, for a
+	// thread of nook's to enter the namespace.
+	pidNS bool
 	// detach: the command becomes the caller's child and outlives it
 	// (spawn.Config.Orphan); needs fork
 	detach  bool
@@ -192,6 +199,9 @@ func (e *enterPlan) compile() (*spawn.Plan, error) {
 		setns(*user)
 	}
 	for _, j := range e.joins {
+		if j.typ == namespaces.PID && e.pidNS {
+			continue // the clone is into it
+		}
 		if j.typ != namespaces.User && j.typ != namespaces.Mount {
 			setns(j)
 		}
@@ -259,11 +269,26 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 		return nil, err
 	}
 	defer cg.close()
+	var pidNS *os.File
+	if e.pidNS {
+		for _, j := range e.joins {
+			if j.typ == namespaces.PID {
+				if pidNS, err = os.Open(j.path); err != nil {
+					return nil, fmt.Errorf("join pid namespace: %w", err)
+				}
+				defer pidNS.Close()
+			}
+		}
+	}
 	proc, err := spawn.Start(&spawn.Config{
 		Steps: st, CgroupFD: cg.fd, CgroupTasks: cg.tasks, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
+		PidNS: pidNS,
 		// joining a user or time namespace is refused to a process that
 		// shares its memory
 		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
+		// nothing to do between the clone and the release unless a pid
+		// goes into a cgroup.procs
+		AtOnce: len(cg.procs) == 0,
 	})
 	if err != nil {
 		return nil, err

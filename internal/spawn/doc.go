@@ -27,7 +27,8 @@
 // child itself is a pid namespace (setns moves only the caller's future
 // children there): Config.PidNS has a thread of nook's enter it for the
 // clone alone, so the child starts inside (a Kubernetes pod's containers
-// join the pause process's). Where it can (a plan that joins no user or
+// join the pause process's; root's nook exec enters a sandbox's so, and
+// its child is the command, with no fork and no init between). Where it can (a plan that joins no user or
 // time namespace), the child shares nook's memory instead of copying it
 // (CLONE_VM, as posix_spawn does), on a block of its own mapped outside
 // Go's heap: a guard page, its stack, its thread control block (which
@@ -72,6 +73,10 @@
 //	       read status pipe <----------- raw wait status first
 //	Close: close lifeline ---------------------------------------> kill the sandbox,
 //	       wait4 janitor <------------------------------------------ run cleanup, exit
+//
+// A caller with nothing to do before the release (Config.AtOnce: no ID
+// maps, no pid to write into a cgroup.procs) has the go-ahead written
+// into the sync pipe before the clone: the child never waits on it.
 //
 // On cgroup v2 the child is cloned straight into its cgroup
 // (Config.CgroupFD, CLONE_INTO_CGROUP), so the parent has only ID maps to

@@ -81,6 +81,14 @@ type Config struct {
 	// never shares nook's memory. A failure of the exec itself is then
 	// written to the child's stderr.
 	Hold *os.File
+	// AtOnce lets the child run its steps as soon as it exists, for a
+	// caller with nothing to do between Start and Release (no ID maps to
+	// write, no pid to put in a cgroup): Start writes the go-ahead into
+	// the sync pipe before the clone, so the child never blocks on it
+	// and the parent is not woken in between. Release then only waits
+	// for the exec. Not with a Cleanup: the child must not run before
+	// its janitor exists.
+	AtOnce bool
 	// Orphan, with Init, makes the command the caller's child rather
 	// than init's (CLONE_PARENT): init exits once the command has
 	// exec'd, and Process.Orphaned returns the command's pid. The command

@@ -57,6 +57,10 @@ func Start(cfg *Config) (_ *Process, err error) {
 	if cfg.Orphan && !cfg.Init {
 		return nil, errors.New("spawn: an orphaned command needs init")
 	}
+	if cfg.AtOnce && cfg.Cleanup != nil {
+		// the child must not run before its janitor exists
+		return nil, errors.New("spawn: a child with a janitor cannot start at once")
+	}
 	if cfg.Hold != nil && cfg.Cleanup != nil {
 		return nil, errors.New("spawn: a held child outlives nook: it cannot have a janitor")
 	}
@@ -110,6 +114,15 @@ func Start(cfg *Config) (_ *Process, err error) {
 	}
 	closers = append(closers, syncR)
 	p.sync = syncW
+	if cfg.AtOnce {
+		// the pipe holds the byte until the child reads it
+		_, err := syncW.Write([]byte{1})
+		syncW.Close()
+		p.sync = nil
+		if err != nil {
+			return nil, fmt.Errorf("spawn: start child: %w", err)
+		}
+	}
 	errR, errW, err := pipe()
 	if err != nil {
 		return nil, err
@@ -238,15 +251,17 @@ func (p *Process) startJanitor(lifeline int, jops []byte) (int, error) {
 	return pid, nil
 }
 
-// Release lets the child run its steps and waits until it has exec'd the
-// command (nil) or failed (a *ChildError). A child that fails is left for
-// Wait to reap.
+// Release lets the child run its steps (unless Config.AtOnce let it at
+// once) and waits until it has exec'd the command (nil) or failed (a
+// *ChildError). A child that fails is left for Wait to reap.
 func (p *Process) Release() error {
-	_, err := p.sync.Write([]byte{1})
-	p.sync.Close()
-	p.sync = nil
-	if err != nil {
-		return fmt.Errorf("spawn: start child: %w", err)
+	if p.sync != nil { // else Config.AtOnce: released before the clone
+		_, err := p.sync.Write([]byte{1})
+		p.sync.Close()
+		p.sync = nil
+		if err != nil {
+			return fmt.Errorf("spawn: start child: %w", err)
+		}
 	}
 	return p.readError()
 }

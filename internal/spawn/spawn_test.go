@@ -77,6 +77,46 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// With AtOnce the child runs to its exec without waiting for Release,
+// which then only reports how the exec went; a child with a janitor is
+// refused it, since it must not run before its janitor exists.
+func TestAtOnce(t *testing.T) {
+	requireRoot(t)
+	for _, share := range []bool{false, true} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Start(&Config{Steps: command("echo", "ran"), CgroupFD: -1, ShareMemory: share, AtOnce: true,
+			Files: []*os.File{nil, w, os.Stderr}})
+		w.Close()
+		if err != nil {
+			r.Close()
+			t.Fatal(err)
+		}
+		// the command's output is all there before any Release (a child
+		// that waited for one would end the read at the deadline)
+		r.SetReadDeadline(time.Now().Add(10 * time.Second))
+		out, _ := io.ReadAll(r)
+		r.Close()
+		if err := p.Release(); err != nil {
+			t.Errorf("share memory %v: Release: %v", share, err)
+		}
+		ex, err := p.Wait()
+		p.Close()
+		if err != nil || string(out) != "ran\n" || ex.Status.ExitStatus() != 0 {
+			t.Errorf("share memory %v: out %q, status %v, err %v", share, out, ex, err)
+		}
+	}
+	if _, _, err := run(t, &Config{Steps: command("/nonexistent"), CgroupFD: -1, AtOnce: true}); err == nil ||
+		!strings.Contains(err.Error(), "executable file not found") {
+		t.Errorf("a failed exec at once: %v", err)
+	}
+	if _, err := Start(&Config{Steps: command("true"), Cleanup: &Cleanup{}, CgroupFD: -1, AtOnce: true}); err == nil {
+		t.Error("AtOnce with a janitor was not refused")
+	}
+}
+
 // The janitor's steps run after the sandbox is gone: unmount, unlink,
 // rmdir, in the plan's order.
 func TestJanitorSteps(t *testing.T) {
