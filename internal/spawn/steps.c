@@ -1024,6 +1024,12 @@ void nook_child_main(struct nook_spawn *s) {
 		}
 		case NOOK_OP_USER:
 			do_user(c, r);
+			// a change of user clears the parent-death signal: armed
+			// again, so that a command started straight into a pid
+			// namespace (root's exec) dies with nook whatever its user,
+			// as nook's init does (a held child has none, on purpose)
+			if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+				FAIL(c, errno, "set the parent-death signal");
 			break;
 		case NOOK_OP_NO_NEW_PRIVS:
 			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) FAIL(c, errno, "set no_new_privs");

@@ -221,3 +221,52 @@ func TestEnterBadInput(t *testing.T) {
 		t.Errorf("enter as another user: %d %q", code, errOut)
 	}
 }
+
+// The command of a foreground `nook exec` dies with the nook that started
+// it, whatever user it runs as (a change of user clears the parent-death
+// signal, so the child arms it again), as a `nook run` sandbox dies with
+// its nook: a killed exec leaves no stray process in the sandbox.
+func TestExecDiesWithNook(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	name := fmt.Sprintf("pdeath%d", os.Getpid())
+	nook(t, "--root", root, "run", "-d", "--name", name, "--", "sleep", "300")
+	defer nook(t, "--root", root, "rm", "-f", name)
+	for i, user := range []string{"", "1000"} {
+		t.Run("user="+user, func(t *testing.T) {
+			// a duration no other test sleeps, to find it in nook ps
+			mark := strconv.Itoa(400000 + 1000*i + os.Getpid()%1000)
+			args := []string{"--root", root, "exec"}
+			if user != "" {
+				args = append(args, "-u", user)
+			}
+			args = append(args, name, "--", "sleep", mark)
+			cmd := exec.Command(testutil.Nook(t), args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sleeper := func() int {
+				ps := nook(t, "--root", root, "ps", name)
+				return strings.Count(ps, "sleep "+mark)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for sleeper() == 0 {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					cmd.Wait()
+					t.Fatal("the exec'd command never showed in nook ps")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			deadline = time.Now().Add(testutil.Slack(5 * time.Second))
+			for sleeper() != 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("the exec'd command outlived the nook exec that started it")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
