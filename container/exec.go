@@ -42,6 +42,9 @@ type ExecOptions struct {
 	Caps []string
 	// NoNewPrivs sets no_new_privs for the process.
 	NoNewPrivs bool
+	// Warnf is told what of Process (or Caps) is skipped because it
+	// cannot be had here, as Options.Warnf.
+	Warnf func(format string, args ...any)
 	// Detach makes the command the caller's child, outliving it, instead
 	// of one that Wait waits for (runc's exec --detach): Execution.Pid is
 	// then the command's pid, for the caller or its subreaper (a
@@ -175,7 +178,7 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		rows: rows, cols: cols,
 		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID) || o.Detach, detach: o.Detach, cgroups: cg,
-		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
+		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd, warnf: o.Warnf,
 	})
 }
 

@@ -32,6 +32,8 @@ type CreateOptions struct {
 	// master is sent over (SCM_RIGHTS), for a spec with
 	// process.terminal; required then.
 	ConsoleSocket string
+	// Warnf is Options.Warnf.
+	Warnf func(format string, args ...any)
 }
 
 // Create makes OCI container id from spec, recorded in store: its cgroup,
@@ -61,7 +63,7 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 		console = c
 	}
 	c, err := New(id, spec, &Options{
-		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles,
+		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles, Warnf: o.Warnf,
 		// every hierarchy, not only the limits': pause needs the
 		// freezer, events and the engines' statistics the accounts
 		Cgroup: CgroupAuto, Accounting: true, Record: &Record{Store: store}, hold: true,

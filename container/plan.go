@@ -257,7 +257,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 			return nil, err
 		}
 	}
-	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups)); err != nil {
+	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups), warner(o.Warnf)); err != nil {
 		return nil, err
 	}
 	// startContainer: at start, in the container, before its command

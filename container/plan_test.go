@@ -39,8 +39,9 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 			s.Process.Terminal = true
 			s.Process.ConsoleSize = &specs.Box{Height: 70000, Width: 80}
 		}, "process.consoleSize"},
-		{"unknown capability", func(s *specs.Spec) {
-			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
+		// (an unknown name is a warning: TestUnknownCapability)
+		{"effective capability not permitted", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Effective: []string{"CAP_CHOWN"}}
 		}, "process.capabilities"},
 	} {
 		s := minimal()

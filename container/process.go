@@ -11,7 +11,7 @@ import (
 // rlimits, its user and capabilities, no_new_privs and a compiled seccomp
 // filter, its environment and arguments. A sandbox's first process (compile)
 // and a process joining it (nook exec) take the same steps.
-func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFlags uint32, setGroups bool) error {
+func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFlags uint32, setGroups bool, warnf func(format string, args ...any)) error {
 	for _, r := range proc.Rlimits {
 		res, ok := rlimitByName(r.Type)
 		if !ok {
@@ -22,7 +22,7 @@ func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFl
 	// With no_new_privs the filter goes in last, so it never sees nook's
 	// own set-up calls; without it, loading a filter needs CAP_SYS_ADMIN,
 	// so it goes in while the capabilities are still there.
-	caps, err := capSets(proc.Capabilities)
+	caps, err := capSets(proc.Capabilities, warnf)
 	if err != nil {
 		return err
 	}
