@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,6 +162,15 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	root := ""
+	if !join.has(namespaces.Mount) {
+		// a container with no mount namespace of its own is chrooted
+		// into its root in ours (compileSharedRoot): so is what joins it
+		self := "/proc/" + strconv.Itoa(target) + "/root"
+		if r, err := os.Readlink(self); err == nil && r != "/" {
+			root = self
+		}
+	}
 	var cg []string
 	for _, u := range st.Undo {
 		if u.Kind == state.UndoCgroup {
@@ -178,7 +188,7 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		rows: rows, cols: cols,
 		joins: join, userFirst: os.Geteuid() != 0, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, fork: join.has(namespaces.PID) || o.Detach, detach: o.Detach, cgroups: cg,
-		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd, warnf: o.Warnf,
+		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd, root: root, warnf: o.Warnf,
 	})
 }
 

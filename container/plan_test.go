@@ -24,7 +24,14 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		{"unknown namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, "linux.namespaces"},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "linux.namespaces"},
+		{"masked paths without a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[1:]
+			s.Linux.MaskedPaths = []string{"/proc/kcore"}
+		}, "linux.maskedPaths"},
+		{"read-only root without a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[1:]
+			s.Root.Readonly = true
+		}, "root.readonly"},
 		{"relative destination", func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "tmp", Type: "tmpfs"}} }, "mounts[0]"},
 		{"missing bind source", func(s *specs.Spec) {
 			s.Mounts = []specs.Mount{{Destination: "/x", Type: "bind", Source: "/nonexistent"}}
