@@ -65,7 +65,9 @@
 //     /oldroot, not a pivot. ".." at the new root's top leads back into
 //     it, since the real "/" tops every mount above it;
 //  6. terminal, working directory, rlimits, oom_score_adj;
-//  7. the user: without no_new_privs the seccomp filter is loaded first,
+//  7. the user: the AppArmor profile the exec enters
+//     (process.apparmorProfile; refused where AppArmor is not enabled);
+//     without no_new_privs the seccomp filter is loaded first,
 //     while CAP_SYS_ADMIN (which loading it then needs) is still held;
 //     then groups, ids and capabilities; with no_new_privs, it is set
 //     and the filter loaded last, so that it never sees nook's own

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -18,6 +19,16 @@ func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFl
 			return fmt.Errorf("process.rlimits: unknown type %q", r.Type)
 		}
 		st.Rlimit(spawn.Rlimit{Resource: uint32(res), Name: r.Type, Soft: r.Soft, Hard: r.Hard})
+	}
+	// the profile the command's exec enters; before no_new_privs, which
+	// would narrow what it may enter, and before the user changes, as
+	// runc's init does it
+	if proc.ApparmorProfile != "" {
+		path, err := apparmorExec()
+		if err != nil {
+			return spec.FieldErrorf("process.apparmorProfile", "%q: %w", proc.ApparmorProfile, err)
+		}
+		st.Write(path, "exec "+proc.ApparmorProfile)
 	}
 	// With no_new_privs the filter goes in last, so it never sees nook's
 	// own set-up calls; without it, loading a filter needs CAP_SYS_ADMIN,

@@ -1,8 +1,10 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/nookrun/nook/caps"
 	"github.com/nookrun/nook/internal/spawn"
@@ -59,4 +61,20 @@ func warner(f func(format string, args ...any)) func(format string, args ...any)
 	return func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "nook: warning: "+format+"\n", args...)
 	}
+}
+
+// apparmorExec returns the procfs file that sets the AppArmor profile the
+// next exec enters, or an error where AppArmor is not enabled: runc and
+// crun refuse the profile then too, and running unconfined what asked to
+// be confined would be a silent skip.
+func apparmorExec() (string, error) {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err != nil || strings.TrimSpace(string(b)) != "Y" {
+		return "", errors.New("AppArmor is not enabled on this host")
+	}
+	// Linux 5.8+: AppArmor's own file, right beside other LSMs'
+	if _, err := os.Stat("/proc/self/attr/apparmor/exec"); err == nil {
+		return "/proc/self/attr/apparmor/exec", nil
+	}
+	return "/proc/self/attr/exec", nil
 }
