@@ -96,10 +96,11 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 }
 
 func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
-	proc, filter, flags, err := execParts(in.store, st.ID)
+	parts, filter, flags, err := execParts(in.store, st.ID)
 	if err != nil {
 		return nil, err
 	}
+	proc := parts.Process
 	// the sandbox's process, changed as asked
 	if o.Process != nil {
 		p := *o.Process
@@ -163,12 +164,13 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		return nil, err
 	}
 	root := ""
-	if !join.has(namespaces.Mount) {
-		// a container with no mount namespace of its own is chrooted
-		// into its root in ours (compileSharedRoot): so is what joins it
-		self := "/proc/" + strconv.Itoa(target) + "/root"
-		if r, err := os.Readlink(self); err == nil && r != "/" {
-			root = self
+	if parts.SharedRoot {
+		// a container with no mount namespace of its own has its init
+		// chrooted into its root (compileSharedRoot): so is what joins
+		// it. The link reads as the path in init's mount namespace,
+		// which the command has joined (or shares) by the chroot.
+		if r, err := os.Readlink("/proc/" + strconv.Itoa(target) + "/root"); err == nil && r != "/" {
+			root = r
 		}
 	}
 	var cg []string
@@ -208,8 +210,23 @@ func (in *Instance) NamespacePid() (int, error) {
 type execSpec struct {
 	Process *specs.Process `json:"process"`
 	Linux   *struct {
-		Seccomp json.RawMessage `json:"seccomp"`
+		Seccomp    json.RawMessage        `json:"seccomp"`
+		Namespaces []specs.LinuxNamespace `json:"namespaces"`
 	} `json:"linux"`
+}
+
+// sharedRoot: the sandbox has no mount namespace of its own, and its
+// init is chrooted into its root (compileSharedRoot).
+func (es *execSpec) sharedRoot() bool {
+	if es.Linux == nil {
+		return true
+	}
+	for _, ns := range es.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace && ns.Path == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // execCache is what the first exec keeps of execSpec beside the state
@@ -223,24 +240,26 @@ type execCache struct {
 	Process *specs.Process `json:"process"`
 	// Seccomp: the spec has a seccomp profile, compiled in seccompCache
 	Seccomp bool `json:"seccomp"`
+	// SharedRoot: see execSpec.sharedRoot
+	SharedRoot bool `json:"sharedRoot,omitempty"`
 }
 
 // execCacheFile holds the sandbox's execCache, in its state directory.
 const execCacheFile = "exec.json"
 
-// execParts returns the sandbox's process and compiled seccomp filter (nil
-// for none), from the caches beside its state where the first exec left
-// them, else from its spec (and caches them).
-func execParts(s *state.Store, id string) (*specs.Process, []byte, uint32, error) {
+// execParts returns what exec needs of the sandbox's spec and its compiled
+// seccomp filter (nil for none), from the caches beside its state where
+// the first exec left them, else from its spec (and caches them).
+func execParts(s *state.Store, id string) (*execCache, []byte, uint32, error) {
 	dir := s.Path(id)
 	if b, err := os.ReadFile(filepath.Join(dir, execCacheFile)); err == nil {
 		var c execCache
 		if json.Unmarshal(b, &c) == nil && c.Process != nil {
 			if !c.Seccomp {
-				return c.Process, nil, 0, nil
+				return &c, nil, 0, nil
 			}
 			if filter, flags, ok := readSeccompCache(dir); ok {
-				return c.Process, filter, flags, nil
+				return &c, filter, flags, nil
 			}
 		}
 	}
@@ -254,10 +273,11 @@ func execParts(s *state.Store, id string) (*specs.Process, []byte, uint32, error
 	}
 	// after the filter's cache: a reader that finds this finds that; a
 	// cache that cannot be written costs the next exec time, nothing else
-	if b, err := json.Marshal(&execCache{Process: es.Process, Seccomp: filter != nil}); err == nil {
+	c := &execCache{Process: es.Process, Seccomp: filter != nil, SharedRoot: es.sharedRoot()}
+	if b, err := json.Marshal(c); err == nil {
 		state.WriteFile(filepath.Join(dir, execCacheFile), b)
 	}
-	return es.Process, filter, flags, nil
+	return c, filter, flags, nil
 }
 
 func loadExecSpec(s *state.Store, id string) (*execSpec, error) {

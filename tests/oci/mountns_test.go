@@ -63,14 +63,7 @@ func TestNoMountNamespace(t *testing.T) {
 		t.Errorf("mounts made in the caller's namespace under %s:\n%s", rootfs, mi)
 	}
 	nook(t, "--root", root, "start", id)
-	ents, _ := os.ReadDir(rootfs)
-	var want []string
-	for _, e := range ents {
-		want = append(want, e.Name())
-	}
-	got := strings.Fields(nook(t, "--root", root, "exec", id, "ls", "-a", "/"))
-	got = slices.DeleteFunc(got, func(n string) bool { return n == "." || n == ".." })
-	if !slices.Equal(got, want) {
+	if got, want := execRoot(t, root, id), rootNames(rootfs); !slices.Equal(got, want) {
 		t.Errorf("exec sees / as %q, want the container's root %q", got, want)
 	}
 	nook(t, "--root", root, "delete", "--force", id)
@@ -89,7 +82,7 @@ func TestNoMountNamespace(t *testing.T) {
 
 // A mount namespace given by path is joined and, being someone else's,
 // left as it is: the process is chrooted into root.path, nothing is
-// mounted in it.
+// mounted in it; exec joins it chrooted the same way.
 func TestJoinMountNamespace(t *testing.T) {
 	oci(t)
 	need(t, "unshare")
@@ -125,5 +118,26 @@ func TestJoinMountNamespace(t *testing.T) {
 	if strings.Contains(string(mi), rootfs) {
 		t.Errorf("mounts made in the joined namespace under %s:\n%s", rootfs, mi)
 	}
+	nook(t, "--root", root, "start", id)
+	if got, want := execRoot(t, root, id), rootNames(rootfs); !slices.Equal(got, want) {
+		t.Errorf("exec sees / as %q, want the container's root %q", got, want)
+	}
 	nook(t, "--root", root, "delete", "--force", id)
+}
+
+// execRoot lists "/" as a command exec'd into the container sees it.
+func execRoot(t *testing.T, root, id string) []string {
+	t.Helper()
+	got := strings.Fields(nook(t, "--root", root, "exec", id, "ls", "-a", "/"))
+	return slices.DeleteFunc(got, func(n string) bool { return n == "." || n == ".." })
+}
+
+// rootNames lists dir, as ls does.
+func rootNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
 }
