@@ -83,8 +83,14 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	// a sandbox that stops meanwhile fails the start in ways that name
 	// no sandbox (its init's /proc entries are gone; a pid namespace
 	// whose init is gone takes no new process: ENOMEM): say what
-	// happened, once init is seen to end
-	if err != nil && waitGone(st.Init, time.Now().Add(200*time.Millisecond)) {
+	// happened, once init is seen to end. An init that is PID 1 ends
+	// only after every other process of its namespace has, which can
+	// take longer under load: ENOMEM waits for it longer.
+	wait := 200 * time.Millisecond
+	if errors.Is(err, unix.ENOMEM) {
+		wait = 5 * time.Second
+	}
+	if err != nil && waitGone(st.Init, time.Now().Add(wait)) {
 		var se *StartError
 		if errors.As(err, &se) {
 			se.Err = fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), se.Err)
