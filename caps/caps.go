@@ -173,17 +173,32 @@ func kernelMask() uint64 {
 	return (uint64(1) << uint(last+1)) - 1
 }
 
+// Skipped is a capability named in a spec that cannot be granted: a name
+// no capability has, or one the running kernel does not know.
+type Skipped struct {
+	// Set is the spec's set it was named in ("bounding").
+	Set string
+	// Name is the name as the spec wrote it.
+	Name string
+	// Why it cannot be granted.
+	Why string
+}
+
+func (k Skipped) String() string {
+	return fmt.Sprintf("capabilities.%s: %q: %s", k.Set, k.Name, k.Why)
+}
+
 // FromSpec converts an OCI capabilities block into masks. Names are
-// accepted in any case and with or without the "CAP_" prefix; an unknown
-// name is an error naming it and the set it appeared in. Capabilities the
-// running kernel does not know are dropped (they could not be granted).
-// A nil c gives empty sets.
-func FromSpec(c *specs.LinuxCapabilities) (Sets, error) {
-	var s Sets
+// accepted in any case and with or without the "CAP_" prefix. A name that
+// cannot be granted here (unknown, or above the running kernel's
+// cap_last_cap) is left out of the masks and returned in skipped: the
+// runtime spec asks a runtime to log such a value as a warning and not
+// fail, so the caller warns. A nil c gives empty sets.
+func FromSpec(c *specs.LinuxCapabilities) (s Sets, skipped []Skipped) {
 	if c == nil {
 		return s, nil
 	}
-	km := kernelMask()
+	last := lastCap()
 	for _, f := range []struct {
 		name  string
 		names []string
@@ -195,13 +210,19 @@ func FromSpec(c *specs.LinuxCapabilities) (Sets, error) {
 		{"inheritable", c.Inheritable, &s.Inheritable},
 		{"ambient", c.Ambient, &s.Ambient},
 	} {
-		m, err := Mask(f.names)
-		if err != nil {
-			return Sets{}, fmt.Errorf("capabilities.%s: %w", f.name, err)
+		for _, n := range f.names {
+			cp, err := lookup(n)
+			switch {
+			case err != nil:
+				skipped = append(skipped, Skipped{f.name, n, "unknown capability"})
+			case int(cp) > last:
+				skipped = append(skipped, Skipped{f.name, n, fmt.Sprintf("not known to this kernel (cap_last_cap %d)", last)})
+			default:
+				*f.dst |= 1 << uint(cp)
+			}
 		}
-		*f.dst = m & km
 	}
-	return s, nil
+	return s, skipped
 }
 
 // Adjust applies --cap-add/--cap-drop to base, with Docker's semantics:

@@ -25,5 +25,10 @@
 // Capabilities that this kernel does not know (numbers above
 // /proc/sys/kernel/cap_last_cap) are left out by [All] and [FromSpec], as
 // runc does: they cannot be granted here, and PR_CAPBSET_DROP would fail
-// with EINVAL on them.
+// with EINVAL on them. [FromSpec] also leaves out names no capability has,
+// and returns both kinds as [Skipped] for the caller to warn about: the
+// runtime spec (config.md, "Linux Process") says such a value MUST be
+// logged as a warning and runtimes SHOULD NOT fail. Names given to nook's
+// own flags ([Adjust], [Mask]) are still an error: there they are the
+// user's typo.
 package caps

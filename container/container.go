@@ -59,6 +59,11 @@ type Options struct {
 	// Debugf, when set, is told the decisions nook makes on its own
 	// (such as building the root without pivot_root, and why).
 	Debugf func(format string, args ...any)
+	// Warnf is told what of the spec nook skips because it cannot be had
+	// here and the runtime spec says is a warning, not a failure: a
+	// capability that is unknown or newer than this kernel. nil writes
+	// "nook: warning: ..." lines to the process's stderr.
+	Warnf func(format string, args ...any)
 	// Record keeps the sandbox's state in a state directory while it
 	// runs (see Record); nil for none.
 	Record *Record

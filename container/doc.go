@@ -43,7 +43,8 @@
 //     namespace (its offsets written before anyone is inside);
 //  2. host name, domain name, loopback up, linux.sysctl (only those of
 //     a namespace the container has apart from the host);
-//  3. the mount tree private (linux.rootfsPropagation), the new root
+//  3. (with a mount namespace of its own; see below for none) the
+//     mount tree private (linux.rootfsPropagation), the new root
 //     built: the rootfs bound onto itself, an empty tmpfs with the
 //     host's system directories bound in, or an image's overlay
 //     (below); every mount destination resolved inside the new root
@@ -64,7 +65,9 @@
 //     /oldroot, not a pivot. ".." at the new root's top leads back into
 //     it, since the real "/" tops every mount above it;
 //  6. terminal, working directory, rlimits, oom_score_adj;
-//  7. the user: without no_new_privs the seccomp filter is loaded first,
+//  7. the user: the AppArmor profile the exec enters
+//     (process.apparmorProfile; refused where AppArmor is not enabled);
+//     without no_new_privs the seccomp filter is loaded first,
 //     while CAP_SYS_ADMIN (which loading it then needs) is still held;
 //     then groups, ids and capabilities; with no_new_privs, it is set
 //     and the filter loaded last, so that it never sees nook's own
@@ -73,6 +76,20 @@
 //     startContainer hooks, inside the container; close every fd but 0-2
 //     and the ones passed on; exec the command, as PID 1 or under nook's
 //     init.
+//
+// # No mount namespace of its own
+//
+// A spec whose linux.namespaces has no mount namespace, or joins one by
+// path, shares a namespace that is not the container's to change: the
+// caller's (the host's) or someone else's. runc and crun build the root
+// there anyway, mounting the rootfs and the spec's mounts and chrooting;
+// runc leaves those mounts on the host after the container is gone. nook
+// mounts nothing there: step 3 is only a chroot into root.path (looked up
+// in that namespace; none for "/"), the spec's mounts, linux.devices and
+// linux.rootfsPropagation are skipped with a warning (Options.Warnf), and
+// masked paths, read-only paths and a read-only root, which only a mount
+// makes safe, are refused. nook exec into such a container is chrooted
+// into its root too.
 //
 // # An overlay root
 //

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,6 +43,9 @@ type ExecOptions struct {
 	Caps []string
 	// NoNewPrivs sets no_new_privs for the process.
 	NoNewPrivs bool
+	// Warnf is told what of Process (or Caps) is skipped because it
+	// cannot be had here, as Options.Warnf.
+	Warnf func(format string, args ...any)
 	// Detach makes the command the caller's child, outliving it, instead
 	// of one that Wait waits for (runc's exec --detach): Execution.Pid is
 	// then the command's pid, for the caller or its subreaper (a
@@ -79,8 +83,14 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	// a sandbox that stops meanwhile fails the start in ways that name
 	// no sandbox (its init's /proc entries are gone; a pid namespace
 	// whose init is gone takes no new process: ENOMEM): say what
-	// happened, once init is seen to end
-	if err != nil && waitGone(st.Init, time.Now().Add(200*time.Millisecond)) {
+	// happened, once init is seen to end. An init that is PID 1 ends
+	// only after every other process of its namespace has, which can
+	// take longer under load: ENOMEM waits for it longer.
+	wait := 200 * time.Millisecond
+	if errors.Is(err, unix.ENOMEM) {
+		wait = 5 * time.Second
+	}
+	if err != nil && waitGone(st.Init, time.Now().Add(wait)) {
 		var se *StartError
 		if errors.As(err, &se) {
 			se.Err = fmt.Errorf("sandbox %s stopped while the command started: %w", st.DisplayName(), se.Err)
@@ -92,10 +102,11 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 }
 
 func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
-	proc, filter, flags, err := execParts(in.store, st.ID)
+	parts, filter, flags, err := execParts(in.store, st.ID)
 	if err != nil {
 		return nil, err
 	}
+	proc := parts.Process
 	// the sandbox's process, changed as asked
 	if o.Process != nil {
 		p := *o.Process
@@ -158,6 +169,16 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	if err != nil {
 		return nil, err
 	}
+	root := ""
+	if parts.SharedRoot {
+		// a container with no mount namespace of its own has its init
+		// chrooted into its root (compileSharedRoot): so is what joins
+		// it. The link reads as the path in init's mount namespace,
+		// which the command has joined (or shares) by the chroot.
+		if r, err := os.Readlink("/proc/" + strconv.Itoa(target) + "/root"); err == nil && r != "/" {
+			root = r
+		}
+	}
 	var cg []string
 	for _, u := range st.Undo {
 		if u.Kind == state.UndoCgroup {
@@ -175,13 +196,14 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	// others cannot enter it from a thread of nook's (that needs
 	// CAP_SYS_ADMIN here), so their child joins it and forks the command
 	// under an init of nook's, as a detached command needs anyway
-	root := os.Geteuid() == 0
-	pidNS := join.has(namespaces.PID) && root && !o.Detach
+	isRoot := os.Geteuid() == 0
+	pidNS := join.has(namespaces.PID) && isRoot && !o.Detach
 	return start(&enterPlan{
 		rows: rows, cols: cols,
-		joins: join, userFirst: !root, target: target, proc: proc, filter: filter, filterFlags: flags,
+		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
+		root: root, warnf: o.Warnf,
 	})
 }
 
@@ -201,8 +223,23 @@ func (in *Instance) NamespacePid() (int, error) {
 type execSpec struct {
 	Process *specs.Process `json:"process"`
 	Linux   *struct {
-		Seccomp json.RawMessage `json:"seccomp"`
+		Seccomp    json.RawMessage        `json:"seccomp"`
+		Namespaces []specs.LinuxNamespace `json:"namespaces"`
 	} `json:"linux"`
+}
+
+// sharedRoot: the sandbox has no mount namespace of its own, and its
+// init is chrooted into its root (compileSharedRoot).
+func (es *execSpec) sharedRoot() bool {
+	if es.Linux == nil {
+		return true
+	}
+	for _, ns := range es.Linux.Namespaces {
+		if ns.Type == specs.MountNamespace && ns.Path == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // execCache is what the first exec keeps of execSpec beside the state
@@ -216,24 +253,26 @@ type execCache struct {
 	Process *specs.Process `json:"process"`
 	// Seccomp: the spec has a seccomp profile, compiled in seccompCache
 	Seccomp bool `json:"seccomp"`
+	// SharedRoot: see execSpec.sharedRoot
+	SharedRoot bool `json:"sharedRoot,omitempty"`
 }
 
 // execCacheFile holds the sandbox's execCache, in its state directory.
 const execCacheFile = "exec.json"
 
-// execParts returns the sandbox's process and compiled seccomp filter (nil
-// for none), from the caches beside its state where the first exec left
-// them, else from its spec (and caches them).
-func execParts(s *state.Store, id string) (*specs.Process, []byte, uint32, error) {
+// execParts returns what exec needs of the sandbox's spec and its compiled
+// seccomp filter (nil for none), from the caches beside its state where
+// the first exec left them, else from its spec (and caches them).
+func execParts(s *state.Store, id string) (*execCache, []byte, uint32, error) {
 	dir := s.Path(id)
 	if b, err := os.ReadFile(filepath.Join(dir, execCacheFile)); err == nil {
 		var c execCache
 		if json.Unmarshal(b, &c) == nil && c.Process != nil {
 			if !c.Seccomp {
-				return c.Process, nil, 0, nil
+				return &c, nil, 0, nil
 			}
 			if filter, flags, ok := readSeccompCache(dir); ok {
-				return c.Process, filter, flags, nil
+				return &c, filter, flags, nil
 			}
 		}
 	}
@@ -247,10 +286,11 @@ func execParts(s *state.Store, id string) (*specs.Process, []byte, uint32, error
 	}
 	// after the filter's cache: a reader that finds this finds that; a
 	// cache that cannot be written costs the next exec time, nothing else
-	if b, err := json.Marshal(&execCache{Process: es.Process, Seccomp: filter != nil}); err == nil {
+	c := &execCache{Process: es.Process, Seccomp: filter != nil, SharedRoot: es.sharedRoot()}
+	if b, err := json.Marshal(c); err == nil {
 		state.WriteFile(filepath.Join(dir, execCacheFile), b)
 	}
-	return es.Process, filter, flags, nil
+	return c, filter, flags, nil
 }
 
 func loadExecSpec(s *state.Store, id string) (*execSpec, error) {

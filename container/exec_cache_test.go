@@ -55,7 +55,7 @@ func TestExecPartsCache(t *testing.T) {
 	for _, withSeccomp := range []bool{true, false} {
 		s, id := execStore(t, withSeccomp)
 		dir := s.Path(id)
-		proc, filter, flags, err := execParts(s, id)
+		parts, filter, flags, err := execParts(s, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,8 +71,8 @@ func TestExecPartsCache(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
-			if !reflect.DeepEqual(p, proc) || !bytes.Equal(f, filter) || fl != flags {
-				t.Errorf("%s: got %+v, filter %d bytes flags %d; want %+v, %d bytes, %d", what, p, len(f), fl, proc, len(filter), flags)
+			if !reflect.DeepEqual(p, parts) || !bytes.Equal(f, filter) || fl != flags {
+				t.Errorf("%s: got %+v, filter %d bytes flags %d; want %+v, %d bytes, %d", what, p, len(f), fl, parts, len(filter), flags)
 			}
 		}
 		check("from the cache")

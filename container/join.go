@@ -138,6 +138,7 @@ type enterPlan struct {
 	filter      []byte // a compiled seccomp filter, for proc
 	filterFlags uint32
 	setGroups   bool
+	warnf       func(format string, args ...any) // see ExecOptions.Warnf
 	// creds, without proc: the uid and gid to switch to (nsenter -S -G)
 	creds *specs.User
 	args  []string
@@ -231,7 +232,7 @@ func (e *enterPlan) compile() (*spawn.Plan, error) {
 		st.Chdir(e.cwd)
 	}
 	if e.proc != nil {
-		if err := compileProcess(st, e.proc, e.filter, e.filterFlags, e.setGroups); err != nil {
+		if err := compileProcess(st, e.proc, e.filter, e.filterFlags, e.setGroups, warner(e.warnf)); err != nil {
 			return nil, err
 		}
 	} else {

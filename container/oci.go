@@ -32,6 +32,8 @@ type CreateOptions struct {
 	// master is sent over (SCM_RIGHTS), for a spec with
 	// process.terminal; required then.
 	ConsoleSocket string
+	// Warnf is Options.Warnf.
+	Warnf func(format string, args ...any)
 }
 
 // Create makes OCI container id from spec, recorded in store: its cgroup,
@@ -61,7 +63,7 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 		console = c
 	}
 	c, err := New(id, spec, &Options{
-		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles,
+		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles, Warnf: o.Warnf,
 		// every hierarchy, not only the limits': pause needs the
 		// freezer, events and the engines' statistics the accounts
 		Cgroup: CgroupAuto, Accounting: true, Record: &Record{Store: store}, hold: true,
@@ -153,6 +155,21 @@ func (in *Instance) Start() error {
 	if cur := h.State.Current(); !cur.CanStart() {
 		return fmt.Errorf("container %s is %s: only a created container can be started", h.State.ID, cur)
 	}
+	spec, specErr := in.store.Spec(h.State.ID)
+	var hooks *specs.Hooks
+	if specErr == nil {
+		hooks = spec.Hooks
+	}
+	// the startContainer hooks run in init after the byte below: whether
+	// they let the command start is seen by watching init until it execs
+	// or ends (runc's start fails with them too)
+	var watch *execWatch
+	if hooks != nil && len(hooks.StartContainer) > 0 {
+		if watch, err = watchExec(h.State.Init); err != nil {
+			return fmt.Errorf("start container %s: %w", h.State.ID, err)
+		}
+		defer watch.close()
+	}
 	path := filepath.Join(h.Dir(), HoldFile)
 	// non-blocking: with init gone there is no reader, and the open
 	// fails (ENXIO) instead of waiting for ever
@@ -175,12 +192,117 @@ func (in *Instance) Start() error {
 		return err
 	}
 	in.State = h.State
+	if watch != nil {
+		if err := watch.wait(hookLimit(hooks.StartContainer)); err != nil {
+			return fmt.Errorf("start container %s: %w", h.State.ID, err)
+		}
+	}
 	// a poststart hook that fails does not undo the start (the runtime
 	// spec: it is logged); the caller gets the error
-	if spec, err := in.store.Spec(h.State.ID); err == nil && spec.Hooks != nil {
-		return runHooks("poststart", spec.Hooks.Poststart, h.State, state.Running)
+	if hooks != nil {
+		return runHooks("poststart", hooks.Poststart, h.State, state.Running)
 	}
 	return nil
+}
+
+// execWatch follows a held init from start's byte to its exec: its
+// executable changes then, and its name (comm), which a zombie keeps.
+type execWatch struct {
+	pid      int
+	pidfd    int
+	dev, ino uint64 // the executable init runs before its exec (nook's)
+	comm     string
+}
+
+func watchExec(init state.Process) (*execWatch, error) {
+	fd, err := init.Open()
+	if err != nil {
+		return nil, err
+	}
+	w := &execWatch{pid: init.Pid, pidfd: fd}
+	var ok bool
+	if w.dev, w.ino, ok = w.exe(); ok {
+		w.comm, ok = w.name()
+	}
+	if !ok {
+		unix.Close(fd)
+		return nil, fmt.Errorf("init %d: %w", init.Pid, state.ErrGone)
+	}
+	return w, nil
+}
+
+// exe identifies the executable the process runs now; false once it has
+// ended.
+func (w *execWatch) exe() (dev, ino uint64, ok bool) {
+	var st unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/exe", w.pid), &st) != nil {
+		return 0, 0, false
+	}
+	return st.Dev, st.Ino, true
+}
+
+// name is the process's comm; false once it has been reaped.
+func (w *execWatch) name() (string, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", w.pid))
+	return string(b), err == nil
+}
+
+// execed says whether init has exec'd its command; known is false where
+// /proc no longer tells (reaped).
+func (w *execWatch) execed() (yes, known bool) {
+	if dev, ino, ok := w.exe(); ok {
+		return dev != w.dev || ino != w.ino, true
+	}
+	if c, ok := w.name(); ok {
+		return c != w.comm, true
+	}
+	return false, false
+}
+
+// wait returns nil once init has exec'd its command, or is still alive
+// after limit (a command that is nook itself looks like nook), or has
+// ended where /proc cannot tell whether it exec'd first (its subreaper
+// was quicker); an error once it ended without exec: a startContainer
+// hook failed, and init with it.
+func (w *execWatch) wait(limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		if yes, _ := w.execed(); yes {
+			return nil
+		}
+		fds := []unix.PollFd{{Fd: int32(w.pidfd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 5)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("poll init's pidfd: %w", err)
+		}
+		if n > 0 {
+			if yes, known := w.execed(); yes || !known {
+				return nil
+			}
+			return errors.New("init ended before its command started: a startContainer hook failed (its error is on the container's stderr)")
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+	}
+}
+
+func (w *execWatch) close() { unix.Close(w.pidfd) }
+
+// hookLimit bounds how long the hooks may take: their timeouts, or
+// defaultHookWait each where a hook has none, and a second for the rest
+// of init's way to exec.
+func hookLimit(hooks []specs.Hook) time.Duration {
+	const defaultHookWait = 30 * time.Second
+	d := time.Second
+	for _, h := range hooks {
+		if h.Timeout != nil && *h.Timeout > 0 {
+			d += time.Duration(*h.Timeout) * time.Second
+		} else {
+			d += defaultHookWait
+		}
+	}
+	return d
 }
 
 // Delete removes an OCI container (runc's delete): its state, cgroup and

@@ -86,7 +86,12 @@ func thawForKill(h *state.Handle) error {
 	if err := m.Thaw(); err != nil {
 		return err
 	}
-	return h.Transition(state.Running)
+	// the signal already sent may end init the moment it thaws: stopped
+	// is then what the kill was for (seen under load)
+	if err := h.Transition(state.Running); err != nil && h.State.Current() != state.Stopped {
+		return err
+	}
+	return nil
 }
 
 // Update changes the limits of a created, running or paused sandbox

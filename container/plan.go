@@ -138,93 +138,14 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 	}
 
 	// 3. the root file system
-	if !newNS[namespaces.Mount] {
-		return nil, fmt.Errorf("linux.namespaces: a mount namespace is required")
+	var err error
+	if newNS[namespaces.Mount] {
+		err = compileRoot(st, id, s, lx, o, p.newUser)
+	} else {
+		err = compileSharedRoot(st, id, s, lx, o)
 	}
-	prop, err := propagation(lx.RootfsPropagation)
 	if err != nil {
 		return nil, err
-	}
-	// a shared or unbindable tree cannot be built and pivoted (the
-	// rootfs's bind onto itself and pivot_root refuse it with EINVAL):
-	// it is built as a slave (shared: still receiving the host's
-	// mounts) or private tree, and "/" gets the asked propagation after
-	// the pivot, as runc and crun apply it
-	late := prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
-	switch {
-	case prop&unix.MS_SHARED != 0:
-		st.Propagation(unix.MS_REC | unix.MS_SLAVE)
-	case late:
-		st.Propagation(unix.MS_REC | unix.MS_PRIVATE)
-	default:
-		st.Propagation(uint64(prop))
-	}
-	noPivot := o.NoPivot
-	switch why := pivotImpossible(); {
-	case o.NoPivot:
-		o.debugf("NoPivot: the new root is moved onto / and chrooted into, not pivoted to")
-	case why != "":
-		o.debugf("pivot_root is impossible here (%s): the new root is moved onto / and chrooted into instead (as NoPivot does)", why)
-		noPivot = true
-	}
-	if noPivot {
-		st.NoPivot()
-	}
-	host := "" // where the host's "/" is, while the new root is built
-	mounts := s.Mounts
-	switch {
-	case overlayRoot(s):
-		st.BasePivot("/tmp")
-		host = "/oldroot"
-		ov, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
-		if err != nil {
-			return nil, err
-		}
-		ov.Path = "/newroot"
-		st.OverlayRoot(*ov)
-		mounts = mounts[1:]
-	case s.Root == nil || s.Root.Path == "":
-		st.BasePivot("/tmp")
-		st.Root("/newroot", true)
-		host = "/oldroot"
-	default:
-		st.Root(s.Root.Path, false)
-	}
-	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
-		return nil, err
-	}
-	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
-		return nil, err
-	}
-	for _, m := range lx.MaskedPaths {
-		st.Mask(m)
-	}
-	for _, r := range lx.ReadonlyPaths {
-		st.Readonly(r)
-	}
-	if noPivot {
-		// the host's full proc and sys stay in the namespace otherwise
-		rootDir := "" // a base root holds none of the host's mounts
-		if host == "" {
-			rootDir = s.Root.Path
-		}
-		for _, m := range fullProcSys(rootDir) {
-			st.Detach(m)
-		}
-	}
-	// createContainer: the environment made, before the pivot, in the
-	// container's namespaces; the path is the host's
-	if s.Hooks != nil {
-		if err := compileHooks(st, "createContainer", s.Hooks.CreateContainer, id, s, o, host, false); err != nil {
-			return nil, err
-		}
-	}
-	st.Pivot()
-	if late {
-		st.Propagation(uint64(prop))
-	}
-	if s.Root != nil && s.Root.Readonly {
-		st.RootReadonly()
 	}
 
 	proc := s.Process
@@ -257,7 +178,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 			return nil, err
 		}
 	}
-	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups)); err != nil {
+	if err := compileProcess(st, proc, filter, filterFlags, !(p.newUser && o.DenySetgroups), warner(o.Warnf)); err != nil {
 		return nil, err
 	}
 	// startContainer: at start, in the container, before its command
@@ -271,6 +192,147 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// compileRoot builds the root file system in the container's own mount
+// namespace: propagation, the new root, mounts, devices, masked and
+// read-only paths, the createContainer hooks, the pivot.
+func compileRoot(st *spawn.Plan, id string, s *specs.Spec, lx *specs.Linux, o *Options, newUser bool) error {
+	prop, err := propagation(lx.RootfsPropagation)
+	if err != nil {
+		return err
+	}
+	// a shared or unbindable tree cannot be built and pivoted (the
+	// rootfs's bind onto itself and pivot_root refuse it with EINVAL):
+	// it is built as a slave (shared: still receiving the host's
+	// mounts) or private tree, and "/" gets the asked propagation after
+	// the pivot, as runc and crun apply it
+	late := prop&(unix.MS_SHARED|unix.MS_UNBINDABLE) != 0
+	switch {
+	case prop&unix.MS_SHARED != 0:
+		st.Propagation(unix.MS_REC | unix.MS_SLAVE)
+	case late:
+		st.Propagation(unix.MS_REC | unix.MS_PRIVATE)
+	default:
+		st.Propagation(uint64(prop))
+	}
+	noPivot := o.NoPivot
+	switch why := pivotImpossible(); {
+	case o.NoPivot:
+		o.debugf("NoPivot: the new root is moved onto / and chrooted into, not pivoted to")
+	case why != "":
+		o.debugf("pivot_root is impossible here (%s): the new root is moved onto / and chrooted into instead (as NoPivot does)", why)
+		noPivot = true
+	}
+	if noPivot {
+		st.NoPivot()
+	}
+	host := "" // where the host's "/" is, while the new root is built
+	mounts := s.Mounts
+	switch {
+	case overlayRoot(s):
+		st.BasePivot("/tmp")
+		host = "/oldroot"
+		ov, err := overlayRootData(mounts[0], s.Root.Readonly, newUser, host, o.Bundle)
+		if err != nil {
+			return err
+		}
+		ov.Path = "/newroot"
+		st.OverlayRoot(*ov)
+		mounts = mounts[1:]
+	case s.Root == nil || s.Root.Path == "":
+		st.BasePivot("/tmp")
+		st.Root("/newroot", true)
+		host = "/oldroot"
+	default:
+		st.Root(s.Root.Path, false)
+	}
+	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
+		return err
+	}
+	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
+		return err
+	}
+	for _, m := range lx.MaskedPaths {
+		st.Mask(m)
+	}
+	for _, r := range lx.ReadonlyPaths {
+		st.Readonly(r)
+	}
+	if noPivot {
+		// the host's full proc and sys stay in the namespace otherwise
+		rootDir := "" // a base root holds none of the host's mounts
+		if host == "" {
+			rootDir = s.Root.Path
+		}
+		for _, m := range fullProcSys(rootDir) {
+			st.Detach(m)
+		}
+	}
+	// createContainer: the environment made, before the pivot, in the
+	// container's namespaces; the path is the host's
+	if s.Hooks != nil {
+		if err := compileHooks(st, "createContainer", s.Hooks.CreateContainer, id, s, o, host, false); err != nil {
+			return err
+		}
+	}
+	st.Pivot()
+	if late {
+		st.Propagation(uint64(prop))
+	}
+	if s.Root != nil && s.Root.Readonly {
+		st.RootReadonly()
+	}
+	return nil
+}
+
+// compileSharedRoot is the root of a container with no mount namespace of
+// its own: the caller's (no mount entry in linux.namespaces) or one
+// joined by path. That namespace is not the container's to change: a
+// mount made there is the host's, or the namespace owner's, and outlives
+// the container. (runc and crun mount the rootfs and every mount of the
+// spec there and chroot; runc leaves them all on the host after the
+// container is gone.) So nook mounts nothing there: the process is
+// chrooted into root.path, as they do, looked up in that namespace; the
+// spec's mounts, linux.devices and linux.rootfsPropagation are skipped
+// with a warning (the runtime spec's rule for what cannot be had); and
+// what only a mount makes safe is refused: masked and read-only paths, a
+// read-only root, and a root nook would build itself.
+func compileSharedRoot(st *spawn.Plan, id string, s *specs.Spec, lx *specs.Linux, o *Options) error {
+	const why = "needs a mount namespace of the container's own (linux.namespaces has none)"
+	switch {
+	case len(lx.MaskedPaths) > 0:
+		return fmt.Errorf("linux.maskedPaths: %s", why)
+	case len(lx.ReadonlyPaths) > 0:
+		return fmt.Errorf("linux.readonlyPaths: %s", why)
+	case s.Root == nil || s.Root.Path == "":
+		return fmt.Errorf("root.path: a root nook builds itself %s", why)
+	case s.Root.Readonly:
+		return fmt.Errorf("root.readonly: %s", why)
+	}
+	warnf := warner(o.Warnf)
+	if len(s.Mounts) > 0 {
+		dests := make([]string, len(s.Mounts))
+		for i, m := range s.Mounts {
+			dests[i] = m.Destination
+		}
+		warnf("mounts: %s not mounted: the container has no mount namespace of its own, and a mount made in the one it shares would outlive it", strings.Join(dests, ", "))
+	}
+	if len(lx.Devices) > 0 {
+		warnf("linux.devices: no device nodes made, for the same reason (the device cgroup still allows them)")
+	}
+	if lx.RootfsPropagation != "" {
+		warnf("linux.rootfsPropagation %q not applied: the container has no mount namespace of its own", lx.RootfsPropagation)
+	}
+	if s.Hooks != nil {
+		if err := compileHooks(st, "createContainer", s.Hooks.CreateContainer, id, s, o, "", false); err != nil {
+			return err
+		}
+	}
+	if filepath.Clean(s.Root.Path) != "/" {
+		st.Chroot(s.Root.Path)
+	}
+	return nil
 }
 
 func joins(join []specs.LinuxNamespace, t namespaces.Type) bool {

@@ -24,7 +24,14 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 		{"unknown namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 		}, "linux.namespaces"},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[1:] }, "linux.namespaces"},
+		{"masked paths without a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[1:]
+			s.Linux.MaskedPaths = []string{"/proc/kcore"}
+		}, "linux.maskedPaths"},
+		{"read-only root without a mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = s.Linux.Namespaces[1:]
+			s.Root.Readonly = true
+		}, "root.readonly"},
 		{"relative destination", func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "tmp", Type: "tmpfs"}} }, "mounts[0]"},
 		{"missing bind source", func(s *specs.Spec) {
 			s.Mounts = []specs.Mount{{Destination: "/x", Type: "bind", Source: "/nonexistent"}}
@@ -39,8 +46,9 @@ func TestCompileErrorsNameTheField(t *testing.T) {
 			s.Process.Terminal = true
 			s.Process.ConsoleSize = &specs.Box{Height: 70000, Width: 80}
 		}, "process.consoleSize"},
-		{"unknown capability", func(s *specs.Spec) {
-			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_BOGUS"}}
+		// (an unknown name is a warning: TestUnknownCapability)
+		{"effective capability not permitted", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Effective: []string{"CAP_CHOWN"}}
 		}, "process.capabilities"},
 	} {
 		s := minimal()

@@ -53,7 +53,7 @@ status.`,
 			if len(args) > 1 && args[1] == "--" {
 				args = append(args[:1], args[2:]...)
 			}
-			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd}
+			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd, Warnf: warnf(cmd)}
 			if err := rt.apply(o, len(args) > 1); err != nil {
 				return err
 			}

@@ -57,14 +57,33 @@ func addRuntimeFlags(root *cobra.Command) {
 // logError writes err to the --log file, in the --log-format; errors of
 // its own are dropped, since stderr has the error anyway.
 func logError(root *cobra.Command, err error) {
+	logLine(root, "error", err.Error())
+}
+
+// warnf is container.Options.Warnf for the runtime's commands: what the
+// spec asks and nook skips, as runc logs it: a "warning" line in the --log
+// file, or on stderr without one.
+func warnf(cmd *cobra.Command) func(format string, args ...any) {
+	root := cmd.Root()
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if !logLine(root, "warning", msg) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "nook: warning: %s\n", msg)
+		}
+	}
+}
+
+// logLine writes one line of level to the --log file, in the
+// --log-format; false when there is no such file to write.
+func logLine(root *cobra.Command, level, msg string) bool {
 	path, _ := root.PersistentFlags().GetString(logFlag)
 	if path == "" {
-		return
+		return false
 	}
 	format, _ := root.PersistentFlags().GetString(logFormatFlag)
 	f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if ferr != nil {
-		return
+		return false
 	}
 	defer f.Close()
 	now := time.Now().UTC().Format(time.RFC3339Nano)
@@ -73,11 +92,12 @@ func logError(root *cobra.Command, err error) {
 			Level string `json:"level"`
 			Msg   string `json:"msg"`
 			Time  string `json:"time"`
-		}{"error", err.Error(), now})
-		f.Write(append(b, '\n'))
-		return
+		}{level, msg, now})
+		_, werr := f.Write(append(b, '\n'))
+		return werr == nil
 	}
-	fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, err.Error())
+	_, werr := fmt.Fprintf(f, "time=%q level=%s msg=%q\n", now, level, msg)
+	return werr == nil
 }
 
 // ociState is what `state` prints: the OCI runtime spec's state, as runc
@@ -156,7 +176,7 @@ then. With process.terminal, the terminal's master is sent over
 			if s.Process != nil && s.Process.Terminal && consoleSocket == "" {
 				return usageError{errors.New("--console-socket: the bundle's process.terminal is set: a console socket is needed to pass the terminal on")}
 			}
-			o := &container.CreateOptions{Bundle: dir, ConsoleSocket: consoleSocket}
+			o := &container.CreateOptions{Bundle: dir, ConsoleSocket: consoleSocket, Warnf: warnf(cmd)}
 			if preserveFDs < 0 {
 				return usageError{fmt.Errorf("--preserve-fds %d: want 0 or more", preserveFDs)}
 			}

@@ -336,13 +336,13 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 		return err
 	}
 	if o.detach {
-		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot}, dir, args[0])
+		return runDetached(cmd, &o.detachOptions, s, &container.Options{Bundle: dir, NoPivot: o.noPivot, Warnf: warnf(cmd)}, dir, args[0])
 	}
 	rec, err := o.detachOptions.record(cmd)
 	if err != nil {
 		return err
 	}
-	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd)}))
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd), Warnf: warnf(cmd)}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the

@@ -83,7 +83,7 @@ func TestContainerHooks(t *testing.T) {
 // A createContainer hook that fails fails create, naming the hook, and
 // leaves nothing; one that outlives its timeout is killed and fails it
 // too. A startContainer hook that fails ends the container before its
-// command.
+// command, and start fails, as runc's does.
 func TestContainerHooksFail(t *testing.T) {
 	oci(t)
 	root := stateRoot(t)
@@ -128,7 +128,9 @@ func TestContainerHooksFail(t *testing.T) {
 	}
 	f.Close()
 	t.Cleanup(func() { testutil.Run(t, "--root", root, "delete", "--force", id) })
-	nook(t, "--root", root, "start", id)
+	if errOut := nookFails(t, "--root", root, "start", id); !strings.Contains(errOut, "startContainer hook failed") {
+		t.Errorf("start with a failing startContainer hook: %q", errOut)
+	}
 	waitStatus(t, root, id, "stopped")
 	if b, _ := os.ReadFile(errFile); !strings.Contains(string(b), "startContainer hook") {
 		t.Errorf("the container's stderr: %q", b)

@@ -244,10 +244,24 @@ func TestCRI(t *testing.T) {
 	if ctrInfo.Status.State != "CONTAINER_RUNNING" {
 		t.Fatalf("container after start: %+v", ctrInfo)
 	}
-	// in a cgroup of its own, whose statistics the shim reads
-	cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", ctrInfo.Info.Pid))
-	if !strings.Contains(string(cg), ctrID) {
-		t.Errorf("the container is not in a cgroup of its own:\n%s", cg)
+	// in the cgroup the CRI asked for (cgroupsPath: the pod's parent and
+	// the container's id), whose statistics the shim reads; the pause too
+	for _, c := range []struct {
+		pid int
+		id  string
+	}{{podInfo.Info.Pid, podID}, {ctrInfo.Info.Pid, ctrID}} {
+		cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.pid))
+		want := podCgroup + "/" + c.id
+		paths := cgroupPaths(string(cg))
+		check := []string{"memory", "pids"}
+		if _, v1 := paths["memory"]; !v1 {
+			check = []string{""} // cgroup v2
+		}
+		for _, ctrl := range check {
+			if paths[ctrl] != want {
+				t.Errorf("%s's cgroup (%q hierarchy) is %q, want %s:\n%s", c.id, ctrl, paths[ctrl], want, cg)
+			}
+		}
 	}
 	// the pause process's ipc and pid namespaces, joined by path
 	for _, ns := range []string{"ipc", "pid"} {
@@ -375,4 +389,18 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// cgroupPaths maps each controller in /proc/PID/cgroup to its cgroup
+// ("" is cgroup v2's).
+func cgroupPaths(cg string) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(cg), "\n") {
+		if f := strings.SplitN(l, ":", 3); len(f) == 3 {
+			for _, c := range strings.Split(f[1], ",") {
+				m[c] = f[2]
+			}
+		}
+	}
+	return m
 }
