@@ -121,6 +121,7 @@ type Container struct {
 	proc    *spawn.Process
 	tty     *os.File
 	cgroup  *cgroups.Manager
+	need    CgroupNeed
 	watch   *watcher
 	started time.Time
 	// prepared: Prepare made the sandbox; Start has not released it
@@ -149,6 +150,7 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 		return nil, err
 	}
 	c.plan = pl
+	c.need = decideCgroup(spec, &c.opts, pl)
 	return c, nil
 }
 

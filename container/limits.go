@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -54,19 +53,16 @@ func hasResources(r *specs.LinuxResources) bool {
 // makeCgroup creates the sandbox's cgroup before its first process exists,
 // so that nothing the sandbox runs is ever outside it.
 func (c *Container) makeCgroup() error {
-	var res *specs.LinuxResources
-	if c.spec.Linux != nil {
-		res = c.spec.Linux.Resources
-	}
-	want := c.opts.Cgroup == CgroupAlways || hasResources(res) || c.opts.Limits.CPUTime > 0 ||
-		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)
-	if c.opts.Cgroup == CgroupNever {
-		if hasResources(res) {
-			return spec.FieldErrorf("linux.resources", "limits need a cgroup")
+	n := c.need
+	res := n.Resources
+	if c.opts.Cgroup == CgroupNever && hasResources(res) {
+		if n.Devices {
+			return spec.FieldErrorf("linux.resources.devices", "device rules need a cgroup here: %s", n.DevicesWhy)
 		}
-		want = false
+		return spec.FieldErrorf("linux.resources", "limits need a cgroup")
 	}
-	if !want {
+	c.opts.debugf("%s", n)
+	if !n.Needed() {
 		return nil
 	}
 	name := c.id
@@ -90,7 +86,7 @@ func (c *Container) makeCgroup() error {
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
 	})
 	if err != nil {
-		if os.Geteuid() != 0 && !hasResources(res) && c.opts.Limits.CPUTime == 0 && c.opts.Cgroup == CgroupAuto {
+		if !cgroupStrict(n, &c.opts) {
 			return nil // an unprivileged sandbox without limits needs none
 		}
 		var le *cgroups.LimitError

@@ -252,6 +252,9 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, err
 		}
 		s.Mounts = append(s.Mounts, m)
+		// no device node of the image's opens: with the nodev mounts
+		// below, the device rules then need no cgroup
+		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
 	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
@@ -265,6 +268,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, fieldErr("Rootfs", "%q is not a directory", c.Rootfs)
 		}
 		s.Root.Path = abs
+		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
 	} else {
 		// the host view: an empty root that only the whitelisted
 		// system directories are bound into
@@ -696,7 +700,7 @@ func (p *Prepared) Close() {
 // security sets the capabilities, no_new_privs, seccomp and the masked
 // and read-only paths.
 func (c *Config) security(s *specs.Spec) error {
-	base := caps.Default()
+	base := DefaultCaps()
 	if c.Privileged {
 		base = heldCaps()
 	}
@@ -743,6 +747,17 @@ func (c *Config) security(s *specs.Spec) error {
 		s.Linux.Resources.Devices = DeviceRules()
 	}
 	return nil
+}
+
+// DefaultCaps is a sandbox's capability set unless CapAdd and CapDrop
+// change it: Docker's default (caps.Default) without CAP_MKNOD, as
+// bubblewrap keeps none. Docker keeps MKNOD because its device cgroup
+// stops every node but its own; without it no process of the sandbox can
+// make a node at all, and a sandbox that can neither make nor mount one
+// and whose mounts are nodev needs no device cgroup, and often no cgroup
+// (container.CgroupNeed). --cap-add MKNOD gives it back, with the cgroup.
+func DefaultCaps() []string {
+	return slices.DeleteFunc(caps.Default(), func(n string) bool { return n == "CAP_MKNOD" })
 }
 
 // DeviceRules are the device cgroup rules of a sandbox: everything denied

@@ -144,7 +144,7 @@ by ID or name.`,
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	f.BoolVar(&o.noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
-	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (e.g. building the root without pivot_root)")
+	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (whether the sandbox gets a cgroup and why; building the root without pivot_root)")
 	return cmd
 }
 
