@@ -92,7 +92,7 @@ type Config struct {
 	// run` does, instead of their usual effect on this program.
 	ForwardSignals bool
 
-	// CapAdd and CapDrop adjust the default capability set (caps.Default);
+	// CapAdd and CapDrop adjust the default capability set (DefaultCaps);
 	// "ALL" names every capability.
 	CapAdd, CapDrop []string
 	// Privileged gives every capability and turns off seccomp and the
