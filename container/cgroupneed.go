@@ -82,7 +82,7 @@ func decideCgroup(s *specs.Spec, o *Options, p *plan) CgroupNeed {
 	if s.Linux != nil {
 		res = s.Linux.Resources
 	}
-	n.Devices, n.DevicesWhy = devicesNeedCgroup(s, p)
+	n.Devices, n.DevicesWhy = devicesNeedCgroup(s, o, p)
 	if res != nil && len(res.Devices) > 0 && !n.Devices {
 		cp := *res
 		cp.Devices = nil
@@ -120,17 +120,22 @@ func decideCgroup(s *specs.Spec, o *Options, p *plan) CgroupNeed {
 	if o.Limits.CPUTime > 0 {
 		add("a CPU-time limit reads the CPU account", "cpuacct")
 	}
-	if o.Accounting {
-		add("accounting (a verdict or an OCI container's stats)", "memory", "pids", "cpuacct", "freezer")
-	}
-	if s.Linux != nil && s.Linux.CgroupsPath != "" {
-		add("linux.cgroupsPath")
-	}
-	if o.hold {
-		add("an OCI container: pause and update act on its cgroup")
-	}
-	if !p.newPid {
-		add("the pid namespace is not the sandbox's own: only a cgroup finds every process to kill", "freezer")
+	// what follows is had as root: a caller that is not root gets a
+	// cgroup only for limits (one that cannot be made for accounting
+	// alone would be an error where nothing is delegated)
+	if os.Geteuid() == 0 && o.Cgroup == CgroupAuto {
+		if o.Accounting {
+			add("accounting (a verdict or an OCI container's stats)", "memory", "pids", "cpuacct", "freezer")
+		}
+		if s.Linux != nil && s.Linux.CgroupsPath != "" {
+			add("linux.cgroupsPath")
+		}
+		if o.hold {
+			add("an OCI container: pause and update act on its cgroup")
+		}
+		if !p.newPid {
+			add("the pid namespace is not the sandbox's own: only a cgroup finds every process to kill", "freezer")
+		}
 	}
 	if o.Cgroup == CgroupNever {
 		n.Reasons, n.Controllers = nil, nil
@@ -165,9 +170,12 @@ var ptyNodes = []cgroups.Device{{Type: 'c', Major: 136, Minor: cgroups.AnyMinor}
 //     nodes nook made) and devpts is nodev, the root included, and the
 //     root was pivoted to (without pivot_root the host's mounts stay in
 //     the namespace, under the new root);
-//   - the rules allow reading and writing every node nook put in /dev
-//     and the ptys: dropping them then takes nothing away.
-func devicesNeedCgroup(s *specs.Spec, p *plan) (bool, string) {
+//   - the rules allow reading and writing every node nook put in /dev,
+//     the ptys, and each device the command's open files are (its stdin,
+//     stdout, stderr and ExtraFiles: /proc/self/fd reopens them, maybe
+//     for writing where the fd was read-only): dropping the rules then
+//     takes nothing away.
+func devicesNeedCgroup(s *specs.Spec, o *Options, p *plan) (bool, string) {
 	lx := s.Linux
 	if lx == nil || lx.Resources == nil || len(lx.Resources.Devices) == 0 {
 		return false, "none"
@@ -216,14 +224,37 @@ func devicesNeedCgroup(s *specs.Spec, p *plan) (bool, string) {
 	if !ok {
 		return true, "they deny a node the sandbox's /dev holds"
 	}
+	for i, fd := range passedFDs(o) {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue // not open: nothing passed
+		}
+		d, isDev := deviceOf(st.Mode, st.Rdev)
+		if !isDev {
+			continue
+		}
+		if ok, err := cgroups.DevicesAllow(lx.Resources.Devices, []cgroups.Device{d}); err != nil || !ok {
+			return true, fmt.Sprintf("the command's fd %d is a device (%c %d:%d) they deny, which /proc/self/fd could reopen", i, d.Type, d.Major, d.Minor)
+		}
+	}
 	return false, "no CAP_MKNOD, no CAP_SYS_ADMIN, every mount but /dev nodev: the sandbox reaches only the nodes the rules allow"
 }
 
-// cgroupStrict reports whether failing to make the cgroup n asks for is
-// an error: for a caller that is not root, under CgroupAuto, one that only
-// accounting or a shared pid namespace wanted is given up instead.
-func cgroupStrict(n CgroupNeed, o *Options) bool {
-	return os.Geteuid() == 0 || hasResources(n.Resources) || o.Limits.CPUTime > 0 || o.Cgroup != CgroupAuto
+// passedFDs are the descriptors the command gets, by its number: stdin,
+// stdout and stderr (nook's own where Options names none) and ExtraFiles.
+func passedFDs(o *Options) []int {
+	fds := []int{0, 1, 2}
+	for i, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
+		if f != nil {
+			fds[i] = int(f.Fd())
+		}
+	}
+	for _, f := range o.ExtraFiles {
+		if f != nil {
+			fds = append(fds, int(f.Fd()))
+		}
+	}
+	return fds
 }
 
 // deviceOf is the cgroups.Device of a node's mode and number.

@@ -107,8 +107,10 @@
 //     as runc binds it, and its device rules keep their cgroup), and the
 //     root is pivoted to (without pivot_root the host's mounts stay in the
 //     namespace, below the new root);
-//   - the rules allow every node its /dev holds and its ptys: dropping
-//     them takes nothing away.
+//   - the rules allow every node its /dev holds, its ptys, and any device
+//     among the command's stdin, stdout, stderr and ExtraFiles (a
+//     read-only fd of a disk could be reopened for writing through
+//     /proc/self/fd): dropping them takes nothing away.
 //
 // If one of these fails the device rules get their cgroup (v1 devices
 // controller, v2 device program) as before, and --debug names the one

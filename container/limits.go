@@ -37,8 +37,10 @@ type Limits struct {
 type CgroupPolicy int
 
 const (
-	// CgroupAuto: when nook runs as root, or when the spec sets
-	// limits (which then fail clearly where cgroups cannot be made).
+	// CgroupAuto: when something needs one (CgroupNeed): limits, which
+	// fail clearly where cgroups cannot be made, and, as root,
+	// accounting, an OCI container, a shared pid namespace or device
+	// rules that something could get past.
 	CgroupAuto CgroupPolicy = iota
 	// CgroupAlways: always; failing to make one is an error.
 	CgroupAlways
@@ -86,9 +88,6 @@ func (c *Container) makeCgroup() error {
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
 	})
 	if err != nil {
-		if !cgroupStrict(n, &c.opts) {
-			return nil // an unprivileged sandbox without limits needs none
-		}
 		var le *cgroups.LimitError
 		if errors.As(err, &le) {
 			return &spec.FieldError{Field: resourceField(le.Limit), Err: err}

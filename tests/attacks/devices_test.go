@@ -2,6 +2,7 @@ package attacks
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ type deviceCase struct {
 	want   want
 	cgroup string // what --debug must say about the cgroup
 	layer  string
+	stdin  string // a file the sandbox's stdin is, opened read-only
 }
 
 // nodevRefused is a node that exists but may not be opened: EACCES from a
@@ -80,11 +82,26 @@ func TestDevicesWithoutCgroup(t *testing.T) {
 		}, attack: "mknod", want: want{"mknod-blk-dev": eperm, "mknod-mem-dev": eperm, "*": {"EPERM", "open:EACCES", "open:EPERM"}},
 			cgroup: "cgroup for: device rules: CAP_MKNOD",
 			layer:  "the device cgroup, which denies making the nodes (m)"},
+		// a device given as stdin, read-only, could be reopened through
+		// /proc/self/fd (for writing too): nook keeps the device cgroup
+		{name: "device-as-stdin", flags: func(r string) []string { return []string{"--rootfs", r} }, stdin: hostNode,
+			attack: "devopen", args: []string{"/proc/self/fd/0"}, want: want{"*": eperm},
+			cgroup: "cgroup for: device rules: the command's fd 0 is a device",
+			layer:  "the device cgroup, kept for a device among the command's files"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start(t)
 			flags := append([]string{"--debug"}, c.flags(rootfs)...)
-			o := attack(t, opts{flags: flags}, c.attack, c.args...)
+			var prep func(*exec.Cmd)
+			if c.stdin != "" {
+				f, err := os.Open(c.stdin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				prep = func(cmd *exec.Cmd) { cmd.Stdin = f }
+			}
+			o := attack(t, opts{flags: flags, prep: prep}, c.attack, c.args...)
 			o.ran(t)
 			if !strings.Contains(o.stderr, "nook: debug: "+c.cgroup) {
 				t.Errorf("--debug does not say %q:\n%s", c.cgroup, o.stderr)
