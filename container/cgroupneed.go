@@ -53,6 +53,9 @@ type CgroupNeed struct {
 	// Resources are the spec's linux.resources as the cgroup gets them:
 	// without device rules that guard nothing.
 	Resources *specs.LinuxResources
+	// Track: the cgroup is what finds the sandbox's processes to kill
+	// (cgroups.Options.Track), as its pid namespace is not its own.
+	Track bool
 }
 
 // Needed reports whether the sandbox gets a cgroup.
@@ -134,6 +137,7 @@ func decideCgroup(s *specs.Spec, o *Options, p *plan) CgroupNeed {
 			add("an OCI container: pause and update act on its cgroup")
 		}
 		if !p.newPid {
+			n.Track = true
 			add("the pid namespace is not the sandbox's own: only a cgroup finds every process to kill", "freezer")
 		}
 	}

@@ -86,6 +86,7 @@ func (c *Container) makeCgroup() error {
 		BestEffort: c.opts.Limits.BestEffort,
 		Minimal:    !c.opts.Accounting,
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
+		Track:      n.Track,
 	})
 	if err != nil {
 		var le *cgroups.LimitError

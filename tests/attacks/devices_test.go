@@ -103,6 +103,11 @@ func TestDevicesWithoutCgroup(t *testing.T) {
 			}
 			o := attack(t, opts{flags: flags, prep: prep}, c.attack, c.args...)
 			o.ran(t)
+			if strings.Contains(o.stderr, "pivot_root is impossible here") {
+				// the host's mounts stay under the new root: the
+				// device rules keep their cgroup (container.CgroupNeed)
+				t.Skipf("no pivot_root on this machine:\n%s", o.stderr)
+			}
 			if !strings.Contains(o.stderr, "nook: debug: "+c.cgroup) {
 				t.Errorf("--debug does not say %q:\n%s", c.cgroup, o.stderr)
 			}
