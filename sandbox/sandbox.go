@@ -252,9 +252,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, err
 		}
 		s.Mounts = append(s.Mounts, m)
-		// no device node of the image's opens: with the nodev mounts
-		// below, the device rules then need no cgroup
-		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
+		c.rootNodev(s)
 	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
@@ -268,7 +266,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, fieldErr("Rootfs", "%q is not a directory", c.Rootfs)
 		}
 		s.Root.Path = abs
-		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
+		c.rootNodev(s)
 	} else {
 		// the host view: an empty root that only the whitelisted
 		// system directories are bound into
@@ -747,6 +745,16 @@ func (c *Config) security(s *specs.Spec) error {
 		s.Linux.Resources.Devices = DeviceRules()
 	}
 	return nil
+}
+
+// rootNodev asks for a nodev root (a rootfs or an image): no device node
+// of it opens, and with the nodev mounts Spec makes, the device rules need
+// no cgroup (container.CgroupNeed). A privileged sandbox, which has no
+// device rules, keeps its root's nodes, as before.
+func (c *Config) rootNodev(s *specs.Spec) {
+	if !c.Privileged {
+		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
+	}
 }
 
 // DefaultCaps is a sandbox's capability set unless CapAdd and CapDrop
