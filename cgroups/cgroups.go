@@ -137,6 +137,10 @@ type Options struct {
 	// CPUUsage keeps the CPU account (cpuacct on v1) in Minimal mode, for
 	// Manager.CPUUsage: a CPU-time limit needs it.
 	CPUUsage bool
+	// Track keeps the freezer hierarchy in Minimal mode, without limits:
+	// the cgroup is then what finds the sandbox's processes to kill (one
+	// without a pid namespace of its own), and Kill freezes them first.
+	Track bool
 	// Path is an OCI linux.cgroupsPath: where the sandbox's cgroup goes,
 	// as runc places it (path.go), instead of nook's own naming. It must
 	// not exist yet.
@@ -155,6 +159,7 @@ type Manager struct {
 	bestEff   bool
 	minimal   bool
 	cpuUsage  bool
+	track     bool
 	dirs      []string          // unique directories, in creation order
 	path      string            // Options.Path
 	updatable bool              // Options.Updatable
@@ -178,6 +183,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 		m.bestEff = opts.BestEffort
 		m.minimal = opts.Minimal
 		m.cpuUsage = opts.CPUUsage
+		m.track = opts.Track
 		m.path = opts.Path
 		m.updatable = opts.Updatable
 	}

@@ -502,3 +502,32 @@ func TestParallelLifecycles(t *testing.T) {
 		}
 	}
 }
+
+// A Minimal cgroup without limits has no v1 hierarchy at all: nothing
+// would hold its processes. Track keeps the freezer's, so that Kill finds
+// them (a sandbox that shares the host's pid namespace has no other way).
+func TestMinimalTrack(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	m := create(t, nil, &Options{Minimal: true, Track: true})
+	if len(m.ProcsFiles()) == 0 {
+		t.Fatalf("Minimal with Track: no cgroup to hold the processes (%s host)", m.Mode())
+	}
+	p := spawn(t, m, shell(`sleep 1000 & sleep 1000 & wait`))
+	eventually(t, 10*time.Second, "the process tree", func() bool {
+		pids, _ := m.pids()
+		return len(pids) >= 3
+	})
+	if err := m.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := m.pids(); err != nil || len(after) > 0 {
+		t.Fatalf("after Kill: %v %v", after, err)
+	}
+	p.wait(t, 10*time.Second)
+	if m.Mode() != Unified {
+		if _, ok := m.ctrl["freezer"]; !ok {
+			t.Errorf("Track: no freezer directory (controllers %v)", m.ctrl)
+		}
+	}
+}

@@ -233,3 +233,69 @@ func parseAccess(s string) uint8 {
 	}
 	return a
 }
+
+// Device is a device node, as the device rules name it: its type ('c' or
+// 'b') and numbers; Minor may be AnyMinor, for every node of the major.
+type Device struct {
+	Type         byte
+	Major, Minor int64
+}
+
+// AnyMinor, as a Device's Minor, stands for every minor number.
+const AnyMinor = -1
+
+// DevicesAllow reports whether the device rules, applied as Create
+// applies them, let a process open each of devs for reading and writing.
+// A caller that knows the only nodes a sandbox can reach uses it to tell
+// whether the rules would deny it anything (if not, they guard nothing
+// there). Rules that Create would refuse are an error.
+func DevicesAllow(rules []specs.LinuxDeviceCgroup, devs []Device) (bool, error) {
+	for _, d := range rules {
+		if _, err := deviceRule(d); err != nil {
+			return false, err
+		}
+	}
+	p, err := canonDevices(rules)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range devs {
+		typ := uint8(devChar)
+		switch d.Type {
+		case 'c':
+		case 'b':
+			typ = devBlock
+		default:
+			return false, invalid("device type %q: want c or b", d.Type)
+		}
+		if d.Major < 0 || d.Major > 0xfff || d.Minor < AnyMinor || d.Minor > 0xfffff {
+			return false, invalid("device %c %d:%d: numbers out of range", d.Type, d.Major, d.Minor)
+		}
+		if !p.allowsEvery(typ, d.Major, d.Minor, devAccRead|devAccWrite) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// allowsEvery is allows for every minor number at once when minor is
+// AnyMinor: a deny-all policy needs an exception for all of the major's
+// minors, an allow-all one no exception that meets any of them.
+func (p devicePolicy) allowsEvery(typ uint8, major, minor int64, acc uint8) bool {
+	if minor >= 0 {
+		return p.allows(typ, uint32(major), uint32(minor), acc)
+	}
+	for _, e := range p.except {
+		if e.typ != typ || !numsMeet(e.major, major) {
+			continue
+		}
+		if p.allow {
+			if acc&e.access != 0 {
+				return false
+			}
+		} else if e.minor < 0 && acc&^e.access == 0 {
+			return true
+		}
+	}
+	return p.allow
+}

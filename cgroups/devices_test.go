@@ -838,3 +838,44 @@ func devFirst() {
 	}
 	fmt.Println(time.Since(start))
 }
+
+// DevicesAllow answers for nodes a sandbox can reach: whether the rules
+// would deny any of them reading and writing; AnyMinor asks for every
+// minor of a major at once.
+func TestDevicesAllow(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	allow := func(typ string, major int64, minor *int64, acc string) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: i64(major), Minor: minor, Access: acc}
+	}
+	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
+	allowAll := specs.LinuxDeviceCgroup{Allow: true, Access: "rwm"}
+	null := Device{Type: 'c', Major: 1, Minor: 3}
+	pts := Device{Type: 'c', Major: 136, Minor: AnyMinor}
+	for _, c := range []struct {
+		name  string
+		rules []specs.LinuxDeviceCgroup
+		devs  []Device
+		want  bool
+	}{
+		{"no rules deny all", nil, []Device{null}, false},
+		{"allow all", []specs.LinuxDeviceCgroup{allowAll}, []Device{null, pts}, true},
+		{"allowed", []specs.LinuxDeviceCgroup{denyAll, allow("c", 1, i64(3), "rwm")}, []Device{null}, true},
+		{"read only", []specs.LinuxDeviceCgroup{denyAll, allow("c", 1, i64(3), "r")}, []Device{null}, false},
+		{"another node", []specs.LinuxDeviceCgroup{denyAll, allow("c", 1, i64(5), "rwm")}, []Device{null}, false},
+		{"every minor", []specs.LinuxDeviceCgroup{denyAll, allow("c", 136, nil, "rw")}, []Device{pts}, true},
+		{"one minor is not every minor", []specs.LinuxDeviceCgroup{denyAll, allow("c", 136, i64(0), "rwm")}, []Device{pts}, false},
+		{"a block node is not a char node", []specs.LinuxDeviceCgroup{denyAll, allow("b", 1, i64(3), "rwm")}, []Device{null}, false},
+		{"allow all but one minor", []specs.LinuxDeviceCgroup{allowAll, {Allow: false, Type: "c", Major: i64(136), Minor: i64(7), Access: "w"}}, []Device{pts}, false},
+	} {
+		got, err := DevicesAllow(c.rules, c.devs)
+		if err != nil || got != c.want {
+			t.Errorf("%s: DevicesAllow = %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+	if _, err := DevicesAllow([]specs.LinuxDeviceCgroup{{Allow: true, Type: "x"}}, nil); err == nil {
+		t.Errorf("a rule Create refuses: no error")
+	}
+	if _, err := DevicesAllow(nil, []Device{{Type: 'p'}}); err == nil {
+		t.Errorf("a device of type p: no error")
+	}
+}

@@ -78,7 +78,7 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 			switch c {
 			case "memory", "pids", "cpuacct", "freezer":
 				limited := (c == "memory" && r.Memory != nil) || (c == "pids" && r.Pids != nil) ||
-					(c == "cpuacct" && m.cpuUsage)
+					(c == "cpuacct" && m.cpuUsage) || (c == "freezer" && m.track)
 				if !limited {
 					continue
 				}

@@ -126,6 +126,7 @@ type Container struct {
 	proc    *spawn.Process
 	tty     *os.File
 	cgroup  *cgroups.Manager
+	need    CgroupNeed
 	watch   *watcher
 	started time.Time
 	// prepared: Prepare made the sandbox; Start has not released it
@@ -154,6 +155,7 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 		return nil, err
 	}
 	c.plan = pl
+	c.need = decideCgroup(spec, &c.opts, pl)
 	return c, nil
 }
 

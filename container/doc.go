@@ -26,7 +26,8 @@
 // step a line (TestPlanGolden).
 //
 // Start, in the parent (Go):
-//  1. creates the sandbox's cgroup, if it gets one, before any process;
+//  1. creates the sandbox's cgroup, if it gets one (below), before any
+//     process;
 //  2. clones the child and the janitor (package internal/spawn): on
 //     cgroup v2 the child starts in its cgroup (CLONE_INTO_CGROUP); a pid
 //     namespace given by path is entered by cloning the child into it,
@@ -90,6 +91,51 @@
 // masked paths, read-only paths and a read-only root, which only a mount
 // makes safe, are refused. nook exec into such a container is chrooted
 // into its root too.
+//
+// # A cgroup only where something needs one
+//
+// New decides, once (CgroupNeed, cgroupneed.go), whether the sandbox gets
+// a cgroup of its own, and says why; Options.Debugf (nook run --debug) is
+// told "no cgroup: nothing needs one" or the reasons. Start makes one, the
+// state records one (so exec joins it and delete removes it) and the
+// janitor removes one only for a reason: limits in linux.resources, a
+// CPU-time limit (it reads the CPU account), Accounting (a verdict, an OCI
+// container's stats), a linux.cgroupsPath, an OCI container (pause and
+// update act on its cgroup), a pid namespace that is not the sandbox's own
+// (only a cgroup then finds every process to kill), CgroupAlways, or
+// device rules that something could get past. Without one, nothing is
+// made, joined or removed (on cgroup v1 that is a mkdir, a join and an
+// rmdir per hierarchy, each waiting on the kernel: about 3 ms of a start),
+// and the sandbox is killed through its init, whose pid namespace dies
+// with it.
+//
+// linux.resources.devices (which nook run sets as root: everything denied
+// but the nodes of its /dev) keeps a sandbox from device nodes other than
+// those nook put in its /dev. Such rules need no cgroup when the sandbox
+// cannot reach another node whatever it does:
+//   - it cannot make one: CAP_MKNOD is not in its bounding set (mknod of a
+//     device needs it in the host's user namespace; nook run's default
+//     set leaves it out, as bubblewrap's does);
+//   - it cannot mount or remount: CAP_SYS_ADMIN is not in its bounding set
+//     (a user namespace it makes brings a mount namespace whose nodev
+//     flags are locked, and file systems mounted there are nodev by the
+//     kernel);
+//   - every mount but its own /dev (a fresh tmpfs) and devpts is nodev,
+//     the root too (the host view's root is a nodev tmpfs; a rootfs or an
+//     image's overlay is made nodev with its submounts when the spec asks
+//     by AnnotationRootNodev, as nook run does; an OCI bundle's root stays
+//     as runc binds it, and its device rules keep their cgroup), and the
+//     root is pivoted to (without pivot_root the host's mounts stay in the
+//     namespace, below the new root);
+//   - the rules allow every node its /dev holds, its ptys, and any device
+//     among the command's stdin, stdout, stderr and ExtraFiles (a
+//     read-only fd of a disk could be reopened for writing through
+//     /proc/self/fd): dropping them takes nothing away.
+//
+// If one of these fails the device rules get their cgroup (v1 devices
+// controller, v2 device program) as before, and --debug names the one
+// that failed. tests/attacks (TestDevicesWithoutCgroup) puts device nodes
+// in a rootfs and binds them in, and shows each stopped without a cgroup.
 //
 // # An overlay root
 //

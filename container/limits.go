@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"os"
 	"runtime"
 	"slices"
 	"strings"
@@ -38,8 +37,10 @@ type Limits struct {
 type CgroupPolicy int
 
 const (
-	// CgroupAuto: when nook runs as root, or when the spec sets
-	// limits (which then fail clearly where cgroups cannot be made).
+	// CgroupAuto: when something needs one (CgroupNeed): limits, which
+	// fail clearly where cgroups cannot be made, and, as root,
+	// accounting, an OCI container, a shared pid namespace or device
+	// rules that something could get past.
 	CgroupAuto CgroupPolicy = iota
 	// CgroupAlways: always; failing to make one is an error.
 	CgroupAlways
@@ -54,19 +55,16 @@ func hasResources(r *specs.LinuxResources) bool {
 // makeCgroup creates the sandbox's cgroup before its first process exists,
 // so that nothing the sandbox runs is ever outside it.
 func (c *Container) makeCgroup() error {
-	var res *specs.LinuxResources
-	if c.spec.Linux != nil {
-		res = withStandardDevices(c.spec.Linux.Resources)
-	}
-	want := c.opts.Cgroup == CgroupAlways || hasResources(res) || c.opts.Limits.CPUTime > 0 ||
-		(c.opts.Cgroup == CgroupAuto && os.Geteuid() == 0)
-	if c.opts.Cgroup == CgroupNever {
-		if hasResources(res) {
-			return spec.FieldErrorf("linux.resources", "limits need a cgroup")
+	n := c.need
+	res := n.Resources
+	if c.opts.Cgroup == CgroupNever && hasResources(res) {
+		if n.Devices {
+			return spec.FieldErrorf("linux.resources.devices", "device rules need a cgroup here: %s", n.DevicesWhy)
 		}
-		want = false
+		return spec.FieldErrorf("linux.resources", "limits need a cgroup")
 	}
-	if !want {
+	c.opts.debugf("%s", n)
+	if !n.Needed() {
 		return nil
 	}
 	name := c.id
@@ -80,7 +78,6 @@ func (c *Container) makeCgroup() error {
 	var path string
 	if c.spec.Linux != nil {
 		path = c.spec.Linux.CgroupsPath
-		res = allowSpecDevices(res, c.spec.Linux.Devices)
 	}
 	m, err := cgroups.Create(name, res, &cgroups.Options{
 		Path:       path,
@@ -88,11 +85,9 @@ func (c *Container) makeCgroup() error {
 		BestEffort: c.opts.Limits.BestEffort,
 		Minimal:    !c.opts.Accounting,
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
+		Track:      n.Track,
 	})
 	if err != nil {
-		if os.Geteuid() != 0 && !hasResources(res) && c.opts.Limits.CPUTime == 0 && c.opts.Cgroup == CgroupAuto {
-			return nil // an unprivileged sandbox without limits needs none
-		}
 		var le *cgroups.LimitError
 		if errors.As(err, &le) {
 			return &spec.FieldError{Field: resourceField(le.Limit), Err: err}

@@ -31,6 +31,7 @@ func TestCgroupLimitErrorsNameTheSpecField(t *testing.T) {
 		s := minimal()
 		s.Linux.Resources = &c.res
 		ct := &Container{spec: s}
+		ct.need = decideCgroup(s, &ct.opts, &plan{newPid: true})
 		err := ct.makeCgroup()
 		if ct.cgroup != nil {
 			ct.cgroup.Destroy()

@@ -11,8 +11,9 @@ import (
 )
 
 // ErrNoCgroup is returned by Pause, Resume, Update and Stats for a
-// sandbox that has no cgroup of its own (an unprivileged one without
-// limits, or one run with CgroupNever).
+// sandbox that has no cgroup of its own: one that nothing needed a cgroup
+// for (CgroupNeed: `nook run --name` without limits, an unprivileged one
+// without limits), or one run with CgroupNever.
 var ErrNoCgroup = errors.New("the sandbox has no cgroup of its own")
 
 // cgroupOf opens the sandbox's cgroups from the directories its state

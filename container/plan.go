@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,6 +24,13 @@ type plan struct {
 	newUser    bool // the parent writes ID maps
 	newCgroup  bool
 	tty        bool
+	// what decideCgroup needs to know of the sandbox: its pid namespace
+	// its own, the root built without pivot_root, the root nodev, and
+	// the nodes its /dev holds
+	newPid    bool
+	noPivot   bool
+	rootNodev bool
+	nodes     []cgroups.Device
 	// shareMemory: the child may share nook's memory (see
 	// spawn.Config.ShareMemory)
 	shareMemory bool
@@ -66,6 +74,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 		}
 	}
 	p.newUser = newNS[namespaces.User]
+	p.newPid = newNS[namespaces.PID]
 	// Not under a memory limit: the kernel's OOM killer kills every
 	// process of a victim's memory, so a sandbox's OOM kill that picked
 	// init (large, by nook's memory) would kill nook and its janitor with
@@ -140,8 +149,10 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 	// 3. the root file system
 	var err error
 	if newNS[namespaces.Mount] {
-		err = compileRoot(st, id, s, lx, o, p.newUser)
+		err = compileRoot(st, p, id, s, lx, o)
 	} else {
+		// chrooted, not pivoted: the device cgroup stays (see CgroupNeed)
+		p.noPivot = true
 		err = compileSharedRoot(st, id, s, lx, o)
 	}
 	if err != nil {
@@ -197,7 +208,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 // compileRoot builds the root file system in the container's own mount
 // namespace: propagation, the new root, mounts, devices, masked and
 // read-only paths, the createContainer hooks, the pivot.
-func compileRoot(st *spawn.Plan, id string, s *specs.Spec, lx *specs.Linux, o *Options, newUser bool) error {
+func compileRoot(st *spawn.Plan, p *plan, id string, s *specs.Spec, lx *specs.Linux, o *Options) error {
 	prop, err := propagation(lx.RootfsPropagation)
 	if err != nil {
 		return err
@@ -227,30 +238,45 @@ func compileRoot(st *spawn.Plan, id string, s *specs.Spec, lx *specs.Linux, o *O
 	if noPivot {
 		st.NoPivot()
 	}
+	p.noPivot = noPivot
+	nodev, err := rootNodev(s)
+	if err != nil {
+		return err
+	}
 	host := "" // where the host's "/" is, while the new root is built
 	mounts := s.Mounts
 	switch {
 	case overlayRoot(s):
 		st.BasePivot("/tmp")
 		host = "/oldroot"
-		ov, err := overlayRootData(mounts[0], s.Root.Readonly, newUser, host, o.Bundle)
+		ov, err := overlayRootData(mounts[0], s.Root.Readonly, p.newUser, host, o.Bundle)
 		if err != nil {
 			return err
 		}
 		ov.Path = "/newroot"
 		st.OverlayRoot(*ov)
 		mounts = mounts[1:]
+		if nodev {
+			st.RootNodev()
+		}
+		// an overlay mounted in a user namespace is nodev by the kernel
+		p.rootNodev = nodev || p.newUser
 	case s.Root == nil || s.Root.Path == "":
 		st.BasePivot("/tmp")
 		st.Root("/newroot", true)
 		host = "/oldroot"
+		p.rootNodev = true // a tmpfs the child mounts nodev
 	default:
 		st.Root(s.Root.Path, false)
+		if nodev {
+			st.RootNodev()
+		}
+		p.rootNodev = nodev
 	}
 	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
 		return err
 	}
-	if err := compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
+	if p.nodes, err = compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
 		return err
 	}
 	for _, m := range lx.MaskedPaths {
@@ -600,7 +626,17 @@ func overlayRootData(m specs.Mount, readonly, userns bool, host, bundle string) 
 // user namespace forbids.
 var defaultDevices = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"}
 
-func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevice, host string) error {
+// compileDevices makes the nodes of a sandbox's own /dev (a tmpfs in the
+// spec's mounts) and returns them, for the device rules to be checked
+// against.
+func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevice, host string) ([]cgroups.Device, error) {
+	var nodes []cgroups.Device
+	device := func(d spawn.Device) {
+		st.Device(d)
+		if n, ok := deviceOf(d.Mode, d.Rdev); ok {
+			nodes = append(nodes, n)
+		}
+	}
 	var devTmpfs, devPts bool
 	for _, m := range mounts {
 		switch m.Destination {
@@ -611,7 +647,7 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		}
 	}
 	if !devTmpfs {
-		return nil // a /dev of the rootfs's own, or the host's bound in
+		return nil, nil // a /dev of the rootfs's own, or the host's bound in
 	}
 	seen := map[string]bool{}
 	add := func(path string) error {
@@ -623,33 +659,33 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 		if err := unix.Stat(path, &sb); err != nil {
 			return &os.PathError{Op: "stat", Path: path, Err: err}
 		}
-		st.Device(spawn.Device{Host: host + path, Path: path, Rdev: uint64(sb.Rdev), Mode: sb.Mode})
+		device(spawn.Device{Host: host + path, Path: path, Rdev: uint64(sb.Rdev), Mode: sb.Mode})
 		return nil
 	}
 	for _, d := range defaultDevices {
 		if err := add(d); err != nil {
-			return fmt.Errorf("default devices: %w", err)
+			return nil, fmt.Errorf("default devices: %w", err)
 		}
 	}
 	for i, d := range devs {
 		if !strings.HasPrefix(d.Path, "/dev/") {
-			return fmt.Errorf("linux.devices[%d]: path %q is not under /dev", i, d.Path)
+			return nil, fmt.Errorf("linux.devices[%d]: path %q is not under /dev", i, d.Path)
 		}
 		if d.Type == "" {
 			// no node described: the host's, as it is
 			if err := add(d.Path); err != nil {
-				return fmt.Errorf("linux.devices[%d]: %w", i, err)
+				return nil, fmt.Errorf("linux.devices[%d]: %w", i, err)
 			}
 			continue
 		}
 		dev, err := specDevice(d)
 		if err != nil {
-			return fmt.Errorf("linux.devices[%d]: %w", i, err)
+			return nil, fmt.Errorf("linux.devices[%d]: %w", i, err)
 		}
 		if !seen[d.Path] {
 			seen[d.Path] = true
 			dev.Host = host + d.Path
-			st.Device(dev)
+			device(dev)
 		}
 	}
 	for _, l := range [][2]string{{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"}, {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"/proc/kcore", "/dev/core"}} {
@@ -658,7 +694,7 @@ func compileDevices(st *spawn.Plan, mounts []specs.Mount, devs []specs.LinuxDevi
 	if devPts {
 		st.Symlink("pts/ptmx", "/dev/ptmx")
 	}
-	return nil
+	return nodes, nil
 }
 
 // specDevice is the node a linux.devices entry describes: its type,

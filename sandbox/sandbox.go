@@ -92,7 +92,7 @@ type Config struct {
 	// run` does, instead of their usual effect on this program.
 	ForwardSignals bool
 
-	// CapAdd and CapDrop adjust the default capability set (caps.Default);
+	// CapAdd and CapDrop adjust the default capability set (DefaultCaps);
 	// "ALL" names every capability.
 	CapAdd, CapDrop []string
 	// Privileged gives every capability and turns off seccomp and the
@@ -252,6 +252,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, err
 		}
 		s.Mounts = append(s.Mounts, m)
+		c.rootNodev(s)
 	} else if c.Rootfs != "" {
 		abs, err := filepath.Abs(c.Rootfs)
 		if err != nil {
@@ -265,6 +266,7 @@ func (c *Config) Spec() (*specs.Spec, error) {
 			return nil, fieldErr("Rootfs", "%q is not a directory", c.Rootfs)
 		}
 		s.Root.Path = abs
+		c.rootNodev(s)
 	} else {
 		// the host view: an empty root that only the whitelisted
 		// system directories are bound into
@@ -701,7 +703,7 @@ func (p *Prepared) Close() {
 // security sets the capabilities, no_new_privs, seccomp and the masked
 // and read-only paths.
 func (c *Config) security(s *specs.Spec) error {
-	base := caps.Default()
+	base := DefaultCaps()
 	if c.Privileged {
 		base = heldCaps()
 	}
@@ -748,6 +750,27 @@ func (c *Config) security(s *specs.Spec) error {
 		s.Linux.Resources.Devices = DeviceRules()
 	}
 	return nil
+}
+
+// rootNodev asks for a nodev root (a rootfs or an image): no device node
+// of it opens, and with the nodev mounts Spec makes, the device rules need
+// no cgroup (container.CgroupNeed). A privileged sandbox, which has no
+// device rules, keeps its root's nodes, as before.
+func (c *Config) rootNodev(s *specs.Spec) {
+	if !c.Privileged {
+		s.Annotations = map[string]string{container.AnnotationRootNodev: "true"}
+	}
+}
+
+// DefaultCaps is a sandbox's capability set unless CapAdd and CapDrop
+// change it: Docker's default (caps.Default) without CAP_MKNOD, as
+// bubblewrap keeps none. Docker keeps MKNOD because its device cgroup
+// stops every node but its own; without it no process of the sandbox can
+// make a node at all, and a sandbox that can neither make nor mount one
+// and whose mounts are nodev needs no device cgroup, and often no cgroup
+// (container.CgroupNeed). --cap-add MKNOD gives it back, with the cgroup.
+func DefaultCaps() []string {
+	return slices.DeleteFunc(caps.Default(), func(n string) bool { return n == "CAP_MKNOD" })
 }
 
 // DeviceRules are the device cgroup rules of a sandbox: everything denied

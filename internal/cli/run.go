@@ -62,11 +62,13 @@ unless bound in. It gets its own /proc, a minimal /dev, /sys read-only
 and a private /tmp. Its net namespace has only loopback, up.
 
 Security defaults, each one can be changed by a flag: the capabilities
-of Docker's default set (bounding = effective = permitted; inheritable
-and ambient empty), no_new_privs, nook's seccomp profile (no kernel
-modules, kexec, reboot, bpf, perf_event_open, keyrings, mounts, new user
-namespaces, open_by_handle_at, userfaultfd...), and /proc's and /sys's
-dangerous files masked or read-only.
+of Docker's default set but CAP_MKNOD (bounding = effective = permitted;
+inheritable and ambient empty), every mount but /dev nodev,
+no_new_privs, nook's seccomp profile (no kernel modules, kexec, reboot,
+bpf, perf_event_open, keyrings, mounts, new user namespaces,
+open_by_handle_at, userfaultfd...), and /proc's and /sys's dangerous
+files masked or read-only. Without limits or --verdict the
+sandbox gets no cgroup unless something needs one (--debug says why).
 
 Run by a user other than root, nook maps that user to root in a new user
 namespace (with the /etc/subuid range when newuidmap allows it).
@@ -144,7 +146,7 @@ by ID or name.`,
 	f.StringVar(&o.pull, "pull", "missing", "with --image: `WHEN` to pull the image from its registry: missing, or never")
 	f.StringVarP(&o.bundle, "bundle", "b", "", "run the OCI bundle in `DIR` (runc-compatible); the argument is the container ID")
 	f.BoolVar(&o.noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
-	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (e.g. building the root without pivot_root)")
+	f.BoolVar(&o.debug, "debug", false, "say on stderr what nook decides on its own (whether the sandbox gets a cgroup and why; building the root without pivot_root)")
 	return cmd
 }
 

@@ -46,6 +46,7 @@ type (
 	NoPivot      struct{}
 	Detach       struct{ Path string }
 	RootReadonly struct{}
+	RootNodev    struct{}
 	Chdir        struct{ Dir string }
 	Chroot       struct{ Dir string }
 	NoNewPrivs   struct{}
@@ -83,6 +84,7 @@ func (Pivot) Op() Op        { return OpPivot }
 func (NoPivot) Op() Op      { return OpNoPivot }
 func (Detach) Op() Op       { return OpDetach }
 func (RootReadonly) Op() Op { return OpRootReadonly }
+func (RootNodev) Op() Op    { return OpRootNodev }
 func (Chdir) Op() Op        { return OpChdir }
 func (Chroot) Op() Op       { return OpChroot }
 func (Rlimit) Op() Op       { return OpRlimit }
@@ -128,6 +130,7 @@ func (Pivot) String() string        { return "pivot" }
 func (NoPivot) String() string      { return "no-pivot" }
 func (s Detach) String() string     { return "detach " + s.Path }
 func (RootReadonly) String() string { return "root-readonly" }
+func (RootNodev) String() string    { return "root-nodev" }
 func (s Chdir) String() string      { return "chdir " + s.Dir }
 func (s Chroot) String() string     { return "chroot " + s.Dir }
 func (NoNewPrivs) String() string   { return "no-new-privs" }
@@ -421,6 +424,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 		return Detach{r.str(fixed[pathRec](r).path)}
 	case OpRootReadonly:
 		return RootReadonly{}
+	case OpRootNodev:
+		return RootNodev{}
 	case OpChdir:
 		return Chdir{r.str(fixed[pathRec](r).path)}
 	case OpChroot:

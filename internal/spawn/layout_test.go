@@ -105,6 +105,7 @@ var cRecords = map[Op][2]string{
 	OpNoPivot:      {"NOOK_OP_NO_PIVOT", ""},
 	OpDetach:       {"NOOK_OP_DETACH", "nook_path"},
 	OpHook:         {"NOOK_OP_HOOK", "nook_hook"},
+	OpRootNodev:    {"NOOK_OP_ROOT_NODEV", ""},
 }
 
 // TestLayoutMatchesC fails when Go and C disagree on anything they share:

@@ -46,6 +46,7 @@ const (
 	OpNoPivot                    // BasePivot and Pivot move mounts and chroot instead of pivot_root
 	OpDetach                     // detach (or cover) a mount of the host's, before a NoPivot Pivot
 	OpHook                       // run a hook of the spec in the sandbox's namespaces and wait for it
+	OpRootNodev                  // make the root under construction, and every mount under it so far, nodev
 	opMax
 )
 
@@ -251,6 +252,7 @@ var records = [opMax]any{
 	OpNoPivot:      noRec{},
 	OpDetach:       pathRec{},
 	OpHook:         hookRec{},
+	OpRootNodev:    noRec{},
 }
 
 const headerSize = uint32(unsafe.Sizeof(stepHeader{}))
@@ -518,6 +520,12 @@ func (p *Plan) Detach(path string) { p.e.path(OpDetach, path) }
 
 // RootReadonly makes "/" read-only.
 func (p *Plan) RootReadonly() { add(p, OpRootReadonly, noRec{}) }
+
+// RootNodev makes the root under construction nodev, with every mount
+// below it at that point (a rootfs's own submounts): no device node in
+// it can be opened. It comes straight after Root or OverlayRoot, before
+// the sandbox's /dev is mounted, which keeps its nodes.
+func (p *Plan) RootNodev() { add(p, OpRootNodev, noRec{}) }
 
 // Chdir changes the working directory.
 func (p *Plan) Chdir(dir string) { p.e.path(OpChdir, dir) }

@@ -36,6 +36,7 @@ func fullPlan() (*Plan, []Step) {
 			State: `{"id":"x"`, Timeout: 5},
 		Pivot{},
 		RootReadonly{},
+		RootNodev{},
 		TTY{Rows: 24, Cols: 80},
 		TTY{},
 		Chdir{"/work"},
@@ -95,6 +96,8 @@ func fullPlan() (*Plan, []Step) {
 			p.Detach(s.Path)
 		case RootReadonly:
 			p.RootReadonly()
+		case RootNodev:
+			p.RootNodev()
 		case TTY:
 			p.TTY(s.Rows, s.Cols)
 		case Chdir:

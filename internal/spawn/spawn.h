@@ -68,6 +68,7 @@ enum nook_op {
 	NOOK_OP_NO_PIVOT,	// -
 	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_HOOK,		// nook_hook
+	NOOK_OP_ROOT_NODEV,	// -
 	NOOK_OP_MAX
 };
 

@@ -48,6 +48,7 @@ const uint32_t nook_step_size[NOOK_OP_MAX] = {
 	[NOOK_OP_NO_PIVOT] = 0,
 	[NOOK_OP_DETACH] = sizeof(struct nook_path),
 	[NOOK_OP_HOOK] = sizeof(struct nook_hook),
+	[NOOK_OP_ROOT_NODEV] = 0,
 };
 
 // --- error reporting --------------------------------------------------------
@@ -1001,6 +1002,9 @@ void nook_child_main(struct nook_spawn *s) {
 			break;
 		case NOOK_OP_DETACH:
 			do_detach(c, S(((const struct nook_path *)f)->path));
+			break;
+		case NOOK_OP_ROOT_NODEV:
+			if (c->rootfd < 0 || set_attr(c->rootfd, MOUNT_ATTR_NODEV, 1) < 0) FAIL(c, errno, "make the new root nodev");
 			break;
 		case NOOK_OP_ROOT_READONLY:
 			do_root_readonly(c);

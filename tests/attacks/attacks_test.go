@@ -113,7 +113,7 @@ var defaultCases = []escapeCase{
 	{name: "12-chroot-escape-no-pivot", attack: "chroot", args: markerArg, flags: []string{"--no-pivot"},
 		layer: "--no-pivot: the new root moved onto the real / (the top of every mount above it), so .. at its top leads back into it",
 		want:  want{"chroot": {"top-is-sandbox-root"}}},
-	{name: "17-mknod", attack: "mknod", layer: "seccomp (mknod of block/char nodes denied); underneath: the device cgroup, if nook sets one (see TestWithoutSeccomp), and nodev on /tmp",
+	{name: "17-mknod", attack: "mknod", layer: "seccomp (mknod of block/char nodes denied); underneath: no CAP_MKNOD in nook run's default set (TestWithoutSeccomp, TestDevicesWithoutCgroup)",
 		want: want{"mknod-blk-dev": eperm, "mknod-mem-dev": eperm, "mknod-blk-tmp": eperm, "mknod-mem-tmp": eperm}},
 	{name: "17-dev-nodes", attack: "devlist", layer: "minimal /dev",
 		want: want{"devlist": {"only-harmless-nodes"}}},

@@ -18,6 +18,11 @@
 // unconfined, to show which layer (capabilities, read-only mounts, masked
 // paths, the kernel) still stands without the seccomp filter.
 //
+// nook run without limits makes no cgroup (container.CgroupNeed), so the
+// default cases run without a device cgroup; TestDevicesWithoutCgroup
+// puts device nodes in reach (in the rootfs, bound in) and shows the
+// layers that stop them there: nodev mounts and no CAP_MKNOD.
+//
 // On a machine without Go, give both binaries:
 //
 //	make nook

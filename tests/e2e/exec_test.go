@@ -13,6 +13,7 @@ import (
 
 	"github.com/nookrun/nook/internal/testutil"
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/state"
 )
 
 // nsLink is what readlink /proc/PID/ns/TYPE prints for pid's namespace.
@@ -269,4 +270,60 @@ func TestExecDiesWithNook(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A sandbox without limits gets no cgroup: its state records none, no
+// nook-ID directory exists in any hierarchy, and nook exec into it works
+// and joins none. One with a memory limit has its cgroup, and the process
+// exec starts is in it.
+func TestExecJoinsACgroupOnlyWhereThereIsOne(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	rootfs := testutil.BusyboxRootfs(t)
+	cgroupDirs := func(st inspected) []string {
+		var dirs []string
+		for _, u := range st.Undo {
+			if u.Kind == state.UndoCgroup || u.Kind == state.UndoCgroupParent {
+				dirs = append(dirs, u.Path)
+			}
+		}
+		return dirs
+	}
+
+	nook(t, "--root", root, "run", "-d", "--name", "free", "--rootfs", rootfs, "--", "sleep", "300")
+	defer nook(t, "--root", root, "rm", "-f", "free")
+	st := inspect(t, root, "free")
+	if dirs := cgroupDirs(st); len(dirs) > 0 {
+		t.Errorf("a sandbox without limits records cgroups: %q", dirs)
+	}
+	if m, _ := filepath.Glob("/sys/fs/cgroup/*/nook-" + st.ID); len(m) > 0 {
+		t.Errorf("a sandbox without limits has cgroups: %q", m)
+	}
+	if m, _ := filepath.Glob("/sys/fs/cgroup/nook-" + st.ID); len(m) > 0 {
+		t.Errorf("a sandbox without limits has a cgroup: %q", m)
+	}
+	out := nook(t, "--root", root, "exec", "free", "readlink", "/proc/self/ns/pid")
+	if want := nsLink(t, st.Init.Pid, namespaces.PID); strings.TrimSpace(out) != want {
+		t.Errorf("exec into a sandbox without a cgroup: pid namespace %q, the sandbox's is %q", out, want)
+	}
+
+	nook(t, "--root", root, "run", "-d", "--name", "lim", "--memory", "64m", "--rootfs", rootfs, "--", "sleep", "300")
+	dirs := cgroupDirs(inspect(t, root, "lim"))
+	if len(dirs) == 0 {
+		t.Fatalf("a sandbox with a memory limit records no cgroup")
+	}
+	procs := func() int {
+		b, err := os.ReadFile(filepath.Join(dirs[0], "cgroup.procs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(testutil.Lines(string(b)))
+	}
+	before := procs()
+	long := testutil.Start(t, testutil.Command(t, "--root", root, "exec", "lim", "sh", "-c", "echo ready; exec sleep 300"), "ready")
+	if after := procs(); after <= before {
+		t.Errorf("%s holds %d processes with an exec running, %d without: exec did not join the cgroup", dirs[0], after, before)
+	}
+	nook(t, "--root", root, "rm", "-f", "lim")
+	long.Wait(5 * time.Second)
 }

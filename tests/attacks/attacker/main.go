@@ -237,6 +237,7 @@ var attacks = map[string]func(args []string){
 	"memhog":          memhog,
 	"mknod":           mknod,
 	"devlist":         devlist,
+	"devopen":         devopen,
 	"sysfs":           sysfs,
 }
 
@@ -1081,6 +1082,29 @@ func mknod(args []string) {
 			}
 			escaped(name, "made %s; open: %s", path, errName(err))
 		}
+	}
+}
+
+// devopen opens device nodes the test put where the sandbox can see them
+// (in its rootfs, bound in), read-only and non-blocking, and closes them
+// at once: nothing is ever read. A node that opens got past every layer.
+func devopen(args []string) {
+	for _, p := range args {
+		name := "devopen:" + p
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			escaped(name, "stat: %s (the test's node is not there to attack)", errName(err))
+			continue
+		}
+		if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
+			escaped(name, "not a device node (mode %o): nothing attacked", st.Mode)
+			continue
+		}
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		verdict(name, err, fmt.Sprintf("opened %s (%d:%d) read-only (nothing read)", p, unix.Major(st.Rdev), unix.Minor(st.Rdev)))
 	}
 }
 
