@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -184,6 +185,9 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		if u.Kind == state.UndoCgroup {
 			cg = append(cg, u.Path)
 		}
+	}
+	if err := checkExecDevices(o, cg); err != nil {
+		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
 	}
 	var rows, cols uint16
 	if b := o.ConsoleSize; b != nil && o.TTY {
@@ -363,4 +367,45 @@ func mergeEnv(base, over []string) []string {
 		}
 	}
 	return out
+}
+
+// checkExecDevices refuses a device among the exec'd command's stdin,
+// stdout and stderr that the sandbox has no device cgroup to hold back: a
+// sandbox gets none where nothing in it could reach a node its rules deny
+// (CgroupNeed), and the command could reopen a device it is given through
+// /proc/self/fd, for writing too where its fd is read-only. A terminal
+// (the caller's own, without -t) and the standard nodes every sandbox has
+// are always allowed. Only a v1 devices hierarchy counts as holding it
+// back: on v2 the state does not say whether a device program is
+// attached, so the answer is the safe one.
+func checkExecDevices(o *ExecOptions, cgroupPaths []string) error {
+	for _, p := range cgroupPaths {
+		if strings.HasPrefix(p, "/sys/fs/cgroup/devices/") {
+			return nil
+		}
+	}
+	standard := append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, StandardDevices()...)
+	for i, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
+		fd := i
+		if f != nil {
+			fd = int(f.Fd())
+		}
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue
+		}
+		d, isDev := deviceOf(st.Mode, st.Rdev)
+		if !isDev {
+			continue
+		}
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			continue // a terminal
+		}
+		if ok, err := cgroups.DevicesAllow(standard, []cgroups.Device{d}); err == nil && ok {
+			continue
+		}
+		return fmt.Errorf("%s is the device %c %d:%d, and the sandbox has no device cgroup to keep it from reopening that device through /proc/self/fd: give it through a pipe, or use -t for a terminal",
+			[]string{"stdin", "stdout", "stderr"}[i], d.Type, d.Major, d.Minor)
+	}
+	return nil
 }

@@ -327,3 +327,34 @@ func TestExecJoinsACgroupOnlyWhereThereIsOne(t *testing.T) {
 	nook(t, "--root", root, "rm", "-f", "lim")
 	long.Wait(5 * time.Second)
 }
+
+// A sandbox that needs no device cgroup has none, so nook exec does not
+// hand its command a device it could reopen for writing through
+// /proc/self/fd: a device other than a terminal or a standard node as
+// stdin is refused, by name, and /dev/null is not.
+func TestExecRefusesAnUnguardedDevice(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	name := fmt.Sprintf("unguarded%d", os.Getpid())
+	nook(t, "--root", root, "run", "-d", "--name", name, "--", "sleep", "300")
+	defer nook(t, "--root", root, "rm", "-f", name)
+	for _, c := range []struct {
+		dev  string
+		fail bool
+	}{{"/dev/kmsg", true}, {"/dev/null", false}} {
+		f, err := os.Open(c.dev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(testutil.Nook(t), "--root", root, "exec", name, "--", "true")
+		cmd.Stdin = f
+		out, err := cmd.CombinedOutput()
+		f.Close()
+		switch {
+		case c.fail && (err == nil || !strings.Contains(string(out), "stdin is the device c 1:11")):
+			t.Errorf("exec with %s as stdin: %v, %s; want refused, naming the device", c.dev, err, out)
+		case !c.fail && err != nil:
+			t.Errorf("exec with %s as stdin: %v, %s", c.dev, err, out)
+		}
+	}
+}
