@@ -192,18 +192,33 @@ func (in *Instance) Start() error {
 		return err
 	}
 	in.State = h.State
+	var notSeen error
 	if watch != nil {
 		if err := watch.wait(hookLimit(hooks.StartContainer)); err != nil {
-			return fmt.Errorf("start container %s: %w", h.State.ID, err)
+			err = fmt.Errorf("start container %s: %w", h.State.ID, err)
+			if !errors.Is(err, ErrStartNotSeen) {
+				return err
+			}
+			notSeen = err // started all the same: poststart runs
 		}
 	}
 	// a poststart hook that fails does not undo the start (the runtime
 	// spec: it is logged); the caller gets the error
 	if hooks != nil {
-		return runHooks("poststart", hooks.Poststart, h.State, state.Running)
+		if err := runHooks("poststart", hooks.Poststart, h.State, state.Running); err != nil {
+			return err
+		}
 	}
-	return nil
+	return notSeen
 }
+
+// ErrStartNotSeen is Start's answer when a container with startContainer
+// hooks ended and was reaped (by its parent or subreaper, which nook is
+// not) before Start could see whether its command had started: the hooks
+// may have failed, or the command may have run and ended at once. The
+// start itself happened; callers that must know read the container's
+// stderr (nook start warns and exits 0, as for a start that was seen).
+var ErrStartNotSeen = errors.New("the container ended before start could see whether its command started (a startContainer hook may have failed: see the container's stderr)")
 
 // execWatch follows a held init from start's byte to its exec: its
 // executable changes then, and its name (comm), which a zombie keeps.
@@ -260,10 +275,10 @@ func (w *execWatch) execed() (yes, known bool) {
 }
 
 // wait returns nil once init has exec'd its command, or is still alive
-// after limit (a command that is nook itself looks like nook), or has
-// ended where /proc cannot tell whether it exec'd first (its subreaper
-// was quicker); an error once it ended without exec: a startContainer
-// hook failed, and init with it.
+// after limit (a command that is nook itself looks like nook);
+// ErrStartNotSeen where it has ended and /proc cannot tell whether it
+// exec'd first (its subreaper was quicker); an error once it ended
+// without exec: a startContainer hook failed, and init with it.
 func (w *execWatch) wait(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
@@ -276,8 +291,12 @@ func (w *execWatch) wait(limit time.Duration) error {
 			return fmt.Errorf("poll init's pidfd: %w", err)
 		}
 		if n > 0 {
-			if yes, known := w.execed(); yes || !known {
+			yes, known := w.execed()
+			if yes {
 				return nil
+			}
+			if !known {
+				return ErrStartNotSeen
 			}
 			return errors.New("init ended before its command started: a startContainer hook failed (its error is on the container's stderr)")
 		}

@@ -244,7 +244,12 @@ func newStartCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return in.Start()
+			err = in.Start()
+			if errors.Is(err, container.ErrStartNotSeen) {
+				warnf(cmd)("start %s: %v", args[0], err)
+				return nil
+			}
+			return err
 		},
 	}
 }
