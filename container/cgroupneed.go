@@ -226,18 +226,8 @@ func devicesNeedCgroup(s *specs.Spec, res *specs.LinuxResources, o *Options, p *
 	if !ok {
 		return true, "they deny a node the sandbox's /dev holds"
 	}
-	for i, fd := range passedFDs(o) {
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil {
-			continue // not open: nothing passed
-		}
-		d, isDev := deviceOf(st.Mode, st.Rdev)
-		if !isDev {
-			continue
-		}
-		if ok, err := cgroups.DevicesAllow(res.Devices, []cgroups.Device{d}); err != nil || !ok {
-			return true, fmt.Sprintf("the command's fd %d is a device (%c %d:%d) they deny, which /proc/self/fd could reopen", i, d.Type, d.Major, d.Minor)
-		}
+	if i, d, denied := deniedDevice(passedFDs(o), res.Devices, nil); denied {
+		return true, fmt.Sprintf("the command's fd %d is a device (%c %d:%d) they deny, which /proc/self/fd could reopen", i, d.Type, d.Major, d.Minor)
 	}
 	return false, "no CAP_MKNOD, no CAP_SYS_ADMIN, every mount but /dev nodev: the sandbox reaches only the nodes the rules allow"
 }
@@ -279,4 +269,25 @@ func deviceOf(mode uint32, rdev uint64) (cgroups.Device, bool) {
 // (allowSpecDevices), as runc does.
 func cgroupResources(lx *specs.Linux) *specs.LinuxResources {
 	return allowSpecDevices(withStandardDevices(lx.Resources), lx.Devices)
+}
+
+// deniedDevice finds the first of fds that is a device the rules do not
+// let a process open for reading and writing (rules that Create would
+// refuse deny), and returns its index in fds. A descriptor that is not
+// open, is no device, or that skip passes over is not looked at.
+func deniedDevice(fds []int, rules []specs.LinuxDeviceCgroup, skip func(fd int) bool) (int, cgroups.Device, bool) {
+	for i, fd := range fds {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			continue // not open: nothing passed
+		}
+		d, isDev := deviceOf(st.Mode, st.Rdev)
+		if !isDev || (skip != nil && skip(fd)) {
+			continue
+		}
+		if ok, err := cgroups.DevicesAllow(rules, []cgroups.Device{d}); err != nil || !ok {
+			return i, d, true
+		}
+	}
+	return 0, cgroups.Device{}, false
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -385,25 +384,17 @@ func checkExecDevices(o *ExecOptions, cgroupPaths []string) error {
 		}
 	}
 	standard := append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, StandardDevices()...)
+	fds := []int{0, 1, 2} // nook's own where o names none
 	for i, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
-		fd := i
 		if f != nil {
-			fd = int(f.Fd())
+			fds[i] = int(f.Fd())
 		}
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) != nil {
-			continue
-		}
-		d, isDev := deviceOf(st.Mode, st.Rdev)
-		if !isDev {
-			continue
-		}
-		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
-			continue // a terminal
-		}
-		if ok, err := cgroups.DevicesAllow(standard, []cgroups.Device{d}); err == nil && ok {
-			continue
-		}
+	}
+	isTerminal := func(fd int) bool {
+		_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+		return err == nil
+	}
+	if i, d, denied := deniedDevice(fds, standard, isTerminal); denied {
 		return fmt.Errorf("%s is the device %c %d:%d, and the sandbox has no device cgroup to keep it from reopening that device through /proc/self/fd: give it through a pipe, or use -t for a terminal",
 			[]string{"stdin", "stdout", "stderr"}[i], d.Type, d.Major, d.Minor)
 	}
