@@ -32,8 +32,10 @@ type CreateOptions struct {
 	// master is sent over (SCM_RIGHTS), for a spec with
 	// process.terminal; required then.
 	ConsoleSocket string
-	// Warnf is Options.Warnf.
-	Warnf func(format string, args ...any)
+	// NoPivot is Options.NoPivot (runc's --no-pivot).
+	NoPivot bool
+	// Warnf and Debugf are Options.Warnf and Options.Debugf.
+	Warnf, Debugf func(format string, args ...any)
 }
 
 // Create makes OCI container id from spec, recorded in store: its cgroup,
@@ -64,6 +66,7 @@ func Create(store *state.Store, id string, spec *specs.Spec, o *CreateOptions) (
 	}
 	c, err := New(id, spec, &Options{
 		Bundle: o.Bundle, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ExtraFiles: o.ExtraFiles, Warnf: o.Warnf,
+		NoPivot: o.NoPivot, Debugf: o.Debugf,
 		// every hierarchy, not only the limits': pause needs the
 		// freezer, events and the engines' statistics the accounts
 		Cgroup: CgroupAuto, Accounting: true, Record: &Record{Store: store}, hold: true,

@@ -38,7 +38,7 @@ func addRuntimeFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.String(logFlag, "", "write errors to `FILE` as well (runc's --log; containerd's shim and conmon read it)")
 	f.String(logFormatFlag, "text", "`FORMAT` of --log: text or json (one JSON object a line, with level and msg, as runc writes)")
-	f.Bool(debugFlag, false, "accepted for runc compatibility")
+	f.Bool(debugFlag, false, "say what nook decides on its own (whether there is a cgroup and why; a root built without pivot_root), at level debug in --log, or on stderr")
 	f.Bool(systemdCgroupFlag, false, "manage cgroups through systemd (runc's flag): refused where systemd is not PID 1")
 	f.String(rootlessFlag, "auto", "accepted for runc compatibility (true, false or auto)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
@@ -69,6 +69,21 @@ func warnf(cmd *cobra.Command) func(format string, args ...any) {
 		msg := fmt.Sprintf(format, args...)
 		if !logLine(root, "warning", msg) {
 			fmt.Fprintf(cmd.ErrOrStderr(), "nook: warning: %s\n", msg)
+		}
+	}
+}
+
+// debugf is the global --debug's sink: nil without the flag, else lines
+// at level debug in the --log file, or on stderr where there is none.
+func debugf(cmd *cobra.Command) func(format string, args ...any) {
+	root := cmd.Root()
+	if on, _ := root.PersistentFlags().GetBool(debugFlag); !on {
+		return nil
+	}
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if !logLine(root, "debug", msg) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "nook: debug: %s\n", msg)
 		}
 	}
 }
@@ -176,7 +191,7 @@ then. With process.terminal, the terminal's master is sent over
 			if s.Process != nil && s.Process.Terminal && consoleSocket == "" {
 				return usageError{errors.New("--console-socket: the bundle's process.terminal is set: a console socket is needed to pass the terminal on")}
 			}
-			o := &container.CreateOptions{Bundle: dir, ConsoleSocket: consoleSocket, Warnf: warnf(cmd)}
+			o := &container.CreateOptions{Bundle: dir, ConsoleSocket: consoleSocket, NoPivot: noPivot, Warnf: warnf(cmd), Debugf: debugf(cmd)}
 			if preserveFDs < 0 {
 				return usageError{fmt.Errorf("--preserve-fds %d: want 0 or more", preserveFDs)}
 			}
@@ -211,7 +226,7 @@ then. With process.terminal, the terminal's master is sent over
 	f.StringVar(&pidFile, "pid-file", "", "write init's PID to `FILE`")
 	f.StringVar(&consoleSocket, "console-socket", "", "send the terminal's master over the unix socket `PATH` (process.terminal)")
 	f.IntVar(&preserveFDs, "preserve-fds", 0, "pass `N` more fds, from 3 on, to the container")
-	f.BoolVar(&noPivot, "no-pivot", false, "accepted for runc compatibility: nook always pivots into the root it built")
+	f.BoolVar(&noPivot, "no-pivot", false, "move the new root onto / and chroot instead of pivot_root (automatic where / cannot be pivoted, e.g. an initramfs)")
 	f.BoolVar(&noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility: nook gives the container no keyring of its own")
 	return cmd
 }

@@ -39,7 +39,7 @@ func newRunCmd() *cobra.Command { return runCmd(&runOptions{}) }
 // stderr, nil without --debug.
 func (o *runOptions) debugf(cmd *cobra.Command) func(string, ...any) {
 	if !o.debug {
-		return nil
+		return debugf(cmd) // the global --debug, as runc's callers put it
 	}
 	w := cmd.ErrOrStderr()
 	return func(format string, args ...any) { fmt.Fprintf(w, "nook: debug: "+format+"\n", args...) }
