@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
+	mi "github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -82,45 +82,20 @@ func (o *Options) debugf(format string, args ...any) {
 // mountinfo and so first here: what a NoPivot plan detaches (see
 // spawn.Plan.Detach).
 func fullProcSys(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mi.GetMounts(mi.FSTypeFilter("proc", "sysfs"))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	var out []string
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		head, tail, ok := strings.Cut(s.Text(), " - ")
-		fs, _, _ := strings.Cut(tail, " ")
-		fields := strings.Fields(head)
-		if !ok || len(fields) < 5 || fields[3] != "/" || (fs != "proc" && fs != "sysfs") {
+	for _, m := range mounts {
+		if m.Root != "/" {
 			continue
 		}
-		mp := unescapeMountinfo(fields[4])
-		if dir != "" && (mp == dir || strings.HasPrefix(mp, strings.TrimSuffix(dir, "/")+"/")) {
+		if dir != "" && (m.Mountpoint == dir || strings.HasPrefix(m.Mountpoint, strings.TrimSuffix(dir, "/")+"/")) {
 			continue
 		}
-		out = append(out, mp)
+		out = append(out, m.Mountpoint)
 	}
 	slices.Reverse(out)
 	return out
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -1,7 +1,6 @@
 package namespaces
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	mi "github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
@@ -306,19 +306,9 @@ func nsfsMounts(mountinfo, prefix string) map[uint64]*nsfsMount {
 		return out
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok || !strings.HasPrefix(post, "nsfs ") {
-			continue
-		}
-		fields := strings.Fields(pre)
-		if len(fields) < 5 {
-			continue
-		}
-		typ, ino, ok := parseNSLink(fields[3])
+	mounts, _ := mi.GetMountsFromReader(f, mi.FSTypeFilter("nsfs"))
+	for _, mnt := range mounts {
+		typ, ino, ok := parseNSLink(mnt.Root)
 		if !ok {
 			continue
 		}
@@ -327,7 +317,7 @@ func nsfsMounts(mountinfo, prefix string) map[uint64]*nsfsMount {
 			m = &nsfsMount{typ: typ}
 			out[ino] = m
 		}
-		m.points = append(m.points, prefix+unescapeMount(fields[4]))
+		m.points = append(m.points, prefix+mnt.Mountpoint)
 	}
 	return out
 }
@@ -349,25 +339,6 @@ func parseNSLink(s string) (Type, uint64, bool) {
 		}
 	}
 	return "", 0, false
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 type heldNS struct {

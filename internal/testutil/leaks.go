@@ -3,7 +3,6 @@ package testutil
 import (
 	"bytes"
 	"fmt"
-	"github.com/google/nftables"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/nftables"
+	mi "github.com/moby/sys/mountinfo"
 )
 
 // LeakWait is how long CheckNoLeaks waits for leftovers to go away, with
@@ -271,52 +273,30 @@ func procDesc(pid int) string {
 // --- mounts ------------------------------------------------------------------
 
 type mountEntry struct {
-	id    string
+	id    int
 	point string
 	line  string
 }
 
 func readMountinfo() []mountEntry {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := mi.GetMounts(nil)
 	if err != nil {
 		return nil
 	}
-	var out []mountEntry
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 5 {
-			continue
-		}
-		out = append(out, mountEntry{id: f[0], point: unescapeMount(f[4]), line: l})
+	out := make([]mountEntry, 0, len(mounts))
+	for _, m := range mounts {
+		line := fmt.Sprintf("%d %d %s %s %s - %s %s %s", m.ID, m.Parent, m.Root, m.Mountpoint, m.Options, m.FSType, m.Source, m.VFSOptions)
+		out = append(out, mountEntry{id: m.ID, point: m.Mountpoint, line: line})
 	}
 	return out
 }
 
-func mountIDs() map[string]bool {
-	m := map[string]bool{}
+func mountIDs() map[int]bool {
+	m := map[int]bool{}
 	for _, e := range readMountinfo() {
 		m[e.id] = true
 	}
 	return m
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // MountPoints returns the mount points of the calling process's mount
