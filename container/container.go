@@ -497,12 +497,24 @@ func (c *Container) Close() error {
 // Options.ForwardSignals it passes signals on. A terminal without
 // process.consoleSize starts at the size of Stdin's.
 func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Result, error) {
+	var f Foreground
+	if opts != nil {
+		f = Foreground{Stdin: opts.Stdin, Stdout: opts.Stdout, ForwardSignals: opts.ForwardSignals}
+	}
+	// the signals are caught while the spec compiles (Foreground.catch)
+	sc := f.catch()
+	defer sc.stop()
 	c, err := New(id, withConsoleSize(spec, opts), opts)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	return c.foreground(ctx)
+	return f.wait(ctx, sc, func() (process, error) {
+		if err := c.Start(); err != nil {
+			return nil, err
+		}
+		return c, nil
+	})
 }
 
 func writeIDMaps(pid int, lx *specs.Linux, deny bool) error {

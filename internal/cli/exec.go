@@ -104,7 +104,7 @@ status.`,
 	f := cmd.Flags()
 	f.SetInterspersed(false)
 	f.BoolVarP(&tty, "tty", "t", false, "give COMMAND a new pseudo-terminal in the sandbox")
-	f.StringArrayVarP(&env, "env", "e", nil, "set `K=V` in the sandbox's environment (repeatable)")
+	stringArrayVar(f, &env, "env", "e", "set `K=V` in the sandbox's environment (repeatable)")
 	f.StringVarP(&cwd, "workdir", "w", "", "working `DIR` inside (default: the sandbox's)")
 	f.StringVarP(&user, "user", "u", "", "run as `UID[:GID]` inside (default: the sandbox's user)")
 	f.StringVar(&cwd, "cwd", "", "the same as --workdir (runc's name)")

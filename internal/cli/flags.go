@@ -3,6 +3,7 @@ package cli
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/nookrun/nook/spec"
 )
@@ -81,8 +82,11 @@ var flagOf = map[string]string{
 }
 
 // configField finds the names of sandbox.Config fields in a message,
-// with an index or not: Config.Binds[1], Config.Limits.WallTime.
-var configField = regexp.MustCompile(`Config(\.[A-Z][A-Za-z]*)+(\[[0-9]+\])?`)
+// with an index or not: Config.Binds[1], Config.Limits.WallTime. It is
+// compiled when an error needs it, not at every start.
+var configField = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Config(\.[A-Z][A-Za-z]*)+(\[[0-9]+\])?`)
+})
 
 // fieldFlag returns the flag that sets field ("Config.Binds[1]" is set by
 // --bind), or "".
@@ -108,7 +112,7 @@ func flagError(err error) error {
 	if flag == "" {
 		return err
 	}
-	msg := configField.ReplaceAllStringFunc(fe.Err.Error(), func(f string) string {
+	msg := configField().ReplaceAllStringFunc(fe.Err.Error(), func(f string) string {
 		if fl := fieldFlag(f); fl != "" && fl != "COMMAND" {
 			return fl
 		}

@@ -30,7 +30,7 @@ func (o *limitOptions) flags(f *pflag.FlagSet) {
 	f.Float64Var(&o.cpus, "cpus", 0, "CPU bandwidth, in `CPUS` (1.5: one and a half CPUs' time per period)")
 	f.Uint64Var(&o.cpuWeight, "cpu-weight", 0, "relative CPU `WEIGHT`, 1-10000 (cgroup v2 cpu.weight; shares on v1)")
 	f.StringVar(&o.cpusetCPUs, "cpuset-cpus", "", "run only on these `CPUS` (0-1,3)")
-	f.StringArrayVar(&o.rlimits, "rlimit", nil, "set rlimit `NAME=SOFT[:HARD]` (repeatable; NAME: nofile, nproc, as, fsize, cpu, stack, core, ...; unlimited)")
+	stringArrayVar(f, &o.rlimits, "rlimit", "", "set rlimit `NAME=SOFT[:HARD]` (repeatable; NAME: nofile, nproc, as, fsize, cpu, stack, core, ...; unlimited)")
 	f.StringVar(&o.openFiles, "open-files", "", "most open files, `N` (RLIMIT_NOFILE)")
 	f.StringVar(&o.stack, "stack", "", "stack size limit, `SIZE` (RLIMIT_STACK)")
 	f.StringVar(&o.fileSize, "file-size", "", "largest file the command may write, `SIZE` (RLIMIT_FSIZE: the output limit)")

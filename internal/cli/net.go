@@ -27,9 +27,9 @@ type netOptions struct {
 func (o *netOptions) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.mode, "net", "none", "network `MODE`: none (loopback only), host, ns:NAME (a named namespace), bridge[:BRIDGE] (default nook0: an address, NAT, -p), pasta (unprivileged)")
 	f.StringVar(&o.ip, "ip", "", "the sandbox's `ADDRESS` on its bridge (default: a free one)")
-	f.StringSliceVar(&o.dns, "dns", nil, "name server `IP` for /etc/resolv.conf (repeatable; default: the host's that a sandbox can reach)")
-	f.StringArrayVar(&o.addHosts, "add-host", nil, "add `NAME:IP` to /etc/hosts (repeatable)")
-	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port, `[HOSTIP:]HOSTPORT:PORT[/tcp|/udp]` (repeatable; --net bridge or pasta)")
+	stringSliceVar(f, &o.dns, "dns", "", "name server `IP` for /etc/resolv.conf (repeatable; default: the host's that a sandbox can reach)")
+	stringArrayVar(f, &o.addHosts, "add-host", "", "add `NAME:IP` to /etc/hosts (repeatable)")
+	stringArrayVar(f, &o.publish, "publish", "p", "publish a port, `[HOSTIP:]HOSTPORT:PORT[/tcp|/udp]` (repeatable; --net bridge or pasta)")
 }
 
 // apply puts the network into c. Errors name the flag.
@@ -141,8 +141,8 @@ NS1) unless --names says otherwise.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVar(&addrs, "addr", nil, "addresses of the two ends, `ADDR1,ADDR2` in CIDR form")
-	f.StringSliceVar(&names, "names", nil, "names of the two ends, `IF1,IF2`")
+	stringSliceVar(f, &addrs, "addr", "", "addresses of the two ends, `ADDR1,ADDR2` in CIDR form")
+	stringSliceVar(f, &names, "names", "", "names of the two ends, `IF1,IF2`")
 	f.IntVar(&mtu, "mtu", 0, "`MTU` of both ends")
 	f.BoolVar(&create, "create", false, "make named namespaces that do not exist yet")
 	return cmd

@@ -133,7 +133,7 @@ which lsns 2.38 does not show.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.types, "type", "t", nil, "only namespaces of `TYPE` (mnt, net, ipc, user, pid, uts, cgroup, time; repeatable)")
+	stringArrayVar(f, &o.types, "type", "t", "only namespaces of `TYPE` (mnt, net, ipc, user, pid, uts, cgroup, time; repeatable)")
 	f.IntVarP(&o.pid, "task", "p", 0, "only the namespaces of process `PID`")
 	f.StringVarP(&o.output, "output", "o", "", "the columns to print, comma-separated (`LIST`; +LIST adds to the default)")
 	f.BoolVar(&o.outputAll, "output-all", false, "print every column")

@@ -423,7 +423,7 @@ func (r *runtimeExec) flags(cmd *cobra.Command) {
 	f.BoolVarP(&r.detach, "detach", "d", false, "start the command and exit: it is left to nook's caller (a subreaper such as containerd's shim) to reap")
 	f.StringVar(&r.pidFile, "pid-file", "", "write the command's PID to `FILE`")
 	f.StringVar(&r.consoleSocket, "console-socket", "", "with --detach and a terminal: send its master over the unix socket `PATH`")
-	f.StringArrayVarP(&r.caps, "cap", "c", nil, "add capability `CAP` to the command's sets (repeatable)")
+	stringArrayVar(f, &r.caps, "cap", "c", "add capability `CAP` to the command's sets (repeatable)")
 	f.BoolVar(&r.noNewPrivs, "no-new-privs", false, "set no_new_privs for the command")
 }
 

@@ -123,6 +123,9 @@ func newRoot() *cobra.Command {
 // that cobra lists and suggests commands as it always does.
 func newRootFor(args []string) *cobra.Command {
 	root := newBareRoot()
+	if len(args) == 1 && (args[0] == "--version" || args[0] == "-v") {
+		return root // cobra answers it from the root alone
+	}
 	name := commandName(root, args)
 	for _, c := range allCommands() {
 		if slices.Contains(c.names, name) && !c.tree {

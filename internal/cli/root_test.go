@@ -71,10 +71,23 @@ func TestRootForBuildsOnlyTheNamedCommand(t *testing.T) {
 		t.Errorf("nsenter: built %v", got)
 	}
 	all := len(allCommands())
-	for _, args := range [][]string{{"help", "run"}, {"completion", "bash"}, {"runn"}, {"--version"}, {}} {
+	for _, args := range [][]string{{"help", "run"}, {"completion", "bash"}, {"runn"}, {"--version", "--help"}, {}} {
 		// cobra adds its help command to a tree with commands
 		if got := len(names(args...)); got < all {
 			t.Errorf("%q: built %d commands, want all %d", args, got, all)
+		}
+	}
+}
+
+// --version is answered from the root alone, as cobra always did.
+func TestVersionNeedsNoCommands(t *testing.T) {
+	for _, arg := range []string{"--version", "-v"} {
+		if got := newRootFor([]string{arg}).Commands(); len(got) != 0 {
+			t.Errorf("%s: built %d commands, want none", arg, len(got))
+		}
+		var out, errb bytes.Buffer
+		if code := Main([]string{arg}, &out, &errb); code != 0 || out.String() != "nook version "+Version+"\n" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, code, out.String(), errb.String())
 		}
 	}
 }
