@@ -50,7 +50,10 @@
 //     host's system directories bound in, or an image's overlay
 //     (below); every mount destination resolved inside the new root
 //     (openat2 RESOLVE_IN_ROOT), so a symlink in a rootfs cannot point a
-//     mount outside it;
+//     mount outside it; linux.mountLabel is each mount's context=
+//     option, by runc's rules (not proc, sysfs, cgroups or binds), and
+//     only a warning where SELinux is not enabled: runc and crun mount
+//     without it there, and the conformance suite sends one on any host;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
 //  5. the createContainer hooks (a child of the child, in the container's
@@ -67,7 +70,10 @@
 //     it, since the real "/" tops every mount above it;
 //  6. terminal, working directory, rlimits, oom_score_adj;
 //  7. the user: the AppArmor profile the exec enters
-//     (process.apparmorProfile; refused where AppArmor is not enabled);
+//     (process.apparmorProfile; refused where AppArmor is not enabled)
+//     and the SELinux label (process.selinuxLabel, written to
+//     /proc/thread-self/attr/exec; refused where SELinux is not
+//     enabled, as runc refuses it);
 //     without no_new_privs the seccomp filter is loaded first,
 //     while CAP_SYS_ADMIN (which loading it then needs) is still held;
 //     then groups, ids and capabilities; with no_new_privs, it is set
