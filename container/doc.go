@@ -188,6 +188,10 @@
 //   - Load returns an Instance: Signal, Stop, Wait, Remove, Processes act
 //     through the state, on processes identified by PID and start time.
 //     Remove runs the state's Undo list for what a killed monitor left.
+//     A recorded sandbox's cgroup directories go on that list before they
+//     are made (cgroups.Options.Reserve), so that no SIGKILL between the
+//     mkdirs and the record leaves one to nobody; Undo removes what of
+//     them exists.
 //   - Instance.Exec and Enter start a process in existing namespaces:
 //     steps of setns in the same single-threaded child (no re-exec), the
 //     mount namespace last (its /proc hides the host's), the user namespace

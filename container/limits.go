@@ -86,6 +86,7 @@ func (c *Container) makeCgroup() error {
 		Minimal:    !c.opts.Accounting,
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
 		Track:      n.Track,
+		Reserve:    c.reserveCgroup,
 	})
 	if err != nil {
 		var le *cgroups.LimitError
