@@ -293,6 +293,17 @@ killed first. nook rm does the same for several at once.`,
 			if errors.As(err, &de) && force {
 				return container.ForceRemove(s, args[0])
 			}
+			if errors.Is(err, state.ErrNotExist) && force {
+				// a create killed before its state's first write
+				// leaves its directory (and nothing else: the state
+				// is written before anything is made)
+				removed, rerr := s.RemoveUnwritten(args[0])
+				if removed || rerr != nil {
+					return rerr
+				}
+				// or its creator was still at it, and it is there now
+				in, err = container.LoadIn(s, args[0])
+			}
 			if errors.Is(err, state.ErrNotExist) {
 				if force {
 					// as runc: deleting what is gone already is done
