@@ -299,7 +299,7 @@ func (c *Container) prepare() (err error) {
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
-	var hold *os.File
+	var hold, startErrs *os.File
 	if c.opts.hold {
 		// no janitor: delete removes the cgroup the state records
 		cleanup = nil
@@ -312,6 +312,10 @@ func (c *Container) prepare() (err error) {
 			return err
 		}
 		defer hold.Close()
+		if startErrs, err = c.startFifo(); err != nil {
+			return err
+		}
+		defer startErrs.Close()
 	}
 	var pidNS *os.File
 	if c.plan.pidNS != "" {
@@ -324,6 +328,7 @@ func (c *Container) prepare() (err error) {
 	cfg := &spawn.Config{
 		PidNS:       pidNS,
 		Hold:        hold,
+		StartErrors: startErrs,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,

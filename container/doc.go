@@ -79,10 +79,14 @@
 //     then groups, ids and capabilities; with no_new_privs, it is set
 //     and the filter loaded last, so that it never sees nook's own
 //     set-up calls;
-//  8. a held child (Create) waits for start's byte here; the
-//     startContainer hooks, inside the container; close every fd but 0-2
-//     and the ones passed on; exec the command, as PID 1 or under nook's
-//     init.
+//  8. a held child (Create) waits for start's byte here (HoldFile), and
+//     from then on reports errors to start (StartFile, a FIFO whose write
+//     end it holds close-on-exec: an error record, or EOF at the
+//     command's exec, so that start fails exactly when a hook or the
+//     exec did, however soon the command ends and whoever reaps init);
+//     the startContainer hooks, inside the container; close every fd but
+//     0-2 and the ones passed on; exec the command, as PID 1 or under
+//     nook's init.
 //
 // # No mount namespace of its own
 //
