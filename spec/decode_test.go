@@ -1,0 +1,94 @@
+package spec
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// fill sets every field reachable from v to a value that is not its zero
+// value (one element in each slice and map), so that a spec that uses
+// every field of the runtime spec can be written.
+func fill(v reflect.Value, depth int) {
+	if depth > 12 {
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem(), depth+1)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if v.Type().Field(i).IsExported() {
+				fill(v.Field(i), depth+1)
+			}
+		}
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0), depth+1)
+	case reflect.Map:
+		v.Set(reflect.MakeMap(v.Type()))
+		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
+		fill(k, depth+1)
+		fill(e, depth+1)
+		v.SetMapIndex(k, e)
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		v.SetInt(1)
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		v.SetUint(1)
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(1)
+	}
+}
+
+// Decode reads a config.json as json.Unmarshal would: every field of the
+// runtime spec, null, keys in another case, unknown keys; and a wrong
+// type is an error that names the field.
+func TestDecodeIsUnmarshal(t *testing.T) {
+	var full specs.Spec
+	fill(reflect.ValueOf(&full).Elem(), 0)
+	fullJSON, err := json.Marshal(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := json.Marshal(Example(false))
+	for name, doc := range map[string]string{
+		"every field":  string(fullJSON),
+		"example":      string(example),
+		"null linux":   `{"ociVersion":"1.0.2","linux":null,"process":{"args":["x"]}}`,
+		"other case":   `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
+		"unknown keys": `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
+		"empty":        `{}`,
+	} {
+		var want specs.Spec
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := Decode([]byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, &want) {
+			g, _ := json.Marshal(got)
+			t.Errorf("%s: Decode gives\n%s\nUnmarshal\n%s", name, g, doc)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"process":{"args":"sh"}}`, `{"linux":{"resources":{"memory":{"limit":"1G"}}}}`, `{"ociVersion":"1"`} {
+		_, err := Decode([]byte(bad))
+		var want specs.Spec
+		if uerr := json.Unmarshal([]byte(bad), &want); err == nil || uerr == nil {
+			t.Errorf("%s: Decode err %v, Unmarshal err %v; want both to fail", bad, err, uerr)
+		}
+		if strings.Contains(bad, "args") && !strings.Contains(err.Error(), "process") {
+			t.Errorf("%s: %v, want the field named", bad, err)
+		}
+	}
+}
