@@ -149,6 +149,16 @@ type Options struct {
 	// even without a limit in them (and enables cpuset on v2), so that
 	// Update can set those limits later, as runc's update can.
 	Updatable bool
+	// Reserve, where set, is told every directory Create is about to
+	// make, before the first mkdir: the sandbox's own (as Paths will
+	// list them) and the parents above them for Path that do not exist
+	// yet (deepest first, as Parents will list them). A caller that may
+	// be killed halfway records them there, so that a later cleanup
+	// finds whatever of them was made. A sandbox directory that exists
+	// already is refused before Reserve is called, so it is never told
+	// of one that is not the sandbox's; an error from Reserve stops
+	// Create with nothing made.
+	Reserve func(dirs, parents []string) error
 }
 
 // Manager owns the cgroup directories of one sandbox.
@@ -160,9 +170,10 @@ type Manager struct {
 	minimal   bool
 	cpuUsage  bool
 	track     bool
-	dirs      []string          // unique directories, in creation order
-	path      string            // Options.Path
-	updatable bool              // Options.Updatable
+	dirs      []string // unique directories, in creation order
+	path      string   // Options.Path
+	updatable bool     // Options.Updatable
+	reserve   func(dirs, parents []string) error
 	parents   []string          // made above dirs for path, shallowest first
 	ctrl      map[string]string // controller -> its directory (v2: enabled ones)
 	warnings  []string
@@ -186,6 +197,7 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 		m.track = opts.Track
 		m.path = opts.Path
 		m.updatable = opts.Updatable
+		m.reserve = opts.Reserve
 	}
 	if err := CheckPath(m.path); err != nil {
 		return nil, err
@@ -291,13 +303,51 @@ func checkName(name string) error {
 func (m *Manager) mkdir(dir string) error {
 	if err := unix.Mkdir(dir, 0o755); err != nil {
 		if err == unix.EEXIST {
-			return fmt.Errorf("cgroups: create %s: %w (cgroup already exists; is another sandbox called %q running?)",
-				dir, os.ErrExist, m.name)
+			return m.existsErr(dir)
 		}
 		return fmt.Errorf("cgroups: create: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
 	}
 	m.dirs = append(m.dirs, dir)
 	return nil
+}
+
+func (m *Manager) existsErr(dir string) error {
+	return fmt.Errorf("cgroups: create %s: %w (cgroup already exists; is another sandbox called %q running?)",
+		dir, os.ErrExist, m.name)
+}
+
+// reserveDirs tells Options.Reserve what Create is about to make: each of
+// dirs, below tops[i] (its hierarchy's root, which exists), and the
+// parents between them that do not exist yet. A dir that exists is
+// refused first: it is another sandbox's, and must not be recorded as
+// this one's. (One made by someone else between this look and the mkdir
+// is still refused by the mkdir, and Create fails.)
+func (m *Manager) reserveDirs(tops, dirs []string) error {
+	if m.reserve == nil {
+		return nil
+	}
+	var parents []string // in the order they will be made
+	for i, dir := range dirs {
+		if _, err := os.Lstat(dir); err == nil {
+			return m.existsErr(dir)
+		}
+		rel, err := filepath.Rel(tops[i], filepath.Dir(dir))
+		if err != nil || rel == "." {
+			continue
+		}
+		cur := tops[i]
+		for el := range strings.SplitSeq(rel, "/") {
+			cur = filepath.Join(cur, el)
+			if _, err := os.Lstat(cur); errors.Is(err, os.ErrNotExist) && !slices.Contains(parents, cur) {
+				parents = append(parents, cur)
+			}
+		}
+	}
+	// in the order Paths and Parents give: the order of removal
+	d := slices.Clone(dirs)
+	slices.Reverse(d)
+	slices.Reverse(parents)
+	return m.reserve(d, parents)
 }
 
 // rollback removes what a failed Create made. Nothing has joined yet, so a

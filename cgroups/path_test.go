@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +227,61 @@ func TestMemorySettingsV1(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "memory.swappiness")); strings.TrimSpace(string(b)) != "30" {
 		t.Errorf("swappiness after Update: %q", b)
+	}
+}
+
+// Options.Reserve is told every directory Create makes before the first
+// of them exists, in the order Paths and Parents list them afterwards,
+// and is never told of one that existed: an existing sandbox directory
+// is refused before it, and an existing parent is not a parent made.
+func TestReserve(t *testing.T) {
+	requireRoot(t)
+	if m := DetectMode(); m != Legacy && m != Hybrid {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	name := uniqueName(t)
+	owner := filepath.Join(Root, "pids", "owner-"+name)
+	if err := os.Mkdir(owner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(owner) })
+	var dirs, parents []string
+	calls := 0
+	reserve := func(d, p []string) error {
+		calls++
+		dirs, parents = d, p
+		for _, dir := range append(slices.Clone(d), p...) {
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("Reserve: %s exists already", dir)
+			}
+		}
+		return nil
+	}
+	path := "/owner-" + name + "/mid/ctr"
+	m, err := Create(name, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(50))}}, &Options{Path: path, Reserve: reserve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Destroy() })
+	if calls != 1 || !slices.Equal(dirs, m.Paths()) || !slices.Equal(parents, m.Parents()) {
+		t.Errorf("Reserve called %d times with %v, %v; Create made %v, %v", calls, dirs, parents, m.Paths(), m.Parents())
+	}
+	if slices.Contains(parents, owner) {
+		t.Errorf("the existing %s was reserved as a parent: %v", owner, parents)
+	}
+
+	// the same directories again: refused before Reserve hears of them
+	calls = 0
+	if _, err := Create(name+"-2", nil, &Options{Path: path, Reserve: reserve}); !errors.Is(err, os.ErrExist) || calls != 0 {
+		t.Errorf("an existing cgroup: err %v, Reserve called %d times; want ErrExist before any", err, calls)
+	}
+	// and an error from Reserve makes nothing
+	stop := errors.New("no room in the record")
+	other := "/owner-" + name + "/other/ctr"
+	if _, err := Create(name+"-3", nil, &Options{Path: other, Reserve: func(d, p []string) error { return stop }}); !errors.Is(err, stop) {
+		t.Errorf("Reserve's error: %v", err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(Root, "*", "owner-"+name, "other")); len(m) > 0 {
+		t.Errorf("made although Reserve failed: %v", m)
 	}
 }

@@ -73,6 +73,8 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 	}
 	m.ctrl = make(map[string]string, len(v1Controllers))
 	made := make(map[uint64]string, len(v1Controllers))
+	// chosen first, made after Options.Reserve has been told of them
+	var tops, dirs []string
 	for _, c := range v1Controllers {
 		if m.minimal {
 			switch c {
@@ -117,18 +119,26 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 			if dir, err = m.pathIn(mnt.path, c); err != nil {
 				return err
 			}
-			if err := m.mkParents(mnt.path, dir); err != nil {
+		}
+		tops, dirs = append(tops, mnt.path), append(dirs, dir)
+		made[mnt.dev] = dir
+		m.ctrl[c] = dir
+	}
+	if len(dirs) == 0 && !m.minimal {
+		return fmt.Errorf("cgroups: create %s: %w", m.name, notSupported("none of the v1 controllers nook uses is mounted"))
+	}
+	if err := m.reserveDirs(tops, dirs); err != nil {
+		return err
+	}
+	for i, dir := range dirs {
+		if m.path != "" {
+			if err := m.mkParents(tops[i], dir); err != nil {
 				return err
 			}
 		}
 		if err := m.mkdir(dir); err != nil {
 			return err
 		}
-		made[mnt.dev] = dir
-		m.ctrl[c] = dir
-	}
-	if len(m.dirs) == 0 && !m.minimal {
-		return fmt.Errorf("cgroups: create %s: %w", m.name, notSupported("none of the v1 controllers nook uses is mounted"))
 	}
 
 	// cpuset first: a v1 cpuset with empty cpus or mems cannot be joined.

@@ -64,10 +64,19 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		if leaf, err = m.pathIn(v2Root, ""); err != nil {
 			return err
 		}
+		if err := m.reserveDirs([]string{v2Root}, []string{leaf}); err != nil {
+			return err
+		}
 		if enabled, why, err = m.placeV2(leaf, want); err != nil {
 			return err
 		}
 		if err := m.mkdir(leaf); err != nil {
+			return err
+		}
+	}
+	if m.path == "" {
+		// the shared parent is not the sandbox's: only the leaf
+		if err := m.reserveDirs([]string{place.parent}, []string{leaf}); err != nil {
 			return err
 		}
 	}

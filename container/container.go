@@ -14,6 +14,7 @@ import (
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/spec"
+	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -119,16 +120,19 @@ type Result struct {
 // Container is one sandbox, from New to Close. Its zero value is not
 // usable; its methods are not safe for concurrent use, except Signal.
 type Container struct {
-	id      string
-	spec    *specs.Spec
-	opts    Options
-	plan    *plan
-	proc    *spawn.Process
-	tty     *os.File
-	cgroup  *cgroups.Manager
-	need    CgroupNeed
-	watch   *watcher
-	started time.Time
+	id     string
+	spec   *specs.Spec
+	opts   Options
+	plan   *plan
+	proc   *spawn.Process
+	tty    *os.File
+	cgroup *cgroups.Manager
+	// reserved: the cgroup directories recorded in the state before
+	// they were made (reserveCgroup)
+	reserved []state.Undo
+	need     CgroupNeed
+	watch    *watcher
+	started  time.Time
 	// prepared: Prepare made the sandbox; Start has not released it
 	prepared bool
 	closed   bool
@@ -238,8 +242,9 @@ func (c *Container) prepare() (err error) {
 		return err
 	}
 	if c.opts.hold {
-		// no janitor for a held container: recorded at once, so that
-		// a delete --force after a SIGKILL of create finds the cgroup
+		// no janitor for a held container: what Create made differs
+		// from what was reserved only if someone else made one of the
+		// parents meanwhile, which is not this sandbox's to remove
 		if err := c.recordCgroup(); err != nil {
 			c.cgroup.Destroy()
 			return err
@@ -294,7 +299,7 @@ func (c *Container) prepare() (err error) {
 	for _, f := range c.opts.Remove {
 		cleanup.Unlink(f)
 	}
-	var hold *os.File
+	var hold, startErrs *os.File
 	if c.opts.hold {
 		// no janitor: delete removes the cgroup the state records
 		cleanup = nil
@@ -307,6 +312,10 @@ func (c *Container) prepare() (err error) {
 			return err
 		}
 		defer hold.Close()
+		if startErrs, err = c.startFifo(); err != nil {
+			return err
+		}
+		defer startErrs.Close()
 	}
 	var pidNS *os.File
 	if c.plan.pidNS != "" {
@@ -319,6 +328,7 @@ func (c *Container) prepare() (err error) {
 	cfg := &spawn.Config{
 		PidNS:       pidNS,
 		Hold:        hold,
+		StartErrors: startErrs,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
 		CloneFlags:  c.plan.cloneFlags,

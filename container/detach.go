@@ -310,11 +310,15 @@ func (c *Container) cgroupUndo() []state.Undo {
 	if c.cgroup == nil {
 		return nil
 	}
+	return cgroupUndo(c.cgroup.Paths(), c.cgroup.Parents())
+}
+
+func cgroupUndo(dirs, parents []string) []state.Undo {
 	var u []state.Undo
-	for _, dir := range c.cgroup.Paths() {
+	for _, dir := range dirs {
 		u = append(u, state.Undo{Kind: state.UndoCgroup, Path: dir})
 	}
-	for _, dir := range c.cgroup.Parents() {
+	for _, dir := range parents {
 		u = append(u, state.Undo{Kind: state.UndoCgroupParent, Path: dir})
 	}
 	return u

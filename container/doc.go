@@ -50,7 +50,10 @@
 //     host's system directories bound in, or an image's overlay
 //     (below); every mount destination resolved inside the new root
 //     (openat2 RESOLVE_IN_ROOT), so a symlink in a rootfs cannot point a
-//     mount outside it;
+//     mount outside it; linux.mountLabel is each mount's context=
+//     option, by runc's rules (not proc, sysfs, cgroups or binds), and
+//     only a warning where SELinux is not enabled: runc and crun mount
+//     without it there, and the conformance suite sends one on any host;
 //  4. devices, masked paths (over /dev/null verified to be the null
 //     device), read-only paths;
 //  5. the createContainer hooks (a child of the child, in the container's
@@ -67,16 +70,23 @@
 //     it, since the real "/" tops every mount above it;
 //  6. terminal, working directory, rlimits, oom_score_adj;
 //  7. the user: the AppArmor profile the exec enters
-//     (process.apparmorProfile; refused where AppArmor is not enabled);
+//     (process.apparmorProfile; refused where AppArmor is not enabled)
+//     and the SELinux label (process.selinuxLabel, written to
+//     /proc/thread-self/attr/exec; refused where SELinux is not
+//     enabled, as runc refuses it);
 //     without no_new_privs the seccomp filter is loaded first,
 //     while CAP_SYS_ADMIN (which loading it then needs) is still held;
 //     then groups, ids and capabilities; with no_new_privs, it is set
 //     and the filter loaded last, so that it never sees nook's own
 //     set-up calls;
-//  8. a held child (Create) waits for start's byte here; the
-//     startContainer hooks, inside the container; close every fd but 0-2
-//     and the ones passed on; exec the command, as PID 1 or under nook's
-//     init.
+//  8. a held child (Create) waits for start's byte here (HoldFile), and
+//     from then on reports errors to start (StartFile, a FIFO whose write
+//     end it holds close-on-exec: an error record, or EOF at the
+//     command's exec, so that start fails exactly when a hook or the
+//     exec did, however soon the command ends and whoever reaps init);
+//     the startContainer hooks, inside the container; close every fd but
+//     0-2 and the ones passed on; exec the command, as PID 1 or under
+//     nook's init.
 //
 // # No mount namespace of its own
 //
@@ -182,6 +192,10 @@
 //   - Load returns an Instance: Signal, Stop, Wait, Remove, Processes act
 //     through the state, on processes identified by PID and start time.
 //     Remove runs the state's Undo list for what a killed monitor left.
+//     A recorded sandbox's cgroup directories go on that list before they
+//     are made (cgroups.Options.Reserve), so that no SIGKILL between the
+//     mkdirs and the record leaves one to nobody; Undo removes what of
+//     them exists.
 //   - Instance.Exec and Enter start a process in existing namespaces:
 //     steps of setns in the same single-threaded child (no re-exec), the
 //     mount namespace last (its /proc hides the host's), the user namespace

@@ -79,6 +79,12 @@ func (c *Container) makeCgroup() error {
 	if c.spec.Linux != nil {
 		path = c.spec.Linux.CgroupsPath
 	}
+	var reserve func(dirs, parents []string) error
+	if c.opts.Record != nil {
+		// not for an unrecorded run: its janitor is its only record,
+		// and the look before each mkdir would cost it for nothing
+		reserve = c.reserveCgroup
+	}
 	m, err := cgroups.Create(name, res, &cgroups.Options{
 		Path:       path,
 		Updatable:  c.opts.hold,
@@ -86,6 +92,7 @@ func (c *Container) makeCgroup() error {
 		Minimal:    !c.opts.Accounting,
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
 		Track:      n.Track,
+		Reserve:    reserve,
 	})
 	if err != nil {
 		var le *cgroups.LimitError

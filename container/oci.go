@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -16,6 +18,15 @@ import (
 // HoldFile is the FIFO in a created container's state directory that its
 // init waits on before exec; Instance.Start writes the byte it waits for.
 const HoldFile = "exec.fifo"
+
+// StartFile is the FIFO in a created container's state directory that
+// tells Instance.Start how the start went: init holds its write end,
+// close-on-exec, and from start's byte on writes its error record there
+// (spawn.ReadError) if a startContainer hook or the exec fails; the
+// command's exec closes it, which start reads as EOF with no record.
+// Whoever reaps init, and however quickly the command ends, the answer
+// is in the FIFO.
+const StartFile = "start.fifo"
 
 // CreateOptions say how Create makes an OCI container (runc's create).
 type CreateOptions struct {
@@ -146,6 +157,23 @@ func (c *Container) holdFifo() (*os.File, error) {
 	return os.OpenFile(path, os.O_RDWR|unix.O_CLOEXEC, 0)
 }
 
+// startFifo makes StartFile and opens its write end for init. A reader
+// is open meanwhile, as opening a FIFO to write needs one; so, when start
+// opens its own, a writer (init) is there, and the kernel reports the
+// writer's close (POLLHUP) to start's non-blocking read.
+func (c *Container) startFifo() (*os.File, error) {
+	path := filepath.Join(c.opts.Record.Store.Path(c.id), StartFile)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, &os.PathError{Op: "mkfifo", Path: path, Err: err}
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return os.OpenFile(path, os.O_WRONLY|unix.O_CLOEXEC, 0)
+}
+
 // Start lets a created container's init exec its command (runc's start).
 // Only a created container can be started, once.
 func (in *Instance) Start() error {
@@ -158,21 +186,19 @@ func (in *Instance) Start() error {
 	if cur := h.State.Current(); !cur.CanStart() {
 		return fmt.Errorf("container %s is %s: only a created container can be started", h.State.ID, cur)
 	}
-	spec, specErr := in.store.Spec(h.State.ID)
+	spec, specErr := storedSpec(in.store, h.State.ID)
 	var hooks *specs.Hooks
 	if specErr == nil {
 		hooks = spec.Hooks
 	}
-	// the startContainer hooks run in init after the byte below: whether
-	// they let the command start is seen by watching init until it execs
-	// or ends (runc's start fails with them too)
-	var watch *execWatch
-	if hooks != nil && len(hooks.StartContainer) > 0 {
-		if watch, err = watchExec(h.State.Init); err != nil {
-			return fmt.Errorf("start container %s: %w", h.State.ID, err)
-		}
-		defer watch.close()
+	// opened before the byte, while init holds the write end: whether
+	// the startContainer hooks and the exec went well is read there
+	// (runc's start fails with them too)
+	status, err := os.OpenFile(filepath.Join(h.Dir(), StartFile), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container %s: %w", h.State.ID, err)
 	}
+	defer status.Close()
 	path := filepath.Join(h.Dir(), HoldFile)
 	// non-blocking: with init gone there is no reader, and the open
 	// fails (ENXIO) instead of waiting for ever
@@ -186,8 +212,20 @@ func (in *Instance) Start() error {
 		return fmt.Errorf("start container %s: %w", h.State.ID, err)
 	}
 	os.Remove(path)
+	var startHooks []specs.Hook
+	if hooks != nil {
+		startHooks = hooks.StartContainer
+	}
+	// bounded by the hooks' own timeouts (init enforces them); a hook
+	// with none could run for ever, and start then says so
+	status.SetReadDeadline(time.Now().Add(hookLimit(startHooks)))
+	serr := spawn.ReadError(status)
+	os.Remove(filepath.Join(h.Dir(), StartFile))
+	if errors.Is(serr, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("start container %s: its startContainer hooks still run after %v", h.State.ID, hookLimit(startHooks))
+	}
 	// recorded as running even if the command has ended already (true
-	// ends before this line): it was created, and it ran
+	// ends before this line), or never ran: it was created, and started
 	now := time.Now().UTC()
 	h.State.Status = state.Running
 	h.State.Started = &now
@@ -195,15 +233,9 @@ func (in *Instance) Start() error {
 		return err
 	}
 	in.State = h.State
-	var notSeen error
-	if watch != nil {
-		if err := watch.wait(hookLimit(hooks.StartContainer)); err != nil {
-			err = fmt.Errorf("start container %s: %w", h.State.ID, err)
-			if !errors.Is(err, ErrStartNotSeen) {
-				return err
-			}
-			notSeen = err // started all the same: poststart runs
-		}
+	if serr != nil {
+		// init has exited, and the container is stopped: no poststart
+		return fmt.Errorf("start container %s: %w", h.State.ID, serr)
 	}
 	// a poststart hook that fails does not undo the start (the runtime
 	// spec: it is logged); the caller gets the error
@@ -212,111 +244,16 @@ func (in *Instance) Start() error {
 			return err
 		}
 	}
-	return notSeen
+	return nil
 }
 
-// ErrStartNotSeen is Start's answer when a container with startContainer
-// hooks ended and was reaped (by its parent or subreaper, which nook is
-// not) before Start could see whether its command had started: the hooks
-// may have failed, or the command may have run and ended at once. The
-// start itself happened; callers that must know read the container's
-// stderr (nook start warns and exits 0, as for a start that was seen).
-var ErrStartNotSeen = errors.New("the container ended before start could see whether its command started (a startContainer hook may have failed: see the container's stderr)")
-
-// execWatch follows a held init from start's byte to its exec: its
-// executable changes then, and its name (comm), which a zombie keeps.
-type execWatch struct {
-	pid      int
-	pidfd    int
-	dev, ino uint64 // the executable init runs before its exec (nook's)
-	comm     string
-}
-
-func watchExec(init state.Process) (*execWatch, error) {
-	fd, err := init.Open()
-	if err != nil {
-		return nil, err
-	}
-	w := &execWatch{pid: init.Pid, pidfd: fd}
-	var ok bool
-	if w.dev, w.ino, ok = w.exe(); ok {
-		w.comm, ok = w.name()
-	}
-	if !ok {
-		unix.Close(fd)
-		return nil, fmt.Errorf("init %d: %w", init.Pid, state.ErrGone)
-	}
-	return w, nil
-}
-
-// exe identifies the executable the process runs now; false once it has
-// ended.
-func (w *execWatch) exe() (dev, ino uint64, ok bool) {
-	var st unix.Stat_t
-	if unix.Stat(fmt.Sprintf("/proc/%d/exe", w.pid), &st) != nil {
-		return 0, 0, false
-	}
-	return st.Dev, st.Ino, true
-}
-
-// name is the process's comm; false once it has been reaped.
-func (w *execWatch) name() (string, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", w.pid))
-	return string(b), err == nil
-}
-
-// execed says whether init has exec'd its command; known is false where
-// /proc no longer tells (reaped).
-func (w *execWatch) execed() (yes, known bool) {
-	if dev, ino, ok := w.exe(); ok {
-		return dev != w.dev || ino != w.ino, true
-	}
-	if c, ok := w.name(); ok {
-		return c != w.comm, true
-	}
-	return false, false
-}
-
-// wait returns nil once init has exec'd its command, or is still alive
-// after limit (a command that is nook itself looks like nook);
-// ErrStartNotSeen where it has ended and /proc cannot tell whether it
-// exec'd first (its subreaper was quicker); an error once it ended
-// without exec: a startContainer hook failed, and init with it.
-func (w *execWatch) wait(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		if yes, _ := w.execed(); yes {
-			return nil
-		}
-		fds := []unix.PollFd{{Fd: int32(w.pidfd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 5)
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("poll init's pidfd: %w", err)
-		}
-		if n > 0 {
-			yes, known := w.execed()
-			if yes {
-				return nil
-			}
-			if !known {
-				return ErrStartNotSeen
-			}
-			return errors.New("init ended before its command started: a startContainer hook failed (its error is on the container's stderr)")
-		}
-		if time.Now().After(deadline) {
-			return nil
-		}
-	}
-}
-
-func (w *execWatch) close() { unix.Close(w.pidfd) }
-
-// hookLimit bounds how long the hooks may take: their timeouts, or
-// defaultHookWait each where a hook has none, and a second for the rest
-// of init's way to exec.
+// hookLimit bounds how long the startContainer hooks may take: their
+// timeouts, or defaultHookWait each where a hook has none, and
+// execWait for the rest of init's way to exec (generous: it bounds only a
+// start that never ends, on a machine that may be loaded).
 func hookLimit(hooks []specs.Hook) time.Duration {
-	const defaultHookWait = 30 * time.Second
-	d := time.Second
+	const defaultHookWait, execWait = 30 * time.Second, 10 * time.Second
+	d := execWait
 	for _, h := range hooks {
 		if h.Timeout != nil && *h.Timeout > 0 {
 			d += time.Duration(*h.Timeout) * time.Second
@@ -360,7 +297,7 @@ func (in *Instance) Delete(force bool) error {
 	}
 	uerr := undo(h.State)
 	var hooks []specs.Hook
-	if spec, err := in.store.Spec(h.State.ID); err == nil && spec.Hooks != nil {
+	if spec, err := storedSpec(in.store, h.State.ID); err == nil && spec.Hooks != nil {
 		hooks = spec.Hooks.Poststop
 	}
 	st := *h.State
@@ -370,4 +307,20 @@ func (in *Instance) Delete(force bool) error {
 	// after everything is gone, as the runtime spec says; a failure is
 	// reported, the delete stands
 	return errors.Join(uerr, runHooks("poststop", hooks, &st, state.Stopped))
+}
+
+// storedSpec reads the spec recorded for container id with spec.Decode,
+// which the OCI commands start and delete, run once per container each,
+// decode at a third of Store.Spec's cost (encoding/json's first use of
+// the whole spec type).
+func storedSpec(store *state.Store, id string) (*specs.Spec, error) {
+	b, err := os.ReadFile(store.SpecFile(id))
+	if err != nil {
+		return nil, err
+	}
+	s, err := spec.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", store.SpecFile(id), err)
+	}
+	return s, nil
 }

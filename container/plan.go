@@ -273,7 +273,17 @@ func compileRoot(st *spawn.Plan, p *plan, id string, s *specs.Spec, lx *specs.Li
 		}
 		p.rootNodev = nodev
 	}
-	if err := compileMounts(st, mounts, host, o.Bundle); err != nil {
+	label := lx.MountLabel
+	if label != "" && !selinuxEnabled() {
+		// runtime-tools' linux_mount_label sends one on any host, and
+		// runc and crun mount without it there: a warning, not a
+		// refusal (unlike process.selinuxLabel, which leaves no
+		// process unconfined that asked to be confined: a mount
+		// without SELinux has no label to miss)
+		warner(o.Warnf)("linux.mountLabel %q: SELinux is not enabled on this host; the mounts get no context", label)
+		label = ""
+	}
+	if err := compileMounts(st, mounts, host, o.Bundle, label); err != nil {
 		return err
 	}
 	if p.nodes, err = compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
@@ -462,7 +472,9 @@ func mountOptions(opts []string) (flags uintptr, attr uint64, prop uintptr, data
 	return flags, attr, prop, strings.Join(rest, ","), nil
 }
 
-func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) error {
+// compileMounts adds the spec's mounts; label, where not empty, is the
+// SELinux context (linux.mountLabel) of those that take one.
+func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle, label string) error {
 	for i, m := range mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d]: destination %q is not absolute", i, m.Destination)
@@ -498,6 +510,9 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle string) er
 			data = ""
 		case "":
 			return fmt.Errorf("mounts[%d] (%s): no type", i, m.Destination)
+		}
+		if label != "" && mountLabelled(fstype) {
+			data = withContext(data, label)
 		}
 		st.Mount(spawn.Mount{Source: src, Target: m.Destination, FSType: fstype, Flags: uint64(flags &^ unix.MS_BIND),
 			Data: data, Propagation: uint64(prop), Point: spawn.MountPointDir})

@@ -30,6 +30,18 @@ func compileProcess(st *spawn.Plan, proc *specs.Process, filter []byte, filterFl
 		}
 		st.Write(path, "exec "+proc.ApparmorProfile)
 	}
+	// the SELinux label the command's exec enters, at the same point
+	// (runc sets it there too, before seccomp and the user change, so
+	// that neither a filter nor a dropped capability can stop the
+	// write). Without SELinux it is refused, as runc refuses it: the
+	// command would run unlabelled, unconfined. Engines send none then
+	// (containerd's CRI and podman ask go-selinux first).
+	if proc.SelinuxLabel != "" {
+		if !selinuxEnabled() {
+			return spec.FieldErrorf("process.selinuxLabel", "%q: SELinux is not enabled on this host", proc.SelinuxLabel)
+		}
+		st.Write(selinuxExecAttr, proc.SelinuxLabel)
+	}
 	// With no_new_privs the filter goes in last, so it never sees nook's
 	// own set-up calls; without it, loading a filter needs CAP_SYS_ADMIN,
 	// so it goes in while the capabilities are still there.

@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"os"
+	"slices"
 
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -79,7 +80,7 @@ func markRunning(h *state.Handle, c *Container) error {
 	}
 	h.State.Init = init
 	if !c.opts.hold { // recorded already (recordCgroup)
-		h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
+		h.State.Undo, _ = c.cgroupRecorded(h.State.Undo)
 	}
 	if c.opts.hold {
 		// saved before the child runs its steps, so that delete finds
@@ -90,10 +91,52 @@ func markRunning(h *state.Handle, c *Container) error {
 	return h.Transition(state.Running)
 }
 
-// recordCgroup records the sandbox's cgroup for removal, before any
-// process is in it.
+// reserveCgroup records the cgroup directories that cgroups.Create is
+// about to make (cgroups.Options.Reserve), before the first mkdir: a
+// SIGKILL between the mkdirs and a record made after them would leave
+// them to nobody. Undo removes what of them exists (none may: Create
+// refuses one that existed before it is reserved, so the list never
+// holds another sandbox's).
+func (c *Container) reserveCgroup(dirs, parents []string) error {
+	if c.opts.Record == nil || len(dirs)+len(parents) == 0 {
+		return nil
+	}
+	u := cgroupUndo(dirs, parents)
+	h, err := c.opts.Record.Store.Lock(c.id)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	h.State.Undo = append(h.State.Undo, u...)
+	if err := h.Save(); err != nil {
+		return err
+	}
+	c.reserved = u
+	return nil
+}
+
+// cgroupRecorded returns undo with the cgroup's directories as Create
+// made them in place of those reserved, and whether that changed it:
+// a parent that someone else made between the reservation and the mkdir
+// is theirs, not the sandbox's.
+func (c *Container) cgroupRecorded(undo []state.Undo) ([]state.Undo, bool) {
+	made := c.cgroupUndo()
+	if slices.Equal(made, c.reserved) {
+		return undo, false
+	}
+	undo = slices.DeleteFunc(undo, func(u state.Undo) bool { return slices.Contains(c.reserved, u) })
+	c.reserved = made
+	return append(undo, made...), true
+}
+
+// recordCgroup records the sandbox's cgroup for removal as Create made
+// it, before any process is in it (reserveCgroup recorded it already,
+// unless someone else made one of its parents meanwhile).
 func (c *Container) recordCgroup() error {
 	if c.opts.Record == nil || c.cgroup == nil {
+		return nil
+	}
+	if slices.Equal(c.cgroupUndo(), c.reserved) {
 		return nil
 	}
 	h, err := c.opts.Record.Store.Lock(c.id)
@@ -101,7 +144,7 @@ func (c *Container) recordCgroup() error {
 		return err
 	}
 	defer h.Close()
-	h.State.Undo = append(h.State.Undo, c.cgroupUndo()...)
+	h.State.Undo, _ = c.cgroupRecorded(h.State.Undo)
 	return h.Save()
 }
 

@@ -78,3 +78,44 @@ func apparmorExec() (string, error) {
 	}
 	return "/proc/self/attr/exec", nil
 }
+
+// selinuxFS is where the kernel shows SELinux's state once it is enabled.
+const selinuxFS = "/sys/fs/selinux"
+
+// selinuxEnabled says whether SELinux labels mean anything here: its file
+// system is mounted and says enforcing or permissive (a policy is
+// loaded). runc asks the same of go-selinux.
+func selinuxEnabled() bool {
+	b, err := os.ReadFile(selinuxFS + "/enforce")
+	if err != nil {
+		return false
+	}
+	v := strings.TrimSpace(string(b))
+	return v == "0" || v == "1"
+}
+
+// selinuxExecAttr is the procfs file that sets the SELinux label the next
+// exec of this thread enters; the kernel clears it at that exec.
+const selinuxExecAttr = "/proc/thread-self/attr/exec"
+
+// mountLabelled says whether a mount of fstype takes linux.mountLabel as
+// its context= option, by runc's rules: not proc and sysfs (the kernel
+// labels them itself and refuses a context), not cgroups (runc mounts
+// them without one), not a bind (mount(2) ignores a bind's data).
+func mountLabelled(fstype string) bool {
+	switch fstype {
+	case "proc", "sysfs", "cgroup", "cgroup2", "bind":
+		return false
+	}
+	return true
+}
+
+// withContext adds the SELinux context option for label to a mount's
+// data, quoted since a label holds commas (s0:c1,c2).
+func withContext(data, label string) string {
+	opt := `context="` + label + `"`
+	if data == "" {
+		return opt
+	}
+	return data + "," + opt
+}

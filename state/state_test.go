@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -254,5 +255,56 @@ func TestOpenRefusesSharedRoot(t *testing.T) {
 		if _, err := Open(dir); err == nil {
 			t.Error("a root owned by another user accepted")
 		}
+	}
+}
+
+// A creator killed before the state's first write leaves a directory
+// (with or without its lock file) that RemoveUnwritten removes; a state
+// that was written, or whose creator still holds the lock and then
+// writes it, is left alone.
+func TestRemoveUnwritten(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	// killed between mkdir and lock, and between lock and write
+	os.Mkdir(s.Path("bare"), 0o700)
+	os.Mkdir(s.Path("locked"), 0o700)
+	os.WriteFile(filepath.Join(s.Path("locked"), lockFile), nil, 0o600)
+	for _, id := range []string{"bare", "locked"} {
+		if removed, err := s.RemoveUnwritten(id); !removed || err != nil {
+			t.Errorf("%s: removed %v, %v", id, removed, err)
+		}
+		if _, err := os.Stat(s.Path(id)); err == nil {
+			t.Errorf("%s: directory left", id)
+		}
+	}
+	if removed, err := s.RemoveUnwritten("none"); removed || err != nil {
+		t.Errorf("none: removed %v, %v", removed, err)
+	}
+	// a creator at work: RemoveUnwritten waits for its write
+	h, err := s.Create(&State{ID: "live"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	os.Remove(filepath.Join(s.Path("live"), stateFile))
+	h, err = s.LockDamaged("live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	go func() {
+		removed, _ := s.RemoveUnwritten("live")
+		done <- removed
+	}()
+	time.Sleep(20 * time.Millisecond)
+	h.State = &State{ID: "live", Status: Creating, Format: FormatVersion}
+	if err := h.Save(); err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if <-done {
+		t.Error("a state written while RemoveUnwritten waited was removed")
+	}
+	if _, err := s.Load("live"); err != nil {
+		t.Errorf("live: %v", err)
 	}
 }

@@ -349,6 +349,38 @@ func (s *Store) Lock(ref string) (*Handle, error) {
 	return h, nil
 }
 
+// RemoveUnwritten removes the directory of sandbox id if its creator died
+// before the state's first write (SIGKILLed between the two): a directory
+// with no state in it, whose lock nobody holds. A creator still at work
+// holds the lock until that write, so RemoveUnwritten waits for it, and
+// then the state is there and is not removed. removed says whether a
+// directory went; nothing to remove is no error.
+func (s *Store) RemoveUnwritten(id string) (removed bool, err error) {
+	if CheckID(id) != nil {
+		return false, nil // no sandbox could have that directory
+	}
+	dir := s.Path(id)
+	if _, err := os.Lstat(filepath.Join(dir, lockFile)); errors.Is(err, os.ErrNotExist) {
+		// killed between the mkdir and the lock: an empty directory
+		// (rmdir removes no other), whose creator, were it alive, would
+		// now fail to make its lock and give up
+		return unix.Rmdir(dir) == nil, nil
+	}
+	h, err := s.lockDir(id, false)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if _, err := os.Lstat(filepath.Join(dir, stateFile)); err == nil {
+		h.Close()
+		return false, nil
+	}
+	h.State = &State{ID: id}
+	return true, h.Remove()
+}
+
 // LockDamaged takes a sandbox's lock without reading its state: for
 // removing one whose state cannot be read.
 func (s *Store) LockDamaged(ref string) (*Handle, error) {

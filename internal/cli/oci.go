@@ -253,18 +253,18 @@ func newStartCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "start CONTAINER-ID",
 		Short: "Run the command of a created container (runc start)",
-		Args:  exactArgsNamed(1, "the container ID"),
+		Long: `Run the command of a created container: its startContainer hooks, then
+its exec. start returns once the command runs, and fails (with the
+error) where a startContainer hook or the exec failed, however quickly
+the command ends and whoever reaps the container's init; then its
+poststart hooks.`,
+		Args: exactArgsNamed(1, "the container ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in, err := loadContainer(cmd, args[0])
 			if err != nil {
 				return err
 			}
-			err = in.Start()
-			if errors.Is(err, container.ErrStartNotSeen) {
-				warnf(cmd)("start %s: %v", args[0], err)
-				return nil
-			}
-			return err
+			return in.Start()
 		},
 	}
 }
@@ -307,6 +307,17 @@ killed first. nook rm does the same for several at once.`,
 			var de *state.DamagedError
 			if errors.As(err, &de) && force {
 				return container.ForceRemove(s, args[0])
+			}
+			if errors.Is(err, state.ErrNotExist) && force {
+				// a create killed before its state's first write
+				// leaves its directory (and nothing else: the state
+				// is written before anything is made)
+				removed, rerr := s.RemoveUnwritten(args[0])
+				if removed || rerr != nil {
+					return rerr
+				}
+				// or its creator was still at it, and it is there now
+				in, err = container.LoadIn(s, args[0])
 			}
 			if errors.Is(err, state.ErrNotExist) {
 				if force {

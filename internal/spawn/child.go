@@ -23,6 +23,7 @@ type (
 		StatusFD     int32
 		Orphan       int32
 		HoldFD       int32
+		StartErrFD   int32
 		NCgroupTasks int32
 		CgroupTasks  [maxCgroups]int32
 		NFDs         int32

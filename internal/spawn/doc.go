@@ -74,6 +74,12 @@
 //	Close: close lifeline ---------------------------------------> kill the sandbox,
 //	       wait4 janitor <------------------------------------------ run cleanup, exit
 //
+// A held child (Config.Hold, the OCI runtime's create) closes the error
+// pipe after its last step, so that Release returns, and waits for one
+// byte on Hold; then the write end of Config.StartErrors (a FIFO that
+// start reads with ReadError) becomes its error pipe, with the same
+// records and the same EOF at exec.
+//
 // A caller with nothing to do before the release (Config.AtOnce: no ID
 // maps, no pid to write into a cgroup.procs) has the go-ahead written
 // into the sync pipe before the clone: the child never waits on it.

@@ -78,9 +78,15 @@ type Config struct {
 	// start). The child closes the error pipe there, so Release returns
 	// once every step has run. A held child outlives its parent: it has no
 	// parent-death signal, so Cleanup must be nil (no janitor), and it
-	// never shares nook's memory. A failure of the exec itself is then
-	// written to the child's stderr.
+	// never shares nook's memory.
 	Hold *os.File
+	// StartErrors, for a held child, is the write end of the FIFO that
+	// start reads (ReadError) once it has written Hold's byte: from then
+	// on it is the child's error pipe, so a failed startContainer hook or
+	// exec is reported there, and it closes (EOF with no record) when the
+	// command's exec happened. Without it such a failure is written to
+	// the child's stderr.
+	StartErrors *os.File
 	// AtOnce lets the child run its steps as soon as it exists, for a
 	// caller with nothing to do between Start and Release (no ID maps to
 	// write, no pid to put in a cgroup): Start writes the go-ahead into

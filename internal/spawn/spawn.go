@@ -135,11 +135,15 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.TTYSock = -1
 	cs.StatusFD = -1
 	cs.HoldFD = -1
+	cs.StartErrFD = -1
 	if cfg.Orphan {
 		cs.Orphan = 1 // init reports the pid on the status pipe
 	}
 	if cfg.Hold != nil {
 		cs.HoldFD = int32(cfg.Hold.Fd())
+		if cfg.StartErrors != nil {
+			cs.StartErrFD = int32(cfg.StartErrors.Fd())
+		}
 	}
 	if cfg.Init {
 		r, w, err := pipe()
@@ -197,6 +201,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 	runtime.KeepAlive(files)
 	runtime.KeepAlive(cfg.CgroupTasks)
 	runtime.KeepAlive(cfg.Hold)
+	runtime.KeepAlive(cfg.StartErrors)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
@@ -271,15 +276,31 @@ func (p *Process) readError() error {
 		p.errs.Close()
 		p.errs = nil
 	}()
-	var rec errorRec
-	if _, err := io.ReadFull(p.errs, unsafe.Slice((*byte)(unsafe.Pointer(&rec)), unsafe.Sizeof(rec))); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // exec'd: the close-on-exec pipe closed
-		}
+	err := ReadError(p.errs)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
 		return &ChildError{Op: "spawn: child exited before its first step", Errno: syscall.EIO, ExitCode: ExitSetup}
 	}
+	return err
+}
+
+// ReadError reads what a child reports on an error pipe: nil at EOF with
+// nothing written (the pipe is close-on-exec: the command's exec
+// happened), the *ChildError it wrote, or io.ErrUnexpectedEOF where the
+// pipe closed halfway through a record (the child died otherwise). Start
+// reads a held child's (Config.StartErrors) with it.
+func ReadError(r io.Reader) error {
+	var rec errorRec
+	if _, err := io.ReadFull(r, unsafe.Slice((*byte)(unsafe.Pointer(&rec)), unsafe.Sizeof(rec))); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return err
+		}
+		return fmt.Errorf("spawn: read the child's error: %w", err)
+	}
 	msg := make([]byte, min(rec.len, 4096))
-	io.ReadFull(p.errs, msg)
+	io.ReadFull(r, msg)
 	return &ChildError{Op: string(msg), Errno: syscall.Errno(rec.err), ExitCode: int(rec.exit)}
 }
 

@@ -241,6 +241,7 @@ struct nook_spawn {
 	int status_fd;	// init: where the command's wait status goes, or -1
 	int orphan;	// with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
 	int hold_fd;	// >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
+	int start_err_fd; // held child: close-on-exec; the error pipe once start's byte came (a FIFO start reads), or -1
 	// v1: the sandbox's cgroups' tasks files, open for writing; the child
 	// writes "0" to each after the release, before its first step
 	int ncgroup_tasks;

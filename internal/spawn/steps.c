@@ -722,8 +722,8 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[5 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd};
-	int nown = 5;
+	int *own[6 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd, &s->start_err_fd};
+	int nown = 6;
 	if (s->ncgroup_tasks < 0 || s->ncgroup_tasks > NOOK_MAXCGROUPS) _exit(NOOK_EXIT_SETUP);
 	for (int i = 0; i < s->ncgroup_tasks; i++) own[nown++] = &s->cgroup_tasks[i];
 	own[nown] = NULL;
@@ -749,7 +749,7 @@ static void setup_fds(struct nook_spawn *s) {
 	for (int i = 0; i < s->nfds && i < NOOK_MAXFDS; i++)
 		if (src[i] >= 0) close(src[i]);
 	// close what is left between the mapped fds and our own
-	int keep[5 + NOOK_MAXCGROUPS], nk = 0;
+	int keep[6 + NOOK_MAXCGROUPS], nk = 0;
 	for (int i = 0; own[i]; i++)
 		if (*own[i] >= 0) keep[nk++] = *own[i];
 	for (int i = 0; i < nk; i++)
@@ -769,7 +769,10 @@ static void setup_fds(struct nook_spawn *s) {
 
 // hold: a held child (create) has run every step it can before start:
 // it tells the creator (EOF on the error pipe) and waits for start's byte.
-// Once.
+// Then start's FIFO is the error pipe: a failed startContainer hook or
+// exec is reported to start as it was to create, and the command's exec
+// (the command's, under init: init closes it once that exec happened)
+// closes it, which start reads as EOF. Once.
 static void hold(struct nook_spawn *s) {
 	if (s->hold_fd < 0) return;
 	close(s->err_fd);
@@ -782,6 +785,8 @@ static void hold(struct nook_spawn *s) {
 	if (n != 1) _exit(NOOK_EXIT_SETUP);
 	close(s->hold_fd);
 	s->hold_fd = -1;
+	s->err_fd = s->start_err_fd;
+	s->start_err_fd = -1;
 }
 
 // utoa writes v in decimal at dst (room for 11 digits), NUL-terminated.

@@ -127,3 +127,48 @@ func TestCreateSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// nook create SIGKILLed at any moment, here after each of a range of
+// delays that spans a create (with a cgroupsPath, whose parents are made
+// too): whatever it had made, delete --force removes it, or there is no
+// state and nothing was made. The cgroup's directories are recorded
+// before they are made, so no moment between the mkdirs and their
+// record leaves one to nobody.
+func TestCreateSIGKILLAnyMoment(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	mark := testutil.Mark(t)
+	top := "/any-" + mark
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sleep", "300"}
+		s.Linux.CgroupsPath = top + "/ctr"
+	})
+	// how long a whole create takes here, to spread the kills over it
+	id := "any-" + mark
+	began := time.Now()
+	create(t, root, b, id)
+	// (the cgroup is made early in it: a loaded machine's slow create
+	// needs no longer spread)
+	span := min(time.Since(began), 300*time.Millisecond)
+	nook(t, "--root", root, "delete", "--force", id)
+	const kills = 12
+	for i := range kills {
+		id := "any" + strconv.Itoa(i) + "-" + mark
+		cmd := testutil.Command(t, "--root", root, "create", "--bundle", b, id)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(span * time.Duration(i) / kills)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+			nook(t, "--root", root, "delete", "--force", id)
+		}
+		if l := leftCgroups(id, top+"/ctr"); len(l) > 0 {
+			t.Errorf("killed after %v: cgroups left: %v", span*time.Duration(i)/kills, l)
+		}
+		if m, _ := filepath.Glob("/sys/fs/cgroup/*" + top); len(m) > 0 {
+			t.Errorf("killed after %v: cgroupsPath parents left: %v", span*time.Duration(i)/kills, m)
+		}
+	}
+}

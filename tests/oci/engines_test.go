@@ -185,6 +185,16 @@ func killShims(t *testing.T, sock string) {
 // no cgroup).
 func TestContainerd(t *testing.T) {
 	oci(t)
+	// a namespace of the test's own: containerd names a container's
+	// cgroupsPath /NAMESPACE/ID, the same on the host for every
+	// containerd, and another checkout's test may run this one now
+	ns := "nooktest-" + testutil.Mark(t)
+	t.Cleanup(func() { // after containerd's (registered later, run earlier)
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + ns)
+		for _, d := range append(dirs, "/sys/fs/cgroup/unified/"+ns) {
+			os.Remove(d) // only an empty one goes
+		}
+	})
 	sock := containerd(t, "")
 	archive := busyboxArchive(t)
 	nookBin := testutil.Nook(t)
@@ -193,7 +203,7 @@ func TestContainerd(t *testing.T) {
 	fifos := filepath.Join(work, "fifo")
 	ctr := func(args ...string) string {
 		t.Helper()
-		return run(t, time.Minute, "ctr", append([]string{"-a", sock, "-n", "nooktest"}, args...)...)
+		return run(t, time.Minute, "ctr", append([]string{"-a", sock, "-n", ns}, args...)...)
 	}
 	ctr("images", "import", "--base-name", "docker.io/library/busybox", archive)
 	img := "docker.io/library/busybox:busybox"
@@ -205,14 +215,14 @@ func TestContainerd(t *testing.T) {
 
 	ctr("run", "-d", "--fifo-dir", fifos, "--runc-root", runcRoot, "--runc-binary", nookBin, img, "long", "sleep", "300")
 	t.Cleanup(func() {
-		runErr(time.Minute, "ctr", "-a", sock, "-n", "nooktest", "task", "kill", "-s", "KILL", "long")
-		runErr(time.Minute, "ctr", "-a", sock, "-n", "nooktest", "task", "rm", "-f", "long")
-		runErr(time.Minute, "ctr", "-a", sock, "-n", "nooktest", "c", "rm", "long")
+		runErr(time.Minute, "ctr", "-a", sock, "-n", ns, "task", "kill", "-s", "KILL", "long")
+		runErr(time.Minute, "ctr", "-a", sock, "-n", ns, "task", "rm", "-f", "long")
+		runErr(time.Minute, "ctr", "-a", sock, "-n", ns, "c", "rm", "long")
 	})
 	if out := ctr("task", "exec", "--fifo-dir", fifos, "--exec-id", "e1", "long", "sh", "-c", "echo exec; ps -o pid,comm"); !strings.Contains(out, "exec\n") || !strings.Contains(out, "sleep") {
 		t.Errorf("task exec: %q", out)
 	}
-	if out, err := runErr(time.Minute, "ctr", "-a", sock, "-n", "nooktest", "task", "exec", "--fifo-dir", fifos, "--exec-id", "e2", "long", "sh", "-c", "exit 3"); err == nil {
+	if out, err := runErr(time.Minute, "ctr", "-a", sock, "-n", ns, "task", "exec", "--fifo-dir", fifos, "--exec-id", "e2", "long", "sh", "-c", "exit 3"); err == nil {
 		t.Errorf("task exec of exit 3 succeeded: %q", out)
 	}
 	if out := ctr("task", "ls"); !strings.Contains(out, "RUNNING") {
@@ -228,7 +238,7 @@ func TestContainerd(t *testing.T) {
 	}
 	ctr("task", "rm", "long")
 	ctr("c", "rm", "long")
-	ents, _ := os.ReadDir(filepath.Join(runcRoot, "nooktest"))
+	ents, _ := os.ReadDir(filepath.Join(runcRoot, ns))
 	for _, e := range ents {
 		if e.Name() != ".names" {
 			t.Errorf("nook's state left in %s: %s", runcRoot, e.Name())
