@@ -194,11 +194,15 @@ func (in *Instance) Start() error {
 	// opened before the byte, while init holds the write end: whether
 	// the startContainer hooks and the exec went well is read there
 	// (runc's start fails with them too)
+	// A container created by a nook older than StartFile has none: it
+	// starts, unseen, as it would have then.
 	status, err := os.OpenFile(filepath.Join(h.Dir(), StartFile), os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
-	if err != nil {
+	switch {
+	case err == nil:
+		defer status.Close()
+	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("start container %s: %w", h.State.ID, err)
 	}
-	defer status.Close()
 	path := filepath.Join(h.Dir(), HoldFile)
 	// non-blocking: with init gone there is no reader, and the open
 	// fails (ENXIO) instead of waiting for ever
@@ -218,9 +222,12 @@ func (in *Instance) Start() error {
 	}
 	// bounded by the hooks' own timeouts (init enforces them); a hook
 	// with none could run for ever, and start then says so
-	status.SetReadDeadline(time.Now().Add(hookLimit(startHooks)))
-	serr := spawn.ReadError(status)
-	os.Remove(filepath.Join(h.Dir(), StartFile))
+	var serr error
+	if status != nil {
+		status.SetReadDeadline(time.Now().Add(hookLimit(startHooks)))
+		serr = spawn.ReadError(status)
+		os.Remove(filepath.Join(h.Dir(), StartFile))
+	}
 	if errors.Is(serr, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("start container %s: its startContainer hooks still run after %v", h.State.ID, hookLimit(startHooks))
 	}

@@ -3,6 +3,7 @@ package oci
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -160,5 +161,32 @@ func TestStartReportsExec(t *testing.T) {
 		}
 		waitStatus(t, root, id, "stopped")
 		nook(t, "--root", root, "delete", id)
+	}
+}
+
+// A container made by a nook older than the start FIFO has none in its
+// state directory: start still lets it run, without seeing how the exec
+// went.
+func TestStartWithoutStartFIFO(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	out := filepath.Join(t.TempDir(), "ran")
+	b := bundle(t, func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "echo ran > /ran"}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/ran", Type: "bind", Source: out, Options: []string{"bind"}})
+	})
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := "old-" + testutil.Mark(t)
+	create(t, root, b, id)
+	if err := os.Remove(filepath.Join(root, id, "start.fifo")); err != nil {
+		t.Fatalf("the state directory has no start FIFO to remove: %v", err)
+	}
+	nook(t, "--root", root, "start", id)
+	waitStatus(t, root, id, "stopped")
+	nook(t, "--root", root, "delete", id)
+	if b, _ := os.ReadFile(out); strings.TrimSpace(string(b)) != "ran" {
+		t.Errorf("the command wrote %q, want ran", b)
 	}
 }
