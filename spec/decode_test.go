@@ -92,3 +92,26 @@ func TestDecodeIsUnmarshal(t *testing.T) {
 		}
 	}
 }
+
+// Encode writes what json.Marshal writes, to the byte: a spec with every
+// field set, one with few, and one whose omitempty fields are all empty.
+func TestEncodeIsMarshal(t *testing.T) {
+	var full specs.Spec
+	fill(reflect.ValueOf(&full).Elem(), 0)
+	sparse := Example(false)
+	sparse.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: new(int64)}}
+	for name, s := range map[string]*specs.Spec{"every field": &full, "example": Example(true), "sparse": sparse, "empty": {}, "nil": nil} {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Encode(s)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: Encode gives\n%s\nMarshal\n%s", name, got, want)
+		}
+	}
+}

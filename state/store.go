@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -193,9 +194,15 @@ func (s *Store) Create(st *State) (*Handle, error) {
 		if st.Spec.Process != nil {
 			st.Command = st.Spec.Process.Args
 		}
-		if err := writeJSON(dir, specFile, st.Spec); err != nil {
+		// spec.Encode, not json.Marshal: the same bytes, without
+		// building an encoder for every type of the runtime spec
+		b, err := spec.Encode(st.Spec)
+		if err == nil {
+			err = WriteFile(filepath.Join(dir, specFile), append(b, '\n'))
+		}
+		if err != nil {
 			h.Remove()
-			return nil, err
+			return nil, fmt.Errorf("save %s: %w", specFile, err)
 		}
 	}
 	if err := h.Save(); err != nil {
@@ -215,11 +222,11 @@ func (s *Store) Spec(id string) (*specs.Spec, error) {
 		}
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
-	var sp specs.Spec
-	if err := json.Unmarshal(b, &sp); err != nil {
+	sp, err := spec.Decode(b)
+	if err != nil {
 		return nil, &DamagedError{ID: id, Path: path, Err: err}
 	}
-	return &sp, nil
+	return sp, nil
 }
 
 // SpecFile returns the path of sandbox id's spec, for readers that want
