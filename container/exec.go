@@ -51,6 +51,11 @@ type ExecOptions struct {
 	// then the command's pid, for the caller or its subreaper (a
 	// containerd shim, conmon) to reap.
 	Detach bool
+	// BeforeStart, when set, is called once the command is planned and
+	// right before its process is made (Foreground.Exec waits there for
+	// the signals it catches, which it caught while exec read and
+	// planned).
+	BeforeStart func()
 }
 
 // Exec starts a process in the sandbox: in all of its namespaces and its
@@ -206,7 +211,7 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: filter, filterFlags: flags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
-		root: root, warnf: o.Warnf,
+		root: root, warnf: o.Warnf, beforeStart: o.BeforeStart,
 	})
 }
 
