@@ -1,6 +1,7 @@
 package jsonread
 
 import (
+	"encoding/json"
 	"reflect"
 	"testing"
 )
@@ -76,4 +77,43 @@ func TestReaderRefuses(t *testing.T) {
 			t.Errorf("%s: no error", c.doc)
 		}
 	}
+}
+
+// Skip takes exactly the documents json.Valid takes.
+func FuzzSkipAsValid(f *testing.F) {
+	for _, s := range []string{
+		`{"a":[1,-0.5e+3,"\u00e9\"",true,false,null,{}],"b":{"c":[]}}`, `[]`, `"x"`, `0`, `-`, `01`, `1.`, `1e`,
+		`{"a":1,}`, `[1,]`, `{"a"}`, `{,}`, `nul`, `truex`, `"\x"`, "\"\x01\"", `"\ud800"`, " [ 1 , 2 ] ", `{"a":1}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := New(b)
+		err := r.Skip()
+		if err == nil {
+			err = r.End()
+		}
+		if valid := json.Valid(b); valid != (err == nil) {
+			t.Errorf("%q: json.Valid %v, Skip: %v", b, valid, err)
+		}
+	})
+}
+
+// A string reads as json.Unmarshal reads it, escapes and all.
+func FuzzStringAsJSON(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"\u00e9\n\"q\"\/"`, `"\ud83d\ude00"`, `"\ud800"`, "\"\xff\"", `"é"`, `"a`, `x`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		werr := json.Unmarshal(b, &want)
+		r := New(b)
+		got, err := r.String()
+		if err == nil {
+			err = r.End()
+		}
+		if (werr == nil) != (err == nil) || got != want && err == nil {
+			t.Errorf("%q: json.Unmarshal %q, %v; String %q, %v", b, want, werr, got, err)
+		}
+	})
 }
