@@ -255,10 +255,11 @@ func (es *execSpec) sharedRoot() bool {
 // execCache is what the first exec keeps of execSpec beside the state
 // (execCacheFile), with the seccomp filter compiled: the spec is some
 // 9 KB, most of it the seccomp profile, which the JSON decoder must scan
-// even to skip; reading the process and the filter took 0.68 ms from the
-// spec and 0.23 ms from the caches (BenchmarkExecParts, on a loaded
-// 2-core VM), and the cache is decoded without reflection
-// (decodeExecCache). A sandbox's spec does not change while it exists,
+// even to skip; reading the process and the filter took 0.45 ms from the
+// spec (its filter compiled) and 0.03 ms from the cache, config.json
+// hashed (BenchmarkExecParts, warm, on a loaded 2-core VM), and the cache
+// is decoded without reflection (decodeExecCache), which a fresh process
+// would otherwise pay 0.07-0.1 ms for. A sandbox's spec does not change while it exists,
 // but the cache is used only for the spec, architecture and format its
 // Key names, so that no other filter is ever applied: one that an older
 // nook left, or that a damaged file would give, is made again.
