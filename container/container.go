@@ -520,6 +520,7 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 	}
 	defer c.Close()
 	return f.wait(ctx, sc, func() (process, error) {
+		sc.ready()
 		if err := c.Start(); err != nil {
 			return nil, err
 		}

@@ -46,6 +46,8 @@ type EnterOptions struct {
 	Env                   []string
 	TTY                   bool
 	Stdin, Stdout, Stderr *os.File
+	// BeforeStart is ExecOptions.BeforeStart.
+	BeforeStart func()
 }
 
 // Enter starts a command in existing namespaces, as nsenter does, through
@@ -108,7 +110,7 @@ func Enter(o *EnterOptions) (*Execution, error) {
 	e := &enterPlan{
 		joins: joins, target: o.Target, args: o.Args, env: env, root: o.Root, cwd: o.Cwd,
 		fork: joins.has(namespaces.PID) && !o.NoFork, tty: o.TTY,
-		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, setGroups: true,
+		files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, setGroups: true, beforeStart: o.BeforeStart,
 		// gaining privilege (an unprivileged caller entering its own user
 		// namespace): the user namespace first; dropping it (root): last
 		userFirst: os.Geteuid() != 0,

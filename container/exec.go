@@ -1,12 +1,14 @@
 package container
 
 import (
-	"encoding/binary"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +53,11 @@ type ExecOptions struct {
 	// then the command's pid, for the caller or its subreaper (a
 	// containerd shim, conmon) to reap.
 	Detach bool
+	// BeforeStart, when set, is called once the command is planned and
+	// right before its process is made (Foreground.Exec waits there for
+	// the signals it catches, which it caught while exec read and
+	// planned).
+	BeforeStart func()
 }
 
 // Exec starts a process in the sandbox: in all of its namespaces and its
@@ -102,7 +109,7 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 }
 
 func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
-	parts, filter, flags, err := execParts(in.store, st.ID)
+	parts, err := execParts(in.store, st.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +210,10 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	pidNS := join.has(namespaces.PID) && isRoot && !o.Detach
 	return start(&enterPlan{
 		rows: rows, cols: cols,
-		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: filter, filterFlags: flags,
+		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
-		root: root, warnf: o.Warnf,
+		root: root, warnf: o.Warnf, beforeStart: o.BeforeStart,
 	})
 }
 
@@ -246,107 +253,91 @@ func (es *execSpec) sharedRoot() bool {
 }
 
 // execCache is what the first exec keeps of execSpec beside the state
-// (execCacheFile), with the seccomp filter compiled (seccompCache): the
-// spec is some 9 KB, most of it the seccomp profile, which the JSON
-// decoder must scan even to skip; reading the process and the filter
-// took 0.68 ms from the spec and 0.23 ms from the caches
-// (BenchmarkExecParts, on a loaded 2-core VM). A sandbox's spec does not
-// change while it exists, so neither do these.
+// (execCacheFile), with the seccomp filter compiled: the spec is some
+// 9 KB, most of it the seccomp profile, which the JSON decoder must scan
+// even to skip; reading the process and the filter took 0.45 ms from the
+// spec (its filter compiled) and 0.03 ms from the cache, config.json
+// hashed (BenchmarkExecParts, warm, on a loaded 2-core VM), and the cache
+// is decoded without reflection (decodeExecCache), which a fresh process
+// would otherwise pay 0.07-0.1 ms for. A sandbox's spec does not change while it exists,
+// but the cache is used only for the spec, architecture and format its
+// Key names, so that no other filter is ever applied: one that an older
+// nook left, or that a damaged file would give, is made again.
 type execCache struct {
+	// Key is execCacheKey of what the cache was made from.
+	Key     string         `json:"key"`
 	Process *specs.Process `json:"process"`
-	// Seccomp: the spec has a seccomp profile, compiled in seccompCache
-	Seccomp bool `json:"seccomp"`
+	// Filter is the compiled seccomp filter (nil: the spec has none),
+	// with the flags it is loaded with.
+	Filter      []byte `json:"filter,omitempty"`
+	FilterFlags uint32 `json:"filterFlags,omitempty"`
 	// SharedRoot: see execSpec.sharedRoot
 	SharedRoot bool `json:"sharedRoot,omitempty"`
 }
 
 // execCacheFile holds the sandbox's execCache, in its state directory.
-const execCacheFile = "exec.json"
+// (Not exec.json, the older cache, which a nook of before the key reads
+// as a spec without seccomp when its seccomp field is missing.)
+const execCacheFile = "exec-cache.json"
 
-// execParts returns what exec needs of the sandbox's spec and its compiled
-// seccomp filter (nil for none), from the caches beside its state where
-// the first exec left them, else from its spec (and caches them).
-func execParts(s *state.Store, id string) (*execCache, []byte, uint32, error) {
-	dir := s.Path(id)
-	if b, err := os.ReadFile(filepath.Join(dir, execCacheFile)); err == nil {
-		var c execCache
-		if json.Unmarshal(b, &c) == nil && c.Process != nil {
-			if !c.Seccomp {
-				return &c, nil, 0, nil
-			}
-			if filter, flags, ok := readSeccompCache(dir); ok {
-				return &c, filter, flags, nil
-			}
-		}
-	}
-	es, err := loadExecSpec(s, id)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	filter, flags, err := es.filter(dir)
-	if err != nil {
-		return nil, nil, 0, err
-	}
-	// after the filter's cache: a reader that finds this finds that; a
-	// cache that cannot be written costs the next exec time, nothing else
-	c := &execCache{Process: es.Process, Seccomp: filter != nil, SharedRoot: es.sharedRoot()}
-	if b, err := json.Marshal(c); err == nil {
-		state.WriteFile(filepath.Join(dir, execCacheFile), b)
-	}
-	return c, filter, flags, nil
+// execCacheFormat names what an execCache holds and how its filter was
+// compiled; a cache of another format is made again. Change it with
+// either.
+const execCacheFormat = "nook.exec/2"
+
+// execCacheKey names the cache made from the spec whose bytes are spec,
+// on this architecture, in execCacheFormat.
+func execCacheKey(spec []byte) string {
+	sum := sha256.Sum256(spec)
+	return execCacheFormat + " " + runtime.GOARCH + " sha256:" + hex.EncodeToString(sum[:])
 }
 
-func loadExecSpec(s *state.Store, id string) (*execSpec, error) {
+// execParts returns what exec needs of the sandbox's spec, its seccomp
+// filter compiled: from the cache beside its state where an exec left
+// one for this spec, else from the spec (and caches it).
+func execParts(s *state.Store, id string) (*execCache, error) {
 	path := s.SpecFile(id)
-	b, err := os.ReadFile(path)
+	spec, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("exec: read spec: %w", err)
 	}
+	key := execCacheKey(spec)
+	cache := filepath.Join(s.Path(id), execCacheFile)
+	if b, err := os.ReadFile(cache); err == nil {
+		if c, err := decodeExecCache(b); err == nil && c.Key == key && c.Process != nil && len(c.Filter)%8 == 0 {
+			return c, nil
+		}
+	}
 	var es execSpec
-	if err := json.Unmarshal(b, &es); err != nil {
+	if err := json.Unmarshal(spec, &es); err != nil {
 		return nil, fmt.Errorf("exec: %s: %w", path, err)
 	}
 	if es.Process == nil {
 		return nil, fmt.Errorf("exec: %s: no process", path)
 	}
-	return &es, nil
+	filter, flags, err := es.filter()
+	if err != nil {
+		return nil, err
+	}
+	c := &execCache{Key: key, Process: es.Process, Filter: filter, FilterFlags: flags, SharedRoot: es.sharedRoot()}
+	// a cache that cannot be written costs the next exec time, nothing
+	// else
+	if b, err := json.Marshal(c); err == nil {
+		state.WriteFile(cache, b)
+	}
+	return c, nil
 }
 
-// seccompCache is the sandbox's compiled seccomp filter, kept beside its
-// state by the first exec: its flags (4 bytes), then the BPF program.
-const seccompCache = "seccomp.bpf"
-
-// filter returns the compiled seccomp filter, from the cache in dir or
-// compiled (and cached).
-func (es *execSpec) filter(dir string) ([]byte, uint32, error) {
+// filter compiles the spec's seccomp profile (nil: it has none).
+func (es *execSpec) filter() ([]byte, uint32, error) {
 	if es.Linux == nil || len(es.Linux.Seccomp) == 0 || string(es.Linux.Seccomp) == "null" {
 		return nil, 0, nil
 	}
-	if filter, flags, ok := readSeccompCache(dir); ok {
-		return filter, flags, nil
-	}
-	cache := filepath.Join(dir, seccompCache)
 	var sc specs.LinuxSeccomp
 	if err := json.Unmarshal(es.Linux.Seccomp, &sc); err != nil {
 		return nil, 0, fmt.Errorf("exec: linux.seccomp: %w", err)
 	}
-	filter, flags, err := compileSeccomp(&sc)
-	if err != nil {
-		return nil, 0, err
-	}
-	if filter != nil {
-		state.WriteFile(cache, append(binary.NativeEndian.AppendUint32(nil, flags), filter...))
-	}
-	return filter, flags, nil
-}
-
-// readSeccompCache returns the compiled filter cached in dir, if whole.
-func readSeccompCache(dir string) ([]byte, uint32, bool) {
-	b, err := os.ReadFile(filepath.Join(dir, seccompCache))
-	if err != nil || len(b) <= 4 || (len(b)-4)%8 != 0 {
-		return nil, 0, false
-	}
-	return b[4:], binary.NativeEndian.Uint32(b), true
+	return compileSeccomp(&sc)
 }
 
 // mergeEnv returns base with each K=V of over replacing base's K.

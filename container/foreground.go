@@ -67,15 +67,18 @@ type Foreground struct {
 
 // Exec starts a process with start (a call of Instance.Exec or Enter)
 // and waits for it in the foreground; the Execution is closed when it
-// returns.
-func (f Foreground) Exec(ctx context.Context, start func() (*Execution, error)) (*Result, error) {
+// returns. The signals are caught in the background while start reads
+// and plans (see catch): start passes ready on as ExecOptions.BeforeStart
+// or EnterOptions.BeforeStart, which call it right before the process
+// exists, so that no signal meant for it is lost.
+func (f Foreground) Exec(ctx context.Context, start func(ready func()) (*Execution, error)) (*Result, error) {
 	var x *Execution
 	defer func() { x.Close() }()
 	sc := f.catch()
 	defer sc.stop()
 	return f.wait(ctx, sc, func() (process, error) {
 		var err error
-		x, err = start()
+		x, err = start(sc.ready)
 		if err != nil {
 			return nil, err
 		}
@@ -156,14 +159,17 @@ func (sc *caught) stop() {
 	}()
 }
 
-// wait starts a process and waits for it: its terminal, if it has one,
+// wait starts a process and waits for it (start calls sc.ready before
+// the process exists): its terminal, if it has one,
 // is copied to and from Stdin and Stdout (in raw mode, and following the
 // window's size, when Stdin is a terminal); with ForwardSignals, this
 // program's signals (caught by sc, from catch) go to it.
 func (f Foreground) wait(ctx context.Context, sc *caught, start func() (process, error)) (*Result, error) {
 	stdin, stdout, inTerm, sigs := sc.stdin, sc.stdout, sc.inTerm, sc.sigs
-	sc.ready()
 	p, err := start()
+	// start has waited for the signals to be caught before the process
+	// existed; this is for a start that did not
+	sc.ready()
 	if err != nil {
 		return nil, err
 	}

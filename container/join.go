@@ -163,6 +163,8 @@ type enterPlan struct {
 	// rows and cols are the terminal's size (0 and 0: the kernel's
 	// default)
 	rows, cols uint16
+	// beforeStart: see ExecOptions.BeforeStart
+	beforeStart func()
 }
 
 // start joins the namespaces and starts the command.
@@ -280,6 +282,9 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 				defer pidNS.Close()
 			}
 		}
+	}
+	if e.beforeStart != nil {
+		e.beforeStart()
 	}
 	proc, err := spawn.Start(&spawn.Config{
 		Steps: st, CgroupFD: cg.fd, CgroupTasks: cg.tasks, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,

@@ -379,22 +379,32 @@ func Of(pid int) (map[Type]uint64, error) {
 	if pid <= 0 {
 		pid = os.Getpid()
 	}
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
-		return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+	proc := "/proc/" + strconv.Itoa(pid)
+	// the files are looked up in the directory, opened once: a walk of
+	// the whole path for each was a third of the time (nook exec calls
+	// Of twice)
+	dir, err := unix.Open(proc+"/ns", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+		}
+		return nil, fmt.Errorf("the namespaces of pid %d: %w", pid, &os.PathError{Op: "open", Path: proc + "/ns", Err: err})
 	}
+	defer unix.Close(dir)
 	out := map[Type]uint64{}
 	var denied error
 	for _, t := range all {
-		ino, err := Inode(pid, t)
+		var st unix.Stat_t
+		err := unix.Fstatat(dir, ProcName(t), &st, 0)
 		switch {
 		case err == nil:
-			out[t] = ino
+			out[t] = st.Ino
 		case errors.Is(err, os.ErrNotExist):
-			if _, serr := os.Stat("/proc/" + strconv.Itoa(pid)); serr != nil {
+			if _, serr := os.Stat(proc); serr != nil {
 				return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
 			}
 		case errors.Is(err, os.ErrPermission):
-			denied = err
+			denied = &os.PathError{Op: "stat", Path: proc + "/ns/" + ProcName(t), Err: err}
 		}
 	}
 	if len(out) == 0 && denied != nil {

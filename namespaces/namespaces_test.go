@@ -66,3 +66,13 @@ func TestFormatIDMaps(t *testing.T) {
 		t.Fatalf("got %q", s)
 	}
 }
+
+// What Of costs: nook exec calls it twice (the target's namespaces and
+// its own).
+func BenchmarkOf(b *testing.B) {
+	for b.Loop() {
+		if _, err := Of(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -311,7 +311,7 @@ func (s *Store) read(id string) (*State, error) {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
+	if err := decodeState(b, &st); err != nil {
 		return nil, &DamagedError{ID: id, Path: path, Err: err}
 	}
 	if st.Format != FormatVersion {

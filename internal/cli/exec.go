@@ -78,18 +78,25 @@ status.`,
 			if err != nil {
 				return err
 			}
-			in, err := container.LoadIn(s, args[0])
-			if err != nil {
-				return notFound(err, args[0])
-			}
 			if rt.detach {
+				in, err := container.LoadIn(s, args[0])
+				if err != nil {
+					return notFound(err, args[0])
+				}
 				return rt.start(in, o)
 			}
 			if rt.consoleSocket != "" {
 				return usageError{errors.New("--console-socket: only with --detach")}
 			}
+			// the state is read and the command planned while the
+			// signals are being caught (Foreground.Exec)
 			fg := container.Foreground{ForwardSignals: true}
-			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) {
+			return exitStatus(fg.Exec(context.Background(), func(ready func()) (*container.Execution, error) {
+				in, err := container.LoadIn(s, args[0])
+				if err != nil {
+					return nil, notFound(err, args[0])
+				}
+				o.BeforeStart = ready
 				x, err := in.Exec(o)
 				if err == nil && rt.pidFile != "" {
 					if err = writePidFile(rt.pidFile, x.Pid()); err != nil {

@@ -68,7 +68,10 @@ entered mount namespace (nsenter opens -r's before entering).`,
 				return err
 			}
 			fg := container.Foreground{ForwardSignals: true}
-			return exitStatus(fg.Exec(context.Background(), func() (*container.Execution, error) { return container.Enter(eo) }))
+			return exitStatus(fg.Exec(context.Background(), func(ready func()) (*container.Execution, error) {
+				eo.BeforeStart = ready
+				return container.Enter(eo)
+			}))
 		},
 	}
 	f := cmd.Flags()

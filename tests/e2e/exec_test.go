@@ -223,6 +223,31 @@ func TestEnterBadInput(t *testing.T) {
 	}
 }
 
+// The signals nook exec gets go on to its command, as nook run's do
+// (TestSignalsToNookReachTheCommand): exec catches them while it reads
+// the sandbox's state and plans the command, and has caught them before
+// the command exists.
+func TestExecPassesSignalsOn(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	name := fmt.Sprintf("sigs%d", os.Getpid())
+	nook(t, "--root", root, "run", "-d", "--name", name, "--rootfs", testutil.BusyboxRootfs(t), "--", "sleep", "300")
+	defer nook(t, "--root", root, "rm", "-f", name)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2} {
+		sn := strings.TrimPrefix(sigName(sig), "SIG")
+		script := `trap 'echo got ` + sn + `; exit 7' ` + sn + `
+			echo ready
+			while :; do sleep 0.05; done`
+		r := testutil.Start(t, testutil.Command(t, "--root", root, "exec", name, "--", "sh", "-c", script), "ready")
+		r.Signal(sig)
+		out, stderr, code := r.Wait(10 * time.Second)
+		if !testutil.HasLine(out, "got "+sn) || code != 7 {
+			t.Errorf("SIG%s to nook exec: exit status %d, stdout %q, stderr %q; want the command's trap to print \"got %s\" and nook to exit 7",
+				sn, code, out, stderr, sn)
+		}
+	}
+}
+
 // The command of a foreground `nook exec` dies with the nook that started
 // it, whatever user it runs as (a change of user clears the parent-death
 // signal, so the child arms it again), as a `nook run` sandbox dies with
