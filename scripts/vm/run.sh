@@ -364,6 +364,13 @@ for mode in ${modes//,/ }; do
 	[[ ! -s $out/leftovers ]] || { log "$mode: left behind after a package:"; cat "$out/leftovers" >&2; mode_status=1; }
 	[[ ! -s $out/error ]] || { log "$mode: the guest said:"; cat "$out/error" >&2; mode_status=1; }
 	[[ -z $timed_out ]] || { log "$mode: stopped after $mode_timeout s"; mode_status=1; }
+	# what the guest was doing when no package wrote for minutes (the
+	# kernel's stacks follow in the file, kept with NOOK_VM_LOGS)
+	for f in "$out"/stall-*.txt; do
+		[[ -f $f ]] || continue
+		log "$mode: ${f##*/}:"
+		sed '/^== dmesg/q' "$f" | sed 's/^/    /' >&2
+	done
 	if [[ ! -f $out/finished && -z $timed_out ]]; then
 		log "$mode: the guest stopped before the end; its console's end:"
 		tail -30 "$out/console.log" >&2 || true
@@ -371,7 +378,7 @@ for mode in ${modes//,/ }; do
 	fi
 	if [[ -n ${NOOK_VM_LOGS:-} ]]; then
 		mkdir -p "$NOOK_VM_LOGS/$mode"
-		cp "$out"/*.log "$out/results" "$NOOK_VM_LOGS/$mode/" 2>/dev/null || true
+		cp "$out"/*.log "$out"/*.txt "$out/results" "$NOOK_VM_LOGS/$mode/" 2>/dev/null || true
 	fi
 	((mode_status == 0)) && r=ok || { r=FAIL; status=1; }
 	summary+=("$r $mode: $((SECONDS - t0)) s ($accel_name, kernel $kver)")
