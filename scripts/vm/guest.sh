@@ -156,20 +156,22 @@ leftovers() {
 	echo "$* (run together):" cgroups left behind: $left >>"$out/leftovers"
 	for d in $(echo "$left" | sort -r); do rmdir "$d" 2>/dev/null; done
 }
-# a guest where no package has written a line for 3 minutes is stuck or
-# thrashing: what it was doing then (each task's state and kernel stack,
-# the memory of nook's cgroups) goes to stall-N.txt beside the logs, once a
-# stall, for run.sh to show, since the console says nothing about it
+# a guest where no package has written a line for nook.stall= seconds is
+# stuck or thrashing: what it was doing then (each task's state and kernel
+# stack, the memory of nook's cgroups) goes to stall-N.txt beside the logs,
+# once a stall, for run.sh to show, since the console says nothing about it
+stall=$(arg nook.stall)
 watch_stall() {
-	local last= now quiet=0 n=0 f d
+	local last= now quiet=0 told= n=0 f d
 	while sleep 15; do
 		now=$(stat -c %Y "$out"/*.log 2>/dev/null | sort -n | tail -1)
 		if [ "$now" != "$last" ]; then
-			last=$now quiet=0
+			last=$now quiet=0 told=
 			continue
 		fi
 		quiet=$((quiet + 15))
-		[ "$quiet" -eq 180 ] || continue
+		[ "$quiet" -ge "${stall:-180}" ] && [ -z "$told" ] || continue
+		told=1
 		n=$((n + 1))
 		f=$out/stall-$n.txt
 		{
