@@ -178,7 +178,7 @@ watch_stall() {
 			echo "no package wrote for $quiet s ($(cut -d' ' -f1 /proc/uptime) s after boot)"
 			echo "== /proc/meminfo"; head -8 /proc/meminfo
 			echo "== /proc/pressure"; grep -H . /proc/pressure/* 2>/dev/null
-			echo "== tasks"; ps -eo pid,ppid,stat,pcpu,wchan:32,args --sort=-pcpu | head -40
+			echo "== tasks"; ps -eo pid,ppid,stat,pcpu,wchan:32,args --sort=-pcpu | head -40 | cut -c1-200
 			echo "== nook's memory cgroups"
 			for d in $(find /sys/fs/cgroup -mindepth 1 -type d \( -name 'nook-*' -o -path '*/nook/*' \) 2>/dev/null); do
 				echo "-- $d"
