@@ -156,6 +156,47 @@ leftovers() {
 	echo "$* (run together):" cgroups left behind: $left >>"$out/leftovers"
 	for d in $(echo "$left" | sort -r); do rmdir "$d" 2>/dev/null; done
 }
+# a guest where no package has written a line for nook.stall= seconds is
+# stuck or thrashing: what it was doing then (each task's state and kernel
+# stack, the memory of nook's cgroups) goes to stall-N.txt beside the logs,
+# once a stall, for run.sh to show, since the console says nothing about it
+stall=$(arg nook.stall)
+watch_stall() {
+	local last= now quiet=0 told= n=0 f d
+	while sleep 15; do
+		now=$(stat -c %Y "$out"/*.log 2>/dev/null | sort -n | tail -1)
+		if [ "$now" != "$last" ]; then
+			last=$now quiet=0 told=
+			continue
+		fi
+		quiet=$((quiet + 15))
+		[ "$quiet" -ge "${stall:-180}" ] && [ -z "$told" ] || continue
+		told=1
+		n=$((n + 1))
+		f=$out/stall-$n.txt
+		{
+			echo "no package wrote for $quiet s ($(cut -d' ' -f1 /proc/uptime) s after boot)"
+			echo "== /proc/meminfo"; head -8 /proc/meminfo
+			echo "== /proc/pressure"; grep -H . /proc/pressure/* 2>/dev/null
+			echo "== tasks"; ps -eo pid,ppid,stat,pcpu,wchan:32,args --sort=-pcpu | head -40 | cut -c1-200
+			echo "== nook's memory cgroups"
+			for d in $(find /sys/fs/cgroup -mindepth 1 -type d \( -name 'nook-*' -o -path '*/nook/*' \) 2>/dev/null); do
+				echo "-- $d"
+				for v in memory.usage_in_bytes memory.limit_in_bytes memory.failcnt memory.oom_control memory.current memory.max memory.events cgroup.procs; do
+					[ -r "$d/$v" ] && echo "$v: $(tr '\n' ' ' <"$d/$v")"
+				done
+				[ -r "$d/memory.stat" ] && grep -E '^(total_)?(cache|rss|mapped_file|active_file|inactive_file|pgmajfault|workingset_refault)' "$d/memory.stat" | tr '\n' ' ' && echo
+			done
+			echo 1 >/proc/sys/kernel/sysrq
+			echo w >/proc/sysrq-trigger # blocked tasks
+			echo l >/proc/sysrq-trigger # what each CPU runs
+			sleep 2
+			echo "== dmesg"; dmesg | tail -400
+		} >"$f" 2>&1
+		say "no package wrote for $quiet s: see ${f##*/}"
+	done
+}
+watch_stall &
 declare -A running=() # pid of a package's run -> "PKG NAME"
 since=()
 reap() { # wait for one package to end and record its result

@@ -32,7 +32,9 @@
 # not. A guest that does not come up within $NOOK_VM_BOOT_TIMEOUT seconds
 # (180), or does not finish within $NOOK_VM_TIMEOUT seconds (2400), is
 # stopped and reported as a failure, with the end of the output of each
-# package still running. Needs root, qemu-system-x86 and busybox-static
+# package still running. One in which no package writes a line for
+# $NOOK_VM_STALL seconds (180) reports what its tasks and kernel are doing
+# (stall-N.txt), and goes on. Needs root, qemu-system-x86 and busybox-static
 # (installed from Debian's packages when missing).
 #
 # Exit status: 0 when every package passed in every mode, 1 when one did
@@ -51,6 +53,8 @@ pkgs=./...
 pkg_timeout=${NOOK_VM_TEST_TIMEOUT:-20m}
 boot_timeout=${NOOK_VM_BOOT_TIMEOUT:-180}
 mode_timeout=${NOOK_VM_TIMEOUT:-2400}
+# seconds without a line from any package before the guest reports a stall
+stall=${NOOK_VM_STALL:-180}
 mem=${NOOK_VM_MEMORY:-3072}
 cpus=${NOOK_VM_CPUS:-$(nproc)}
 # packages that run at once in the guest, as go test -p does on a host
@@ -73,6 +77,7 @@ shift $((OPTIND - 1))
 for m in ${modes//,/ }; do
 	case $m in v2 | v1 | hybrid) ;; *) echo "$0: unknown mode '$m' (v2, v1, hybrid)" >&2; exit 2 ;; esac
 done
+[[ $stall =~ ^[1-9][0-9]*$ ]] || { echo "$0: NOOK_VM_STALL='$stall' is not a number of seconds" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "$0: needs root (the tests run as root in the guest, and 9p shares the whole /)" >&2; exit 2; }
 case $repo in *[[:space:]]*) echo "$0: the repository's path $repo has a space; the kernel command line cannot carry it" >&2; exit 2 ;; esac
 
@@ -258,7 +263,7 @@ for mode in ${modes//,/ }; do
 	mkdir -p "$out"
 	: >"$out/results"
 	cmdline="console=ttyS0 panic=-1 loglevel=4 random.trust_cpu=on rdinit=/init"
-	cmdline+=" nook.mode=$mode nook.guest=$run/guest.sh nook.run=$run nook.modules=$kdir/modules nook.timeout=$pkg_timeout nook.jobs=$guest_jobs"
+	cmdline+=" nook.mode=$mode nook.guest=$run/guest.sh nook.run=$run nook.modules=$kdir/modules nook.timeout=$pkg_timeout nook.jobs=$guest_jobs nook.stall=$stall"
 	itest=
 	if [[ $mode == v2 ]]; then
 		cmdline+=" cgroup_no_v1=all"
@@ -364,6 +369,13 @@ for mode in ${modes//,/ }; do
 	[[ ! -s $out/leftovers ]] || { log "$mode: left behind after a package:"; cat "$out/leftovers" >&2; mode_status=1; }
 	[[ ! -s $out/error ]] || { log "$mode: the guest said:"; cat "$out/error" >&2; mode_status=1; }
 	[[ -z $timed_out ]] || { log "$mode: stopped after $mode_timeout s"; mode_status=1; }
+	# what the guest was doing when no package wrote for minutes (the
+	# kernel's stacks follow in the file, kept with NOOK_VM_LOGS)
+	for f in "$out"/stall-*.txt; do
+		[[ -f $f ]] || continue
+		log "$mode: ${f##*/}:"
+		sed '/^== dmesg/q' "$f" | sed 's/^/    /' >&2
+	done
 	if [[ ! -f $out/finished && -z $timed_out ]]; then
 		log "$mode: the guest stopped before the end; its console's end:"
 		tail -30 "$out/console.log" >&2 || true
@@ -371,7 +383,7 @@ for mode in ${modes//,/ }; do
 	fi
 	if [[ -n ${NOOK_VM_LOGS:-} ]]; then
 		mkdir -p "$NOOK_VM_LOGS/$mode"
-		cp "$out"/*.log "$out/results" "$NOOK_VM_LOGS/$mode/" 2>/dev/null || true
+		cp "$out"/*.log "$out"/*.txt "$out/results" "$NOOK_VM_LOGS/$mode/" 2>/dev/null || true
 	fi
 	((mode_status == 0)) && r=ok || { r=FAIL; status=1; }
 	summary+=("$r $mode: $((SECONDS - t0)) s ($accel_name, kernel $kver)")
