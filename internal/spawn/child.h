@@ -25,6 +25,7 @@ struct child {
 	int null_fd; // the verified null device, opened on the first mask
 	int nopivot;	 // move mounts and chroot instead of pivot_root (NOOK_OP_NO_PIVOT)
 	int realroot_fd; // no-pivot: the real "/", under the chroot of the base root
+	pid_t parent;	 // getppid() at the start: 0 where the parent is outside our pid namespace
 };
 
 // One record of a plan: its bytes, header included.

@@ -891,11 +891,27 @@ static void do_hook(struct child *c, const struct rec *r) {
 	FAIL(c, 0, name, "hook", path, "failed: killed by signal", utoa(num2, (unsigned)WTERMSIG(ws)));
 }
 
+// arm_pdeathsig asks for SIGKILL when the parent dies, and dies now if
+// it died already: the kernel sends the signal only for a death after the
+// prctl, and a parent killed between the clone and here, or while a
+// change of user had cleared the signal, would leave this child running
+// without it. A dead parent shows as a new getppid(): the reaper's. (Not
+// for the first process of a new pid namespace, whose parent is outside it
+// dead or alive, so getppid() says 0 either way: that one learns of its
+// parent's death from the sync pipe's EOF before it goes on.)
+static int arm_pdeathsig(const struct child *c) {
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return -1;
+	if (getppid() != c->parent) _exit(NOOK_EXIT_SETUP);
+	return 0;
+}
+
 void nook_child_main(struct nook_spawn *s) {
 	// not zeroed as a whole: its argv and envp arrays are 64 KiB, and
 	// each page touched on a fresh stack is a page fault. nook_exec ends
 	// both lists.
 	struct child cs, *c = &cs;
+	// first: what getppid says while the parent lives, for arm_pdeathsig
+	c->parent = getppid();
 	c->argc = c->envc = 0;
 	c->nopivot = 0;
 	c->s = s;
@@ -911,7 +927,7 @@ void nook_child_main(struct nook_spawn *s) {
 	// still blocked (the parent blocked everything around clone)
 	for (int i = 1; i < 65; i++) sigaction_dfl(i);
 	// a held child (create, then start) outlives its creator on purpose
-	if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(NOOK_EXIT_SETUP);
+	if (s->hold_fd < 0 && arm_pdeathsig(c) < 0) _exit(NOOK_EXIT_SETUP);
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
@@ -1037,7 +1053,7 @@ void nook_child_main(struct nook_spawn *s) {
 			// again, so that a command started straight into a pid
 			// namespace (root's exec) dies with nook whatever its user,
 			// as nook's init does (a held child has none, on purpose)
-			if (s->hold_fd < 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			if (s->hold_fd < 0 && arm_pdeathsig(c) < 0)
 				FAIL(c, errno, "set the parent-death signal");
 			break;
 		case NOOK_OP_NO_NEW_PRIVS:

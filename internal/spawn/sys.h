@@ -160,6 +160,7 @@ static inline int execve(const char *p, char *const *argv, char *const *envp) { 
 static inline int kill(pid_t pid, int sig) { return (int)SYS2(__NR_kill, pid, sig); }
 static inline pid_t waitpid(pid_t pid, int *st, int flags) { return (pid_t)SYS4(__NR_wait4, pid, st, flags, 0); }
 static inline pid_t getpid(void) { return (pid_t)SYS0(__NR_getpid); }
+static inline pid_t getppid(void) { return (pid_t)SYS0(__NR_getppid); }
 static inline int pipe2(int *fds, int flags) { return (int)SYS2(__NR_pipe2, fds, flags); }
 static inline int pidfd_open(pid_t pid, unsigned flags) { return (int)SYS2(__NR_pidfd_open, pid, flags); }
 static inline int poll(struct pollfd *fds, unsigned n, int ms) { return (int)SYS3(__NR_poll, fds, n, ms); }
