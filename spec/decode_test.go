@@ -66,6 +66,7 @@ func TestDecodeIsUnmarshal(t *testing.T) {
 		"other case":   `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
 		"unknown keys": `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
 		"empty":        `{}`,
+		"empty key":    `{"":1,"ociVersion":"1.0.2"}`,
 	} {
 		var want specs.Spec
 		if err := json.Unmarshal([]byte(doc), &want); err != nil {
