@@ -31,21 +31,30 @@ func TestCheckPath(t *testing.T) {
 	}
 }
 
+// v1Owner skips where there are no v1 controllers, and otherwise makes a
+// pids cgroup "owner-NAME" for the test (another owner's, as far as nook
+// can tell), removed at the end; name is the test's unique name.
+func v1Owner(t *testing.T) (name, owner string) {
+	t.Helper()
+	requireRoot(t)
+	if m := DetectMode(); m != Legacy && m != Hybrid {
+		t.Skip("needs cgroup v1 controllers")
+	}
+	name = uniqueName(t)
+	owner = filepath.Join(Root, "pids", "owner-"+name)
+	if err := os.Mkdir(owner, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(owner) })
+	return name, owner
+}
+
 // An absolute cgroupsPath is below each hierarchy's root: the missing
 // parents are made and removed again, one that existed (another owner's)
 // stays; OpenPaths finds the same directories and controllers; Freeze and
 // Thaw stop and let go of the processes; Update changes limits in place.
 func TestPathV1(t *testing.T) {
-	requireRoot(t)
-	if m := DetectMode(); m != Legacy && m != Hybrid {
-		t.Skip("needs cgroup v1 controllers")
-	}
-	name := uniqueName(t)
-	owner := filepath.Join(Root, "pids", "owner-"+name)
-	if err := os.Mkdir(owner, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(owner) })
+	name, owner := v1Owner(t)
 	path := "/owner-" + name + "/mid/ctr"
 	m, err := Create(name, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(50))}}, &Options{Path: path})
 	if err != nil {
@@ -235,16 +244,7 @@ func TestMemorySettingsV1(t *testing.T) {
 // and is never told of one that existed: an existing sandbox directory
 // is refused before it, and an existing parent is not a parent made.
 func TestReserve(t *testing.T) {
-	requireRoot(t)
-	if m := DetectMode(); m != Legacy && m != Hybrid {
-		t.Skip("needs cgroup v1 controllers")
-	}
-	name := uniqueName(t)
-	owner := filepath.Join(Root, "pids", "owner-"+name)
-	if err := os.Mkdir(owner, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Remove(owner) })
+	name, owner := v1Owner(t)
 	var dirs, parents []string
 	calls := 0
 	reserve := func(d, p []string) error {
