@@ -1,9 +1,7 @@
 package container
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -28,45 +26,24 @@ func pivotImpossible() string {
 	if err := unix.Statfs("/", &st); err != nil || (st.Type != unix.RAMFS_MAGIC && st.Type != unix.TMPFS_MAGIC) {
 		return ""
 	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+	mounts, err := mi.GetMounts(func(m *mi.Info) (skip, stop bool) { return m.Mountpoint != "/", false })
+	if err != nil || len(mounts) == 0 {
 		return ""
 	}
-	defer f.Close()
 	// the last mount at "/" is the one on top
-	why := ""
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if _, mp, ok := mountPoint(s.Text()); ok && mp == "/" {
-			why = pivotImpossibleFrom(s.Text())
-		}
-	}
-	return why
+	return pivotImpossibleFor(mounts[len(mounts)-1])
 }
 
-// mountPoint returns the root and mount point fields of a mountinfo line.
-func mountPoint(line string) (root, point string, ok bool) {
-	f := strings.Fields(line)
-	if len(f) < 5 {
-		return "", "", false
-	}
-	return f[3], f[4], true
-}
-
-// pivotImpossibleFrom is pivotImpossible for one line of mountinfo:
-// "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS".
-func pivotImpossibleFrom(line string) string {
-	head, tail, ok := strings.Cut(line, " - ")
-	f := strings.Fields(head)
-	if !ok || len(f) < 5 || f[4] != "/" {
-		return ""
-	}
-	fstype, _, _ := strings.Cut(tail, " ")
+// pivotImpossibleFor is pivotImpossible for one mount: "" for one that is
+// not at "/".
+func pivotImpossibleFor(m *mi.Info) string {
 	switch {
-	case f[0] == f[1]:
-		return fmt.Sprintf("/ is the first mount of its namespace (%s: an initramfs that was never switched from), which pivot_root cannot move", fstype)
-	case f[3] != "/":
-		return fmt.Sprintf("/ is the directory %s of a %s mount, not the root of a mount", f[3], fstype)
+	case m.Mountpoint != "/":
+		return ""
+	case m.ID == m.Parent:
+		return fmt.Sprintf("/ is the first mount of its namespace (%s: an initramfs that was never switched from), which pivot_root cannot move", m.FSType)
+	case m.Root != "/":
+		return fmt.Sprintf("/ is the directory %s of a %s mount, not the root of a mount", m.Root, m.FSType)
 	}
 	return ""
 }

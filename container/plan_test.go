@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	mi "github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -86,7 +87,7 @@ func TestMountOptions(t *testing.T) {
 	}
 }
 
-func TestPivotImpossibleFrom(t *testing.T) {
+func TestPivotImpossibleFor(t *testing.T) {
 	for _, c := range []struct {
 		line string
 		want bool
@@ -97,8 +98,13 @@ func TestPivotImpossibleFrom(t *testing.T) {
 		{"40 23 0:33 / /proc rw - proc proc rw", false},
 		{"garbage", false},
 	} {
-		if got := pivotImpossibleFrom(c.line) != ""; got != c.want {
-			t.Errorf("%q: impossible %v, want %v (%q)", c.line, got, c.want, pivotImpossibleFrom(c.line))
+		why := ""
+		// a line that is not mountinfo is no mount, and no reason
+		if ms, err := mi.GetMountsFromReader(strings.NewReader(c.line), nil); err == nil && len(ms) == 1 {
+			why = pivotImpossibleFor(ms[0])
+		}
+		if got := why != ""; got != c.want {
+			t.Errorf("%q: impossible %v, want %v (%q)", c.line, got, c.want, why)
 		}
 	}
 	t.Logf("this host: %q", pivotImpossible())
