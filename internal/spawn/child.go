@@ -168,6 +168,8 @@ func cloneChild(b *block, flags uint64, cgroupFD int, share bool) (pid, pidfd in
 	}
 	if share {
 		a.flags |= unix.CLONE_VM
+	} else {
+		defer keepFromFork(b.mem)()
 	}
 	if cgroupFD >= 0 {
 		a.flags |= unix.CLONE_INTO_CGROUP

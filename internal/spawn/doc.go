@@ -33,7 +33,10 @@
 // (CLONE_VM, as posix_spawn does), on a block of its own mapped outside
 // Go's heap: a guard page, its stack, its thread control block (which
 // holds its errno, so that two children started at once never share one)
-// and its arguments and plan, unmapped once it is reaped.
+// and its arguments and plan, unmapped once it is reaped. Where it
+// cannot, its copy holds that block and nothing of Go's: nook's writable
+// mappings are kept from the clone with MADV_DONTFORK (nocopy.go), so
+// neither side pays for copying a Go heap.
 //
 // # A plan, typed on both sides
 //

@@ -332,3 +332,68 @@ func TestConcurrentChildrenKeepTheirErrors(t *testing.T) {
 		}
 	}
 }
+
+// A child that does not share nook's memory gets a copy of its block and
+// nothing of Go's: nook's heap, however large, is neither copied into it
+// (its anonymous memory stays a few pages) nor left marked for it
+// (no mapping of nook's keeps MADV_DONTFORK, "dc" in smaps, after the
+// clone). The child is looked at while it waits for Release.
+func TestCopyHoldsOnlyTheBlock(t *testing.T) {
+	requireRoot(t)
+	if libcThreads {
+		t.Skip("built with cgo: the copy is whole (nocopy_cgo.go)")
+	}
+	ballast := make([]byte, 64<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	p, err := Start(&Config{Steps: command("true"), CgroupFD: -1, Files: []*os.File{nil, nil, os.Stderr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if p.SharedMemory {
+		t.Fatal("the child shares nook's memory; this test needs a copy")
+	}
+	childAnon := statusKiB(t, fmt.Sprintf("/proc/%d/status", p.Pid), "RssAnon:")
+	ownAnon := statusKiB(t, "/proc/self/status", "RssAnon:")
+	if childAnon > 4<<10 || ownAnon < 64<<10 {
+		t.Errorf("the child holds %d KiB of anonymous memory, nook %d KiB: the copy should hold only the child's block", childAnon, ownAnon)
+	}
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(smaps), "\n") {
+		if strings.HasPrefix(line, "VmFlags:") && strings.Contains(line+" ", " dc ") {
+			t.Errorf("a mapping of nook's is still kept from fork after the clone: %s", line)
+		}
+	}
+	runtime.KeepAlive(ballast)
+	if err := p.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := p.Wait(); err != nil || ex.Status.ExitStatus() != 0 {
+		t.Fatalf("wait: %v, %v", ex, err)
+	}
+}
+
+// statusKiB reads one "Key: N kB" line of a /proc status file.
+func statusKiB(t *testing.T, path, key string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			var n int
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &n); err != nil {
+				t.Fatalf("%s: %q: %v", path, line, err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s has no %s", path, key)
+	return 0
+}
