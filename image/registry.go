@@ -18,7 +18,7 @@ import (
 const maxDocument = 8 << 20
 
 // manifestAccept is every manifest type nook reads, as Accept lists them.
-var manifestAccept = strings.Join([]string{MediaTypeOCIManifest, MediaTypeOCIIndex, MediaTypeDockerManifest, MediaTypeDockerList}, ", ")
+const manifestAccept = MediaTypeOCIManifest + ", " + MediaTypeOCIIndex + ", " + MediaTypeDockerManifest + ", " + MediaTypeDockerList
 
 // registry speaks the registry v2 protocol (the OCI distribution spec's
 // pull side) to one repository: a ping of /v2/ that says how to

@@ -35,34 +35,51 @@ func All() []Type { return append([]Type(nil), all[:]...) }
 // Default returns the types `nook run` unshares unless told otherwise.
 func Default() []Type { return []Type{PID, Mount, UTS, IPC, Network, Cgroup} }
 
-var info = map[Type]struct {
+// nsInfo is what nook knows of one namespace type.
+type nsInfo struct {
+	t     Type
 	flag  uintptr
 	proc  string // name under /proc/PID/ns
 	short []string
-}{
-	PID:     {unix.CLONE_NEWPID, "pid", []string{"pid"}},
-	Network: {unix.CLONE_NEWNET, "net", []string{"net", "network"}},
-	Mount:   {unix.CLONE_NEWNS, "mnt", []string{"mnt", "mount"}},
-	IPC:     {unix.CLONE_NEWIPC, "ipc", []string{"ipc"}},
-	UTS:     {unix.CLONE_NEWUTS, "uts", []string{"uts"}},
-	User:    {unix.CLONE_NEWUSER, "user", []string{"user"}},
-	Cgroup:  {unix.CLONE_NEWCGROUP, "cgroup", []string{"cgroup"}},
-	Time:    {unix.CLONE_NEWTIME, "time", []string{"time"}},
+}
+
+// info is a table, not a map: a map literal is built by code at package
+// initialisation, in every nook command, where a table of constants is
+// data in the binary, read only by the commands that look a type up.
+var info = [...]nsInfo{
+	{PID, unix.CLONE_NEWPID, "pid", []string{"pid"}},
+	{Network, unix.CLONE_NEWNET, "net", []string{"net", "network"}},
+	{Mount, unix.CLONE_NEWNS, "mnt", []string{"mnt", "mount"}},
+	{IPC, unix.CLONE_NEWIPC, "ipc", []string{"ipc"}},
+	{UTS, unix.CLONE_NEWUTS, "uts", []string{"uts"}},
+	{User, unix.CLONE_NEWUSER, "user", []string{"user"}},
+	{Cgroup, unix.CLONE_NEWCGROUP, "cgroup", []string{"cgroup"}},
+	{Time, unix.CLONE_NEWTIME, "time", []string{"time"}},
+}
+
+// infoOf returns t's entry in info; an unknown type's is the zero nsInfo.
+func infoOf(t Type) nsInfo {
+	for _, in := range info {
+		if in.t == t {
+			return in
+		}
+	}
+	return nsInfo{}
 }
 
 // CloneFlag returns t's CLONE_NEW* flag, or 0 for an unknown type.
-func CloneFlag(t Type) uintptr { return info[t].flag }
+func CloneFlag(t Type) uintptr { return infoOf(t).flag }
 
 // ProcName returns t's file name under /proc/PID/ns ("net" for network).
-func ProcName(t Type) string { return info[t].proc }
+func ProcName(t Type) string { return infoOf(t).proc }
 
 // Parse reads one type by its OCI name or its /proc name ("net", "mnt").
 func Parse(s string) (Type, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	for _, t := range all {
-		for _, n := range info[t].short {
+	for _, in := range info {
+		for _, n := range in.short {
 			if s == n {
-				return t, nil
+				return in.t, nil
 			}
 		}
 	}
