@@ -186,11 +186,7 @@ func (in *Instance) Start() error {
 	if cur := h.State.Current(); !cur.CanStart() {
 		return fmt.Errorf("container %s is %s: only a created container can be started", h.State.ID, cur)
 	}
-	spec, specErr := storedSpec(in.store, h.State.ID)
-	var hooks *specs.Hooks
-	if specErr == nil {
-		hooks = spec.Hooks
-	}
+	hooks, _ := storedHooks(in.store, h.State.ID)
 	// opened before the byte, while init holds the write end: whether
 	// the startContainer hooks and the exec went well is read there
 	// (runc's start fails with them too)
@@ -304,8 +300,8 @@ func (in *Instance) Delete(force bool) error {
 	}
 	uerr := undo(h.State)
 	var hooks []specs.Hook
-	if spec, err := storedSpec(in.store, h.State.ID); err == nil && spec.Hooks != nil {
-		hooks = spec.Hooks.Poststop
+	if sh, err := storedHooks(in.store, h.State.ID); err == nil && sh != nil {
+		hooks = sh.Poststop
 	}
 	st := *h.State
 	if err := h.Remove(); err != nil {
@@ -316,18 +312,18 @@ func (in *Instance) Delete(force bool) error {
 	return errors.Join(uerr, runHooks("poststop", hooks, &st, state.Stopped))
 }
 
-// storedSpec reads the spec recorded for container id with spec.Decode,
-// which the OCI commands start and delete, run once per container each,
-// decode at a third of Store.Spec's cost (encoding/json's first use of
-// the whole spec type).
-func storedSpec(store *state.Store, id string) (*specs.Spec, error) {
+// storedHooks reads the hooks of the spec recorded for container id,
+// all that the OCI commands start and delete need of it: spec.DecodeHooks
+// builds no decoder for the rest of the spec (median peak RSS, 21 runs:
+// start 8536 -> 8348 KiB, delete 8408 -> 8348, against spec.Decode).
+func storedHooks(store *state.Store, id string) (*specs.Hooks, error) {
 	b, err := os.ReadFile(store.SpecFile(id))
 	if err != nil {
 		return nil, err
 	}
-	s, err := spec.Decode(b)
+	h, err := spec.DecodeHooks(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", store.SpecFile(id), err)
 	}
-	return s, nil
+	return h, nil
 }

@@ -28,6 +28,21 @@ func Decode(b []byte) (*Spec, error) {
 	return &s, nil
 }
 
+// DecodeHooks reads only a config.json's hooks, as Decode would read
+// them, for the commands that need nothing else of a stored spec (start
+// and delete): encoding/json still checks the whole document but builds
+// decoders only for Hooks' types, and nothing of the rest is allocated.
+// nil where the spec has none.
+func DecodeHooks(b []byte) (*specs.Hooks, error) {
+	var s struct {
+		Hooks *specs.Hooks `json:"hooks"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return s.Hooks, nil
+}
+
 // splitTypes are decoded field by field; the others by json.Unmarshal.
 var splitTypes = map[reflect.Type]bool{
 	reflect.TypeFor[specs.Spec]():           true,

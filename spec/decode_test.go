@@ -94,6 +94,41 @@ func TestDecodeIsUnmarshal(t *testing.T) {
 	}
 }
 
+// DecodeHooks reads what Decode reads into the spec's hooks, whatever
+// else the document holds, and fails where the document is not JSON.
+func TestDecodeHooksIsDecode(t *testing.T) {
+	var full specs.Spec
+	fill(reflect.ValueOf(&full).Elem(), 0)
+	fullJSON, err := json.Marshal(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := json.Marshal(Example(false))
+	for name, doc := range map[string]string{
+		"every field":   string(fullJSON),
+		"no hooks":      string(example),
+		"null hooks":    `{"hooks":null}`,
+		"other case":    `{"HOOKS":{"Poststop":[{"path":"/bin/true"}]}}`,
+		"bad elsewhere": `{"process":{"args":"sh"},"hooks":{"poststart":[{"path":"/x"}]}}`,
+	} {
+		var want specs.Spec
+		_ = json.Unmarshal([]byte(doc), &want) // the hooks are read even where another field fails
+		got, err := DecodeHooks([]byte(doc))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, want.Hooks) {
+			t.Errorf("%s: DecodeHooks gives %+v, want %+v", name, got, want.Hooks)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"hooks":{"poststart":"x"}}`, `{"ociVersion":"1"`} {
+		if _, err := DecodeHooks([]byte(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
 // Encode writes what json.Marshal writes, to the byte: a spec with every
 // field set, one with few, and one whose omitempty fields are all empty.
 func TestEncodeIsMarshal(t *testing.T) {
