@@ -53,46 +53,81 @@ type family struct {
 	x32 bool
 }
 
+// The tables below are slices of pairs, not maps: a map literal at
+// package level is built by code when the package is initialised, in
+// every nook command, where a slice of constants is data in the binary,
+// read only when a profile is compiled.
+
+// pair is one row of a lookup table.
+type pair[K comparable, V any] struct {
+	k K
+	v V
+}
+
+// find returns the value of key k in table t.
+func find[K comparable, V any](t []pair[K, V], k K) (V, bool) {
+	for _, p := range t {
+		if p.k == k {
+			return p.v, true
+		}
+	}
+	var zero V
+	return zero, false
+}
+
 // families are keyed by GOARCH.
-var families = map[string]family{
-	"amd64": {native: archX86_64, compat: []*archInfo{archX86}, x32: true},
-	"386":   {native: archX86},
-	"arm64": {native: archAARCH64, compat: []*archInfo{archARM}},
-	"arm":   {native: archARM},
+var families = []pair[string, family]{
+	{"amd64", family{native: archX86_64, compat: []*archInfo{archX86}, x32: true}},
+	{"386", family{native: archX86}},
+	{"arm64", family{native: archAARCH64, compat: []*archInfo{archARM}}},
+	{"arm", family{native: archARM}},
 }
 
 // knownArches are the architecture names of the OCI spec. Those that are
 // not part of the target's family are accepted and ignored: the kernel
 // can never present them to the filter.
-var knownArches = map[specs.Arch]bool{
-	specs.ArchX86: true, specs.ArchX86_64: true, specs.ArchX32: true,
-	specs.ArchARM: true, specs.ArchAARCH64: true,
-	specs.ArchMIPS: true, specs.ArchMIPS64: true, specs.ArchMIPS64N32: true,
-	specs.ArchMIPSEL: true, specs.ArchMIPSEL64: true, specs.ArchMIPSEL64N32: true,
-	specs.ArchPPC: true, specs.ArchPPC64: true, specs.ArchPPC64LE: true,
-	specs.ArchS390: true, specs.ArchS390X: true,
-	specs.ArchPARISC: true, specs.ArchPARISC64: true,
-	specs.ArchRISCV64: true, specs.ArchLOONGARCH64: true,
-	specs.ArchM68K: true, specs.ArchSH: true, specs.ArchSHEB: true,
+var knownArches = []specs.Arch{
+	specs.ArchX86, specs.ArchX86_64, specs.ArchX32,
+	specs.ArchARM, specs.ArchAARCH64,
+	specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32,
+	specs.ArchMIPSEL, specs.ArchMIPSEL64, specs.ArchMIPSEL64N32,
+	specs.ArchPPC, specs.ArchPPC64, specs.ArchPPC64LE,
+	specs.ArchS390, specs.ArchS390X,
+	specs.ArchPARISC, specs.ArchPARISC64,
+	specs.ArchRISCV64, specs.ArchLOONGARCH64,
+	specs.ArchM68K, specs.ArchSH, specs.ArchSHEB,
 }
 
 // goArchOf maps an SCMP_ARCH_* name to GOARCH where Go has one, for the
 // Docker "archMap"/"arches" matching.
-var goArchOf = map[specs.Arch]string{
-	specs.ArchX86_64: "amd64", specs.ArchX86: "386", specs.ArchX32: "x32",
-	specs.ArchAARCH64: "arm64", specs.ArchARM: "arm",
-	specs.ArchMIPS: "mips", specs.ArchMIPSEL: "mipsle",
-	specs.ArchMIPS64: "mips64", specs.ArchMIPSEL64: "mips64le",
-	specs.ArchMIPS64N32: "mips64n32", specs.ArchMIPSEL64N32: "mips64len32",
-	specs.ArchPPC: "ppc", specs.ArchPPC64: "ppc64", specs.ArchPPC64LE: "ppc64le",
-	specs.ArchS390: "s390", specs.ArchS390X: "s390x",
-	specs.ArchPARISC: "parisc", specs.ArchPARISC64: "parisc64",
-	specs.ArchRISCV64: "riscv64", specs.ArchLOONGARCH64: "loong64",
-	specs.ArchM68K: "m68k", specs.ArchSH: "sh", specs.ArchSHEB: "sheb",
+var goArchOf = []pair[specs.Arch, string]{
+	{specs.ArchX86_64, "amd64"},
+	{specs.ArchX86, "386"},
+	{specs.ArchX32, "x32"},
+	{specs.ArchAARCH64, "arm64"},
+	{specs.ArchARM, "arm"},
+	{specs.ArchMIPS, "mips"},
+	{specs.ArchMIPSEL, "mipsle"},
+	{specs.ArchMIPS64, "mips64"},
+	{specs.ArchMIPSEL64, "mips64le"},
+	{specs.ArchMIPS64N32, "mips64n32"},
+	{specs.ArchMIPSEL64N32, "mips64len32"},
+	{specs.ArchPPC, "ppc"},
+	{specs.ArchPPC64, "ppc64"},
+	{specs.ArchPPC64LE, "ppc64le"},
+	{specs.ArchS390, "s390"},
+	{specs.ArchS390X, "s390x"},
+	{specs.ArchPARISC, "parisc"},
+	{specs.ArchPARISC64, "parisc64"},
+	{specs.ArchRISCV64, "riscv64"},
+	{specs.ArchLOONGARCH64, "loong64"},
+	{specs.ArchM68K, "m68k"},
+	{specs.ArchSH, "sh"},
+	{specs.ArchSHEB, "sheb"},
 }
 
 func familyFor(goarch string) (family, error) {
-	f, ok := families[goarch]
+	f, ok := find(families, goarch)
 	if !ok {
 		return family{}, fmt.Errorf("seccomp: architecture %q is not supported (supported: amd64, 386, arm64, arm)", goarch)
 	}
@@ -113,18 +148,19 @@ func SyscallNumber(arch specs.Arch, name string) (uint32, bool) {
 
 // socketcallOps are the call numbers of socketcall(2)
 // (include/uapi/linux/net.h).
-var socketcallOps = map[string]uint64{
-	"socket": 1, "bind": 2, "connect": 3, "listen": 4, "accept": 5,
-	"getsockname": 6, "getpeername": 7, "socketpair": 8, "send": 9, "recv": 10,
-	"sendto": 11, "recvfrom": 12, "shutdown": 13, "setsockopt": 14, "getsockopt": 15,
-	"sendmsg": 16, "recvmsg": 17, "accept4": 18, "recvmmsg": 19, "sendmmsg": 20,
+var socketcallOps = []pair[string, uint64]{
+	{"socket", 1}, {"bind", 2}, {"connect", 3}, {"listen", 4}, {"accept", 5},
+	{"getsockname", 6}, {"getpeername", 7}, {"socketpair", 8}, {"send", 9},
+	{"recv", 10}, {"sendto", 11}, {"recvfrom", 12}, {"shutdown", 13},
+	{"setsockopt", 14}, {"getsockopt", 15}, {"sendmsg", 16}, {"recvmsg", 17},
+	{"accept4", 18}, {"recvmmsg", 19}, {"sendmmsg", 20},
 }
 
 // ipcOps are the call numbers of ipc(2) (include/uapi/linux/ipc.h). The
 // kernel takes the operation from the low 16 bits of the first argument
 // (the high bits are an interface version).
-var ipcOps = map[string]uint64{
-	"semop": 1, "semget": 2, "semctl": 3, "semtimedop": 4,
-	"msgsnd": 11, "msgrcv": 12, "msgget": 13, "msgctl": 14,
-	"shmat": 21, "shmdt": 22, "shmget": 23, "shmctl": 24,
+var ipcOps = []pair[string, uint64]{
+	{"semop", 1}, {"semget", 2}, {"semctl", 3}, {"semtimedop", 4},
+	{"msgsnd", 11}, {"msgrcv", 12}, {"msgget", 13}, {"msgctl", 14},
+	{"shmat", 21}, {"shmdt", 22}, {"shmget", 23}, {"shmctl", 24},
 }

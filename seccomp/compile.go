@@ -111,10 +111,10 @@ func actionValue(what string, a specs.LinuxSeccompAction, errnoRet *uint) (uint3
 	return 0, fmt.Errorf("%s: unknown action %q", what, a)
 }
 
-var validOps = map[specs.LinuxSeccompOperator]bool{
-	specs.OpNotEqual: true, specs.OpLessThan: true, specs.OpLessEqual: true,
-	specs.OpEqualTo: true, specs.OpGreaterEqual: true, specs.OpGreaterThan: true,
-	specs.OpMaskedEqual: true,
+var validOps = []specs.LinuxSeccompOperator{
+	specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual,
+	specs.OpEqualTo, specs.OpGreaterEqual, specs.OpGreaterThan,
+	specs.OpMaskedEqual,
 }
 
 // validName accepts what a kernel syscall name can look like.
@@ -146,7 +146,7 @@ func normalize(p *specs.LinuxSeccomp) (*normalized, error) {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
 	for i, a := range p.Architectures {
-		if !knownArches[a] {
+		if !slices.Contains(knownArches, a) {
 			return nil, fmt.Errorf("seccomp: architectures[%d]: unknown architecture %q", i, a)
 		}
 		n.arches[a] = true
@@ -175,7 +175,7 @@ func normalize(p *specs.LinuxSeccomp) (*normalized, error) {
 			if a.Index > 5 {
 				return nil, fmt.Errorf("seccomp: %s.args[%d]: index %d out of range (0-5)", what, j, a.Index)
 			}
-			if !validOps[a.Op] {
+			if !slices.Contains(validOps, a.Op) {
 				if a.Op == "" {
 					return nil, fmt.Errorf("seccomp: %s.args[%d]: op is missing", what, j)
 				}
@@ -288,11 +288,11 @@ func (n *normalized) resolve(a *archInfo) ([]numbered, error) {
 		// covers the same call made through the multiplexer, as
 		// libseccomp does. (Argument conditions cannot be carried over:
 		// the real arguments are in memory.)
-		if op, ok := socketcallOps[r.name]; ok && hasSocketcall {
+		if op, ok := find(socketcallOps, r.name); ok && hasSocketcall {
 			hits = append(hits, hit{socketcallNr, &namedRule{r.name, rule{r.action,
 				[]cond{{index: 0, op: specs.OpEqualTo, value: op}}}}})
 		}
-		if op, ok := ipcOps[r.name]; ok && hasIPC {
+		if op, ok := find(ipcOps, r.name); ok && hasIPC {
 			hits = append(hits, hit{ipcNr, &namedRule{r.name, rule{r.action,
 				[]cond{{index: 0, op: specs.OpMaskedEqual, value: 0xffff, two: op}}}}})
 		}

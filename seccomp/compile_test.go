@@ -63,10 +63,10 @@ func evalRef(t testing.TB, p *specs.LinuxSeccomp, goarch string, d seccompData) 
 	var uncond *uint32
 	for _, r := range n.rules {
 		if a.multiplexed && len(r.conds) == 0 && r.action != n.defAction {
-			if op, ok := socketcallOps[r.name]; ok && nr == 102 && d.args[0]&0xffffffff == op {
+			if op, ok := find(socketcallOps, r.name); ok && nr == 102 && d.args[0]&0xffffffff == op {
 				return r.action
 			}
-			if op, ok := ipcOps[r.name]; ok && nr == 117 && d.args[0]&0xffff == op {
+			if op, ok := find(ipcOps, r.name); ok && nr == 117 && d.args[0]&0xffff == op {
 				return r.action
 			}
 		}

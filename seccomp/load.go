@@ -162,10 +162,10 @@ func Parse(data []byte, env Env) (*specs.LinuxSeccomp, error) {
 			return nil, fmt.Errorf("seccomp: profile has both architectures and archMap")
 		}
 		for i, e := range f.ArchMap {
-			if !knownArches[e.Arch] {
+			if !slices.Contains(knownArches, e.Arch) {
 				return nil, fmt.Errorf("seccomp: archMap[%d].architecture: unknown architecture %q", i, e.Arch)
 			}
-			if goArchOf[e.Arch] == goarch {
+			if g, _ := find(goArchOf, e.Arch); g == goarch {
 				p.Architectures = append([]specs.Arch{e.Arch}, e.SubArches...)
 			}
 		}
@@ -251,7 +251,7 @@ func archMatches(name, goarch string) bool {
 	case "aarch64":
 		n = "arm64"
 	}
-	if g, ok := goArchOf[specs.Arch(name)]; ok {
+	if g, ok := find(goArchOf, specs.Arch(name)); ok {
 		n = g
 	}
 	return n == goarch
