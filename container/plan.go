@@ -742,24 +742,34 @@ func specDevice(d specs.LinuxDevice) (spawn.Device, error) {
 	return spawn.Device{Path: d.Path, Rdev: rdev, Mode: typ | perm}, nil
 }
 
-var rlimits = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": 10,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": 12, "RLIMIT_NICE": 13,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": 14, "RLIMIT_RTTIME": 15, "RLIMIT_SIGPENDING": 11, "RLIMIT_STACK": unix.RLIMIT_STACK,
+// rlimits are the rlimit types a spec may name: a table, not a map, which
+// would be built at package initialisation in every nook command.
+var rlimits = [...]struct {
+	name     string
+	resource int
+}{
+	{"RLIMIT_AS", unix.RLIMIT_AS}, {"RLIMIT_CORE", unix.RLIMIT_CORE}, {"RLIMIT_CPU", unix.RLIMIT_CPU},
+	{"RLIMIT_DATA", unix.RLIMIT_DATA}, {"RLIMIT_FSIZE", unix.RLIMIT_FSIZE}, {"RLIMIT_LOCKS", 10},
+	{"RLIMIT_MEMLOCK", unix.RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", 12}, {"RLIMIT_NICE", 13},
+	{"RLIMIT_NOFILE", unix.RLIMIT_NOFILE}, {"RLIMIT_NPROC", unix.RLIMIT_NPROC}, {"RLIMIT_RSS", unix.RLIMIT_RSS},
+	{"RLIMIT_RTPRIO", 14}, {"RLIMIT_RTTIME", 15}, {"RLIMIT_SIGPENDING", 11}, {"RLIMIT_STACK", unix.RLIMIT_STACK},
 }
 
 func rlimitByName(name string) (int, bool) {
-	r, ok := rlimits[strings.ToUpper(name)]
-	return r, ok
+	name = strings.ToUpper(name)
+	for _, r := range rlimits {
+		if r.name == name {
+			return r.resource, true
+		}
+	}
+	return 0, false
 }
 
 // RlimitNames lists the rlimit types a spec may name.
 func RlimitNames() []string {
 	out := make([]string, 0, len(rlimits))
-	for k := range rlimits {
-		out = append(out, k)
+	for _, r := range rlimits {
+		out = append(out, r.name)
 	}
 	return out
 }

@@ -43,12 +43,16 @@ func DecodeHooks(b []byte) (*specs.Hooks, error) {
 	return s.Hooks, nil
 }
 
-// splitTypes are decoded field by field; the others by json.Unmarshal.
-var splitTypes = map[reflect.Type]bool{
-	reflect.TypeFor[specs.Spec]():           true,
-	reflect.TypeFor[specs.Process]():        true,
-	reflect.TypeFor[specs.Linux]():          true,
-	reflect.TypeFor[specs.LinuxResources](): true,
+// split reports whether t is decoded field by field; the others are by
+// json.Unmarshal. (A switch, not a map, which would be built at package
+// initialisation in every nook command.)
+func split(t reflect.Type) bool {
+	switch t {
+	case reflect.TypeFor[specs.Spec](), reflect.TypeFor[specs.Process](),
+		reflect.TypeFor[specs.Linux](), reflect.TypeFor[specs.LinuxResources]():
+		return true
+	}
+	return false
 }
 
 // decodeFields decodes the JSON object b into the struct v, matching keys
@@ -85,7 +89,7 @@ func decodeFields(b []byte, v reflect.Value) error {
 // field by field, anything else by json.Unmarshal.
 func decodeField(raw json.RawMessage, f reflect.Value) error {
 	ft := f.Type()
-	if ft.Kind() == reflect.Pointer && splitTypes[ft.Elem()] {
+	if ft.Kind() == reflect.Pointer && split(ft.Elem()) {
 		if string(raw) == "null" {
 			f.SetZero()
 			return nil
@@ -95,7 +99,7 @@ func decodeField(raw json.RawMessage, f reflect.Value) error {
 		}
 		return decodeFields(raw, f.Elem())
 	}
-	if splitTypes[ft] {
+	if split(ft) {
 		return decodeFields(raw, f)
 	}
 	return json.Unmarshal(raw, f.Addr().Interface())
@@ -166,12 +170,12 @@ func encodeFields(b []byte, v reflect.Value) ([]byte, error) {
 func encodeField(b []byte, f reflect.Value) ([]byte, error) {
 	ft := f.Type()
 	switch {
-	case ft.Kind() == reflect.Pointer && splitTypes[ft.Elem()]:
+	case ft.Kind() == reflect.Pointer && split(ft.Elem()):
 		if f.IsNil() {
 			return append(b, "null"...), nil
 		}
 		return encodeFields(b, f.Elem())
-	case splitTypes[ft]:
+	case split(ft):
 		return encodeFields(b, f)
 	}
 	out, err := json.Marshal(f.Interface())

@@ -21,24 +21,39 @@ const (
 	Stopped Status = "stopped"
 )
 
-// next lists, for each status, the ones it may change to.
-var next = map[Status][]Status{
-	Creating: {Created, Running, Stopped},
-	Created:  {Running, Stopped},
-	Running:  {Paused, Stopped},
-	Paused:   {Running, Stopped},
-	Stopped:  nil,
+// next lists, for each status, the ones it may change to: a table, not a
+// map, as a map literal is built by code at package initialisation.
+var next = [...]struct {
+	from Status
+	to   []Status
+}{
+	{Creating, []Status{Created, Running, Stopped}},
+	{Created, []Status{Running, Stopped}},
+	{Running, []Status{Paused, Stopped}},
+	{Paused, []Status{Running, Stopped}},
+	{Stopped, nil},
+}
+
+// nextOf returns the statuses s may change to, and whether s is one.
+func nextOf(s Status) ([]Status, bool) {
+	for _, n := range next {
+		if n.from == s {
+			return n.to, true
+		}
+	}
+	return nil, false
 }
 
 // Valid reports whether s is one of the five statuses.
 func (s Status) Valid() bool {
-	_, ok := next[s]
+	_, ok := nextOf(s)
 	return ok
 }
 
 // CanBecome reports whether a sandbox in status s may move to status to.
 func (s Status) CanBecome(to Status) bool {
-	for _, n := range next[s] {
+	tos, _ := nextOf(s)
+	for _, n := range tos {
 		if n == to {
 			return true
 		}

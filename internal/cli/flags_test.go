@@ -23,7 +23,7 @@ func TestEveryConfigFieldHasItsFlag(t *testing.T) {
 		for i := range typ.NumField() {
 			f := typ.Field(i)
 			name := prefix + "." + f.Name
-			if f.Type == reflect.TypeOf(sandbox.Net{}) && flagOf[name] == "" {
+			if f.Type == reflect.TypeOf(sandbox.Net{}) && fieldFlag(name) == "" {
 				t.Errorf("%s: no flag in flagOf", name)
 			}
 			if f.Type == reflect.TypeOf(container.Limits{}) || f.Type == reflect.TypeOf(sandbox.Net{}) {
@@ -33,7 +33,7 @@ func TestEveryConfigFieldHasItsFlag(t *testing.T) {
 			if notFlags[name] {
 				continue
 			}
-			if flagOf[name] == "" {
+			if fieldFlag(name) == "" {
 				t.Errorf("%s: no flag in flagOf", name)
 			}
 		}
