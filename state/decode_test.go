@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/nookrun/nook/internal/testutil"
 )
@@ -71,5 +72,41 @@ func TestDecodeStateRefuses(t *testing.T) {
 		if err := decodeState([]byte(doc), &got); err == nil {
 			t.Errorf("decodeState takes %s: %+v", doc, got)
 		}
+	}
+}
+
+// state.json is written as json.Marshal writes a State, to the byte:
+// every field set (testutil.Fill, so that a field added later and not
+// written fails), none set, and strings that encoding/json escapes.
+func TestEncodeStateIsMarshal(t *testing.T) {
+	var full State
+	testutil.Fill(&full)
+	odd := State{
+		ID:          "<a&b>",
+		Name:        "tab\there \"quoted\" back\\slash \u00e9 \u2028 \xff",
+		Command:     []string{"", "sh", "-c", "echo <&>"},
+		Annotations: map[string]string{"z": "1", "a": "\x00", "m\u2029": ""},
+		Undo:        []Undo{{}},
+		Limits:      &TimeLimits{},
+		Exit:        &Exit{},
+		Started:     &time.Time{},
+	}
+	for name, s := range map[string]*State{"every field": &full, "empty": {}, "odd strings": &odd} {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeState(s)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s: encodeState gives\n%s\njson.Marshal\n%s", name, got, want)
+		}
+	}
+	bad := State{Created: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if _, err := encodeState(&bad); err == nil {
+		t.Error("a time json.Marshal refuses: no error")
 	}
 }

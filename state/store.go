@@ -3,7 +3,6 @@ package state
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -233,16 +232,6 @@ func (s *Store) Spec(id string) (*specs.Spec, error) {
 // only part of it.
 func (s *Store) SpecFile(id string) string { return filepath.Join(s.Path(id), specFile) }
 
-// writeJSON writes v to dir/name atomically: a temporary file renamed over
-// the old one.
-func writeJSON(dir, name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	return WriteFile(filepath.Join(dir, name), append(b, '\n'))
-}
-
 // WriteFile writes data to path atomically: a temporary file in the same
 // directory, renamed over path, so that a reader sees the old content or
 // the new, never part of it.
@@ -442,7 +431,11 @@ func (h *Handle) Dir() string { return h.store.Path(h.State.ID) }
 
 // Save writes the state: to a temporary file, renamed over the old one.
 func (h *Handle) Save() error {
-	return writeJSON(h.Dir(), stateFile, h.State)
+	b, err := encodeState(h.State)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", stateFile, err)
+	}
+	return WriteFile(filepath.Join(h.Dir(), stateFile), append(b, '\n'))
 }
 
 // Transition moves the sandbox to status to, if the rules allow it from
