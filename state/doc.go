@@ -7,7 +7,7 @@
 // One directory per sandbox under a root directory (Store): /run/nook as
 // root, $XDG_RUNTIME_DIR/nook for other users, or what --root says:
 //
-//	ROOT/ID/state.json   the State, as JSON (decoded by hand: decodeState)
+//	ROOT/ID/state.json   the State, as JSON (by hand: decodeState, encodeState)
 //	ROOT/ID/config.json  the OCI runtime spec (Store.Spec)
 //	ROOT/ID/exec-cache.json  what nook exec keeps of the spec, made by the
 //	                     first exec (package container), keyed by its hash
