@@ -297,13 +297,13 @@ func execCacheKey(spec []byte) string {
 // one for this spec, else from the spec (and caches it).
 func execParts(s *state.Store, id string) (*execCache, error) {
 	path := s.SpecFile(id)
-	spec, err := os.ReadFile(path)
+	spec, err := state.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("exec: read spec: %w", err)
 	}
 	key := execCacheKey(spec)
 	cache := filepath.Join(s.Path(id), execCacheFile)
-	if b, err := os.ReadFile(cache); err == nil {
+	if b, err := state.ReadFile(cache); err == nil {
 		if c, err := decodeExecCache(b); err == nil && c.Key == key && c.Process != nil && len(c.Filter)%8 == 0 {
 			return c, nil
 		}
