@@ -64,21 +64,33 @@ type ExecOptions struct {
 // cgroup, with its root, capabilities, seccomp filter, no_new_privs and
 // environment. It fails for a sandbox that is not running.
 func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
-	// whether init still runs is read from /proc, not from the state; the
-	// state is read again only when it says no, in case it has moved on
-	// since it was loaded (an OCI container started since): what exec
-	// needs of it otherwise (init, cgroups) is fixed once it runs
-	cur := in.State.Current()
-	if !cur.CanExec() {
+	// whether init still runs is read from /proc, not from the state, once:
+	// the pidfd exec works through is opened after reading init's start
+	// time (state.Process.Open), which is all that State.Current would
+	// read too. The state is read again only when that fails, in case it
+	// has moved on since it was loaded (an OCI container started since):
+	// what exec needs of it otherwise (init, cgroups) is fixed once it
+	// runs
+	st := in.State
+	initFD := -1
+	if st.Status == state.Running {
+		initFD, _ = st.Init.Open()
+	}
+	if initFD < 0 {
 		if err := in.Refresh(); err != nil {
 			return nil, err
 		}
-		cur = in.State.Current()
+		st = in.State
+		if cur := st.Current(); !cur.CanExec() {
+			return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
+		}
+		fd, err := st.Init.Open()
+		if err != nil {
+			return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
+		}
+		initFD = fd
 	}
-	st := in.State
-	if !cur.CanExec() {
-		return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
-	}
+	defer unix.Close(initFD)
 	if o.Process != nil {
 		if len(o.Process.Args) == 0 || o.Process.Args[0] == "" {
 			return nil, errors.New("exec: process.args: no command given")
@@ -163,11 +175,6 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		}
 		proc.Capabilities = &c
 	}
-	fd, err := st.Init.Open()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
-	}
-	defer unix.Close(fd)
 	target, theirs, err := joinTargetNS(st.Init)
 	if err != nil {
 		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
