@@ -90,7 +90,8 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 		}
 		initFD = fd
 	}
-	defer unix.Close(initFD)
+	initPidfd := os.NewFile(uintptr(initFD), "pidfd of "+strconv.Itoa(st.Init.Pid))
+	defer initPidfd.Close()
 	if o.Process != nil {
 		if len(o.Process.Args) == 0 || o.Process.Args[0] == "" {
 			return nil, errors.New("exec: process.args: no command given")
@@ -98,7 +99,7 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	} else if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("exec: no command given")
 	}
-	x, err := in.exec(st, o)
+	x, err := in.exec(st, initPidfd, o)
 	// a sandbox that stops meanwhile fails the start in ways that name
 	// no sandbox (its init's /proc entries are gone; a pid namespace
 	// whose init is gone takes no new process: ENOMEM): say what
@@ -120,7 +121,9 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	return x, err
 }
 
-func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
+// exec starts the process; initPidfd is a pidfd of st.Init, checked
+// against pid reuse.
+func (in *Instance) exec(st *state.State, initPidfd *os.File, o *ExecOptions) (*Execution, error) {
 	parts, err := execParts(in.store, st.ID)
 	if err != nil {
 		return nil, err
@@ -215,9 +218,13 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	// under an init of nook's, as a detached command needs anyway
 	isRoot := os.Geteuid() == 0
 	pidNS := join.has(namespaces.PID) && isRoot && !o.Detach
+	var targetFD *os.File
+	if target == st.Init.Pid {
+		targetFD = initPidfd
+	}
 	return start(&enterPlan{
 		rows: rows, cols: cols,
-		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
+		joins: join, userFirst: !isRoot, target: target, targetFD: targetFD, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 		root: root, warnf: o.Warnf, beforeStart: o.BeforeStart,
