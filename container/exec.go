@@ -64,21 +64,34 @@ type ExecOptions struct {
 // cgroup, with its root, capabilities, seccomp filter, no_new_privs and
 // environment. It fails for a sandbox that is not running.
 func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
-	// whether init still runs is read from /proc, not from the state; the
-	// state is read again only when it says no, in case it has moved on
-	// since it was loaded (an OCI container started since): what exec
-	// needs of it otherwise (init, cgroups) is fixed once it runs
-	cur := in.State.Current()
-	if !cur.CanExec() {
+	// whether init still runs is read from /proc, not from the state, once:
+	// the pidfd exec works through is opened after reading init's start
+	// time (state.Process.Open), which is all that State.Current would
+	// read too. The state is read again only when that fails, in case it
+	// has moved on since it was loaded (an OCI container started since):
+	// what exec needs of it otherwise (init, cgroups) is fixed once it
+	// runs
+	st := in.State
+	initFD := -1
+	if st.Status == state.Running {
+		initFD, _ = st.Init.Open()
+	}
+	if initFD < 0 {
 		if err := in.Refresh(); err != nil {
 			return nil, err
 		}
-		cur = in.State.Current()
+		st = in.State
+		if cur := st.Current(); !cur.CanExec() {
+			return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
+		}
+		fd, err := st.Init.Open()
+		if err != nil {
+			return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
+		}
+		initFD = fd
 	}
-	st := in.State
-	if !cur.CanExec() {
-		return nil, fmt.Errorf("sandbox %s is %s: nook exec needs a running sandbox", st.DisplayName(), cur)
-	}
+	initPidfd := os.NewFile(uintptr(initFD), "pidfd of "+strconv.Itoa(st.Init.Pid))
+	defer initPidfd.Close()
 	if o.Process != nil {
 		if len(o.Process.Args) == 0 || o.Process.Args[0] == "" {
 			return nil, errors.New("exec: process.args: no command given")
@@ -86,7 +99,7 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	} else if len(o.Args) == 0 || o.Args[0] == "" {
 		return nil, errors.New("exec: no command given")
 	}
-	x, err := in.exec(st, o)
+	x, err := in.exec(st, initPidfd, o)
 	// a sandbox that stops meanwhile fails the start in ways that name
 	// no sandbox (its init's /proc entries are gone; a pid namespace
 	// whose init is gone takes no new process: ENOMEM): say what
@@ -108,7 +121,9 @@ func (in *Instance) Exec(o *ExecOptions) (*Execution, error) {
 	return x, err
 }
 
-func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
+// exec starts the process; initPidfd is a pidfd of st.Init, checked
+// against pid reuse.
+func (in *Instance) exec(st *state.State, initPidfd *os.File, o *ExecOptions) (*Execution, error) {
 	parts, err := execParts(in.store, st.ID)
 	if err != nil {
 		return nil, err
@@ -163,11 +178,6 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 		}
 		proc.Capabilities = &c
 	}
-	fd, err := st.Init.Open()
-	if err != nil {
-		return nil, fmt.Errorf("sandbox %s is stopped", st.DisplayName())
-	}
-	defer unix.Close(fd)
 	target, theirs, err := joinTargetNS(st.Init)
 	if err != nil {
 		return nil, fmt.Errorf("exec into %s: %w", st.DisplayName(), err)
@@ -208,9 +218,13 @@ func (in *Instance) exec(st *state.State, o *ExecOptions) (*Execution, error) {
 	// under an init of nook's, as a detached command needs anyway
 	isRoot := os.Geteuid() == 0
 	pidNS := join.has(namespaces.PID) && isRoot && !o.Detach
+	var targetFD *os.File
+	if target == st.Init.Pid {
+		targetFD = initPidfd
+	}
 	return start(&enterPlan{
 		rows: rows, cols: cols,
-		joins: join, userFirst: !isRoot, target: target, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
+		joins: join, userFirst: !isRoot, target: target, targetFD: targetFD, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 		root: root, warnf: o.Warnf, beforeStart: o.BeforeStart,
@@ -297,13 +311,13 @@ func execCacheKey(spec []byte) string {
 // one for this spec, else from the spec (and caches it).
 func execParts(s *state.Store, id string) (*execCache, error) {
 	path := s.SpecFile(id)
-	spec, err := os.ReadFile(path)
+	spec, err := state.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("exec: read spec: %w", err)
 	}
 	key := execCacheKey(spec)
 	cache := filepath.Join(s.Path(id), execCacheFile)
-	if b, err := os.ReadFile(cache); err == nil {
+	if b, err := state.ReadFile(cache); err == nil {
 		if c, err := decodeExecCache(b); err == nil && c.Key == key && c.Process != nil && len(c.Filter)%8 == 0 {
 			return c, nil
 		}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -59,6 +60,44 @@ func TestExecPlanJoinOrder(t *testing.T) {
 	for _, want := range []string{"setsid", "chdir /srv", "no-new-privs", `env "A=1"`, `arg "/bin/true"`, "exec under init"} {
 		if !strings.Contains(listing, want) {
 			t.Errorf("the exec plan lacks %q:\n%s", want, listing)
+		}
+	}
+}
+
+// With a pidfd of the target, the child joins every namespace in one
+// setns through it first, the pid namespace too unless the clone is into
+// it, and the user namespace only for a caller it gives privilege to (root
+// joins it last, by path); the steps by path stay after it, for a kernel
+// that refuses it.
+func TestExecPlanJoinsByPidfd(t *testing.T) {
+	var joins joinList
+	for _, typ := range namespaces.All() {
+		joins = append(joins, nsJoin{typ, "/proc/4242/ns/" + namespaces.ProcName(typ)})
+	}
+	proc := &specs.Process{Args: []string{"/bin/true"}, Cwd: "/"}
+	pidfd, err := os.Open(os.DevNull) // only its presence counts here
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pidfd.Close()
+	for _, pidNS := range []bool{false, true} {
+		st, err := (&enterPlan{joins: joins, userFirst: !pidNS, target: 4242, targetFD: pidfd, proc: proc, pidNS: pidNS, fork: !pidNS}).compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(st.String(), "\n")
+		first, byPath := lines[0], 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, "setns /proc/") {
+				byPath++
+			}
+		}
+		if !strings.HasPrefix(first, "setns pidfd ") || strings.Contains(first, ",pid,") == pidNS ||
+			strings.Contains(first, "user") == pidNS || !strings.Contains(first, "mount") {
+			t.Errorf("pid namespace by clone %v: the first step is %q", pidNS, first)
+		}
+		if want := map[bool]int{false: 8, true: 7}[pidNS]; byPath != want {
+			t.Errorf("pid namespace by clone %v: %d setns steps by path, want %d:\n%s", pidNS, byPath, want, st)
 		}
 	}
 }

@@ -132,6 +132,10 @@ type enterPlan struct {
 	// target is the process the namespaces are of, when they are a
 	// process's (0: files)
 	target int
+	// targetFD, when set, is a pidfd of target: the child joins the
+	// namespaces through it in one setns (spawn.Plan.SetnsPidfd), the
+	// steps by path staying for a kernel that cannot
+	targetFD *os.File
 	// proc is the process to become; nil keeps nook's credentials,
 	// environment and capabilities (nsenter), with args and env below
 	proc        *specs.Process
@@ -197,6 +201,21 @@ func (e *enterPlan) compile() (*spawn.Plan, error) {
 	}
 	setns := func(j nsJoin) {
 		st.Setns(j.path, uint64(namespaces.CloneFlag(j.typ)))
+	}
+	if e.targetFD != nil {
+		// the kernel joins a user namespace first: root's is left to its
+		// step by path, last, as nsenter orders it (a namespace the host
+		// owns, such as a bridge's network namespace, is joined with the
+		// host's privilege before it is dropped)
+		var all uint64
+		for _, j := range e.joins {
+			if (j.typ != namespaces.PID || !e.pidNS) && (j.typ != namespaces.User || e.userFirst) {
+				all |= uint64(namespaces.CloneFlag(j.typ))
+			}
+		}
+		if all != 0 {
+			st.SetnsPidfd(all)
+		}
 	}
 	if user != nil && e.userFirst {
 		setns(*user)
@@ -276,9 +295,13 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 	if e.pidNS {
 		for _, j := range e.joins {
 			if j.typ == namespaces.PID {
-				if pidNS, err = os.Open(j.path); err != nil {
-					return nil, fmt.Errorf("join pid namespace: %w", err)
+				// opened as a plain fd: os.Open would offer it to Go's
+				// network poller, four system calls for nothing
+				fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return nil, fmt.Errorf("join pid namespace: %w", &os.PathError{Op: "open", Path: j.path, Err: err})
 				}
+				pidNS = os.NewFile(uintptr(fd), j.path)
 				defer pidNS.Close()
 			}
 		}
@@ -288,7 +311,7 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 	}
 	proc, err := spawn.Start(&spawn.Config{
 		Steps: st, CgroupFD: cg.fd, CgroupTasks: cg.tasks, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
-		PidNS: pidNS,
+		PidNS: pidNS, NSProcess: e.targetFD,
 		// joining a user or time namespace is refused to a process that
 		// shares its memory
 		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),

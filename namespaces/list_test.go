@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,4 +247,22 @@ func compareWithLsns(t *testing.T, errorf func(format string, args ...any)) map[
 		errorf("only %d namespaces stayed still long enough to compare", compared)
 	}
 	return b
+}
+
+// Of names each namespace by the inode number a stat of its /proc file
+// returns.
+func TestOfMatchesStat(t *testing.T) {
+	got, err := namespaces.Of(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range namespaces.All() {
+		fi, err := os.Stat("/proc/self/ns/" + namespaces.ProcName(typ))
+		if err != nil {
+			continue // a kernel without this type
+		}
+		if ino := fi.Sys().(*syscall.Stat_t).Ino; got[typ] != ino {
+			t.Errorf("%s: Of says %d, stat %d", typ, got[typ], ino)
+		}
+	}
 }

@@ -39,7 +39,7 @@ func StartTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("pid %d: %w", pid, ErrGone)
 	}
 	path := "/proc/" + strconv.Itoa(pid) + "/stat"
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			return 0, fmt.Errorf("pid %d: %w", pid, ErrGone)

@@ -214,7 +214,7 @@ func (s *Store) Create(st *State) (*Handle, error) {
 // Spec reads the OCI runtime spec of sandbox id (an ID, not a name).
 func (s *Store) Spec(id string) (*specs.Spec, error) {
 	path := filepath.Join(s.Path(id), specFile)
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("sandbox %q: no spec: %w", id, ErrNotExist)
@@ -287,7 +287,7 @@ func (s *Store) Load(ref string) (*State, error) {
 
 func (s *Store) read(id string) (*State, error) {
 	path := filepath.Join(s.Path(id), stateFile)
-	b, err := os.ReadFile(path)
+	b, err := ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			// still being made; or made by a creator that died before

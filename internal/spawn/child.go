@@ -24,6 +24,7 @@ type (
 		Orphan       int32
 		HoldFD       int32
 		StartErrFD   int32
+		NSPidFD      int32
 		NCgroupTasks int32
 		CgroupTasks  [maxCgroups]int32
 		NFDs         int32

@@ -26,6 +26,7 @@ struct child {
 	int nopivot;	 // move mounts and chroot instead of pivot_root (NOOK_OP_NO_PIVOT)
 	int realroot_fd; // no-pivot: the real "/", under the chroot of the base root
 	pid_t parent;	 // getppid() at the start: 0 where the parent is outside our pid namespace
+	uint64_t joined; // CLONE_NEW* joined by the setns_pidfd step: its setns steps are skipped
 };
 
 // One record of a plan: its bytes, header included.

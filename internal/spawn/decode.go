@@ -28,6 +28,7 @@ type (
 		Path   string
 		NSType uint64
 	}
+	SetnsPidfd  struct{ NSTypes uint64 }
 	Write       struct{ Path, Data string }
 	Hostname    struct{ Name string }
 	Domainname  struct{ Name string }
@@ -68,6 +69,7 @@ type (
 func (Setsid) Op() Op       { return OpSetsid }
 func (Unshare) Op() Op      { return OpUnshare }
 func (Setns) Op() Op        { return OpSetns }
+func (SetnsPidfd) Op() Op   { return OpSetnsPidfd }
 func (Write) Op() Op        { return OpWrite }
 func (Hostname) Op() Op     { return OpHostname }
 func (Domainname) Op() Op   { return OpDomainname }
@@ -105,6 +107,7 @@ func (Kill) Op() Op         { return JanitorKill }
 func (Setsid) String() string        { return "setsid" }
 func (s Unshare) String() string     { return "unshare " + cloneFlags(s.Flags) }
 func (s Setns) String() string       { return "setns " + s.Path + " " + cloneFlags(s.NSType) }
+func (s SetnsPidfd) String() string  { return "setns pidfd " + cloneFlags(s.NSTypes) }
 func (s Write) String() string       { return "write " + s.Path + " " + strconv.Quote(s.Data) }
 func (s Hostname) String() string    { return "hostname " + s.Name }
 func (s Domainname) String() string  { return "domainname " + s.Name }
@@ -386,6 +389,8 @@ func decodeStep(r *record, op Op, janitor bool) Step {
 	case OpSetns:
 		x := fixed[setnsRec](r)
 		return Setns{r.str(x.path), x.nstype}
+	case OpSetnsPidfd:
+		return SetnsPidfd{fixed[setnsPidfdRec](r).nstypes}
 	case OpWrite:
 		x := fixed[writeRec](r)
 		return Write{r.str(x.path), r.str(x.data)}

@@ -106,6 +106,7 @@ var cRecords = map[Op][2]string{
 	OpDetach:       {"NOOK_OP_DETACH", "nook_path"},
 	OpHook:         {"NOOK_OP_HOOK", "nook_hook"},
 	OpRootNodev:    {"NOOK_OP_ROOT_NODEV", ""},
+	OpSetnsPidfd:   {"NOOK_OP_SETNS_PIDFD", "nook_setns_pidfd"},
 }
 
 // TestLayoutMatchesC fails when Go and C disagree on anything they share:

@@ -12,6 +12,7 @@ import (
 // every step once, with every field set
 func fullPlan() (*Plan, []Step) {
 	want := []Step{
+		SetnsPidfd{unix.CLONE_NEWUSER | unix.CLONE_NEWNET | unix.CLONE_NEWNS},
 		Setns{"/proc/1/ns/user", unix.CLONE_NEWUSER},
 		Setsid{},
 		Unshare{unix.CLONE_NEWCGROUP},
@@ -56,6 +57,8 @@ func fullPlan() (*Plan, []Step) {
 	p := &Plan{}
 	for _, s := range want {
 		switch s := s.(type) {
+		case SetnsPidfd:
+			p.SetnsPidfd(s.NSTypes)
 		case Setns:
 			p.Setns(s.Path, s.NSType)
 		case Setsid:

@@ -58,6 +58,9 @@ type Config struct {
 	// it for the clone alone and goes back to nook's own before the
 	// janitor is cloned. Its name is the path errors name.
 	PidNS *os.File
+	// NSProcess is a pidfd of the process whose namespaces a SetnsPidfd
+	// step joins; the child closes its copy after that step.
+	NSProcess *os.File
 	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
 	// Files means 0, 1 and 2 as nook has them.
 	Files []*os.File

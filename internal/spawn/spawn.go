@@ -136,6 +136,10 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.StatusFD = -1
 	cs.HoldFD = -1
 	cs.StartErrFD = -1
+	cs.NSPidFD = -1
+	if cfg.NSProcess != nil {
+		cs.NSPidFD = int32(cfg.NSProcess.Fd())
+	}
 	if cfg.Orphan {
 		cs.Orphan = 1 // init reports the pid on the status pipe
 	}
@@ -202,6 +206,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 	runtime.KeepAlive(cfg.CgroupTasks)
 	runtime.KeepAlive(cfg.Hold)
 	runtime.KeepAlive(cfg.StartErrors)
+	runtime.KeepAlive(cfg.NSProcess)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

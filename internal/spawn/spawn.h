@@ -69,6 +69,7 @@ enum nook_op {
 	NOOK_OP_DETACH,		// nook_path (a host path)
 	NOOK_OP_HOOK,		// nook_hook
 	NOOK_OP_ROOT_NODEV,	// -
+	NOOK_OP_SETNS_PIDFD,	// nook_setns_pidfd
 	NOOK_OP_MAX
 };
 
@@ -106,6 +107,13 @@ struct nook_unshare {
 struct nook_setns {
 	struct nook_ref path;
 	uint64_t nstype; // CLONE_NEW*, or 0 for any
+};
+
+// The namespaces of the spawn's ns_pidfd to join in one setns (Linux 5.8);
+// the setns steps after it for the same types are then skipped. Where the
+// kernel refuses it, those steps do the work.
+struct nook_setns_pidfd {
+	uint64_t nstypes; // CLONE_NEW*
 };
 
 struct nook_write {
@@ -242,6 +250,7 @@ struct nook_spawn {
 	int orphan;	// with init: the command becomes the caller's child (CLONE_PARENT), init reports its pid and exits
 	int hold_fd;	// >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
 	int start_err_fd; // held child: close-on-exec; the error pipe once start's byte came (a FIFO start reads), or -1
+	int ns_pidfd;	// a pidfd of the process whose namespaces the setns_pidfd step joins, or -1
 	// v1: the sandbox's cgroups' tasks files, open for writing; the child
 	// writes "0" to each after the release, before its first step
 	int ncgroup_tasks;

@@ -397,3 +397,78 @@ func statusKiB(t *testing.T, path, key string) int {
 	t.Fatalf("%s has no %s", path, key)
 	return 0
 }
+
+// SetnsPidfd joins the namespaces of the process Config.NSProcess names
+// in one setns; the Setns steps after it for those namespaces are skipped
+// (the path here would fail), and the command gets no copy of the pidfd.
+// Where the kernel refuses it, the steps by path join instead.
+func TestSetnsPidfd(t *testing.T) {
+	requireRoot(t)
+	target := &Plan{}
+	target.Unshare(unix.CLONE_NEWUTS)
+	target.Hostname("nook-pidfd")
+	target.Arg("/bin/sleep")
+	target.Arg("60")
+	target.Exec(false)
+	tp, err := Start(&Config{Steps: target, CgroupFD: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if err := tp.Release(); err != nil {
+		t.Fatal(err)
+	}
+	dup, err := unix.FcntlInt(uintptr(tp.PidFD), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidfd := os.NewFile(uintptr(dup), "pidfd")
+	defer pidfd.Close()
+	for _, share := range []bool{false, true} {
+		p := &Plan{}
+		p.SetnsPidfd(unix.CLONE_NEWUTS)
+		p.Setns("/nonexistent/ns/uts", unix.CLONE_NEWUTS)
+		p.Env("PATH=/usr/bin:/bin")
+		for _, a := range []string{"sh", "-c", `hostname; ls -l /proc/$$/fd | grep -c pidfd || true`} {
+			p.Arg(a)
+		}
+		p.Exec(false)
+		out, ex, err := run(t, &Config{Steps: p, CgroupFD: -1, ShareMemory: share, NSProcess: pidfd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != "nook-pidfd\n0\n" || ex.Status.ExitStatus() != 0 {
+			t.Errorf("share memory %v: out %q, status %v", share, out, ex.Status)
+		}
+	}
+	// refused (a pidfd of a process that has ended: ESRCH), it leaves the
+	// work to the steps by path
+	gone, err := Start(&Config{Steps: command("true"), CgroupFD: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Release()
+	gone.Wait()
+	dup, err = unix.FcntlInt(uintptr(gone.PidFD), unix.F_DUPFD_CLOEXEC, 0)
+	gone.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := os.NewFile(uintptr(dup), "pidfd")
+	defer stale.Close()
+	p := &Plan{}
+	p.SetnsPidfd(unix.CLONE_NEWUTS)
+	p.Setns(fmt.Sprintf("/proc/%d/ns/uts", tp.Pid), unix.CLONE_NEWUTS)
+	p.Arg("/bin/hostname")
+	p.Exec(false)
+	if out, _, err := run(t, &Config{Steps: p, CgroupFD: -1, NSProcess: stale}); err != nil || out != "nook-pidfd\n" {
+		t.Errorf("after a refused SetnsPidfd: out %q, err %v", out, err)
+	}
+	p = &Plan{}
+	p.SetnsPidfd(unix.CLONE_NEWUTS)
+	p.Arg("/bin/true")
+	p.Exec(false)
+	if _, _, err := run(t, &Config{Steps: p, CgroupFD: -1}); err == nil || !strings.Contains(err.Error(), "setns by pidfd") {
+		t.Errorf("SetnsPidfd without NSProcess: %v", err)
+	}
+}
