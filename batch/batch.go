@@ -15,6 +15,7 @@ import (
 
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/sandbox"
+	"github.com/nookrun/nook/seccomp"
 	"github.com/nookrun/nook/verdict"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -70,6 +71,9 @@ type Runner struct {
 	storeOnce sync.Once
 	store     *image.Store
 	storeErr  error
+	// every request gets the same default seccomp profile: compiled
+	// once for the Runner's life
+	seccomp seccomp.Cache
 }
 
 // fail is the verdict of a request that could not run.
@@ -136,7 +140,7 @@ func (p *prepared) close() {
 func (r *Runner) config(ctx context.Context, req *Request) (_ *sandbox.Config, _ func(), err error) {
 	c := &sandbox.Config{
 		Args: req.Args, Rootfs: req.Rootfs, Workdir: req.Workdir,
-		ClearEnv: req.ClearEnv,
+		ClearEnv: req.ClearEnv, SeccompCache: &r.seccomp,
 	}
 	c.Limits.BestEffort = r.BestEffort
 	var done []func()

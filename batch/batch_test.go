@@ -219,6 +219,33 @@ func TestServeStartsInLineOrder(t *testing.T) {
 	}
 }
 
+// Every run gets the default seccomp filter, the first and those after
+// it (which the Runner's cache compiled once): none may make a user
+// namespace.
+func TestServeFiltersEveryRun(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	testutil.CheckNoLeaks(t)
+	root := testutil.BusyboxRootfs(t)
+	dir := t.TempDir()
+	var lines []string
+	const n = 3
+	for i := range n {
+		lines = append(lines, req(t, batch.Request{
+			ID: fmt.Sprint(i), Rootfs: root, Args: []string{"/bin/busybox", "unshare", "-U", "true"},
+			Stderr: filepath.Join(dir, fmt.Sprint(i)),
+		}))
+	}
+	got := serve(t, &batch.Runner{Parallel: 2}, context.Background(), lines)
+	for i := range n {
+		r := got[fmt.Sprint(i)]
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprint(i)))
+		if len(r) != 1 || r[0].Status != "RE" || !strings.Contains(string(b), "not permitted") {
+			t.Errorf("run %d made a user namespace, or failed otherwise: %+v, stderr %q", i, r, b)
+		}
+	}
+}
+
 // A cancelled context kills the runs in flight, which are reported, and
 // starts no more.
 func TestServeStopsOnCancel(t *testing.T) {

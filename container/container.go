@@ -13,6 +13,7 @@ import (
 	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/seccomp"
 	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -53,6 +54,10 @@ type Options struct {
 	// cgroups.Manager.Account, what a verdict uses).
 	// Time limits turn it on.
 	Accounting bool
+	// SeccompCache, where set, compiles linux.seccomp through it: a
+	// caller that starts many sandboxes with one profile compiles it
+	// once. nil compiles it for every sandbox.
+	SeccompCache *seccomp.Cache
 	// NoPivot builds the root without pivot_root(2): the new root is
 	// moved onto "/" and chrooted into, as runc's --no-pivot does. nook
 	// does that by itself where pivot_root is impossible (a "/" that is
