@@ -15,6 +15,7 @@ import (
 
 	"github.com/nookrun/nook/image"
 	"github.com/nookrun/nook/sandbox"
+	"github.com/nookrun/nook/seccomp"
 	"github.com/nookrun/nook/verdict"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -70,6 +71,9 @@ type Runner struct {
 	storeOnce sync.Once
 	store     *image.Store
 	storeErr  error
+	// every request gets the same default seccomp profile: compiled
+	// once for the Runner's life
+	seccomp seccomp.Cache
 }
 
 // fail is the verdict of a request that could not run.
@@ -136,7 +140,7 @@ func (p *prepared) close() {
 func (r *Runner) config(ctx context.Context, req *Request) (_ *sandbox.Config, _ func(), err error) {
 	c := &sandbox.Config{
 		Args: req.Args, Rootfs: req.Rootfs, Workdir: req.Workdir,
-		ClearEnv: req.ClearEnv,
+		ClearEnv: req.ClearEnv, SeccompCache: &r.seccomp,
 	}
 	c.Limits.BestEffort = r.BestEffort
 	var done []func()
@@ -321,9 +325,14 @@ func (r *Runner) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			}
 		}
 	}
+	// a line's turn is closed once its run has its place, or once it
+	// is known not to run, and never before its predecessor's: runs
+	// start in the order of their lines, however long each one's
+	// prepare takes
 	type line struct {
-		n    int
-		text []byte
+		n          int
+		text       []byte
+		prev, turn chan struct{}
 	}
 	lines := make(chan line)
 	readErr := make(chan error, 1)
@@ -331,11 +340,15 @@ func (r *Runner) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	// wait for the next line
 	go func() {
 		br := bufio.NewReader(in)
+		prev := make(chan struct{})
+		close(prev)
 		for n := 1; ; n++ {
 			b, err := readLine(br)
 			if len(bytes.TrimSpace(b)) > 0 {
+				l := line{n, b, prev, make(chan struct{})}
 				select {
-				case lines <- line{n, b}:
+				case lines <- l:
+					prev = l.turn
 				case <-ctx.Done():
 					readErr <- nil
 					return
@@ -345,66 +358,102 @@ func (r *Runner) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 				if err == io.EOF {
 					err = nil
 				}
-				close(lines)
 				readErr <- err
+				close(lines)
 				return
 			}
 		}
 	}()
-	// the next request's sandbox is prepared while up to par run, and
-	// starts when one of them ends
+	// workers take the lines as they come: each prepares its request's
+	// sandbox, waits for its turn and one of the par places to run it,
+	// and cleans up after it. Twice par of them, so that while par run,
+	// as many sandboxes are prepared (on every CPU: the kernel's part of
+	// a clone into new namespaces is most of a start) or cleaned up.
 	slots := make(chan struct{}, par)
-	var err error
-loop:
-	for {
-		var l line
-		var ok bool
-		select {
-		case <-ctx.Done():
-			break loop
-		case l, ok = <-lines:
-		}
-		if !ok {
-			if e := <-readErr; e != nil {
-				err = fmt.Errorf("batch: read requests: %w", e)
+	// pass gives a line that will not run its turn once its
+	// predecessor has had its own, without holding up its worker
+	pass := func(l line) {
+		go func() {
+			select {
+			case <-l.prev:
+				close(l.turn)
+			case <-ctx.Done():
 			}
-			break
-		}
-		req, perr := Parse(l.text)
-		if perr != nil {
-			write(&Result{ID: req.ID, Line: l.n, Verdict: fail(perr)})
-			continue
-		}
-		p, res := r.prepare(ctx, req)
-		if ctx.Err() != nil {
-			// the cancel came while this request was prepared: it never
-			// ran, so it has no verdict (its prepare may have failed
-			// only because of the cancel)
-			if p != nil {
-				p.close()
-			}
-			break loop
-		}
-		if res != nil {
-			write(res)
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			p.close()
-			break loop
-		case slots <- struct{}{}:
-		}
+		}()
+	}
+	for range 2 * par {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			write(p.judge(ctx))
-			// the next run need not wait for this one's clean-up
-			<-slots
-			p.close()
+			for {
+				var l line
+				var ok bool
+				select {
+				case <-ctx.Done():
+					return
+				case l, ok = <-lines:
+				}
+				if !ok {
+					return
+				}
+				req, perr := Parse(l.text)
+				if perr != nil {
+					pass(l)
+					write(&Result{ID: req.ID, Line: l.n, Verdict: fail(perr)})
+					continue
+				}
+				p, res := r.prepare(ctx, req)
+				if ctx.Err() != nil {
+					// the cancel came while this request was prepared:
+					// it never ran, so it has no verdict (its prepare
+					// may have failed only because of the cancel)
+					if p != nil {
+						p.close()
+					}
+					return
+				}
+				if res != nil {
+					pass(l)
+					write(res)
+					continue
+				}
+				select {
+				case <-ctx.Done():
+					p.close()
+					return
+				case <-l.prev:
+				}
+				select {
+				case <-ctx.Done():
+					p.close()
+					return
+				case slots <- struct{}{}:
+				}
+				if ctx.Err() != nil {
+					// the cancel and the place came together
+					<-slots
+					p.close()
+					return
+				}
+				close(l.turn)
+				write(p.judge(ctx))
+				// the next run need not wait for this one's clean-up
+				<-slots
+				p.close()
+			}
 		}()
 	}
 	wg.Wait()
+	// the reader has said how the input ended if it did end (it says so
+	// before it closes lines); after a cancel it may still be reading
+	var err error
+	select {
+	case e := <-readErr:
+		if e != nil {
+			err = fmt.Errorf("batch: read requests: %w", e)
+		}
+	default:
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -177,6 +177,75 @@ func TestServeHonoursParallel(t *testing.T) {
 	}
 }
 
+// Requests are prepared several at a time, but their runs start in the
+// order of their lines, whichever prepare ends first: here the first
+// request binds in many files, which makes its sandbox slower to
+// prepare than the others'.
+func TestServeStartsInLineOrder(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	testutil.CheckNoLeaks(t)
+	root := testutil.BusyboxRootfs(t)
+	marks := t.TempDir()
+	empty := t.TempDir()
+	var binds []string
+	for i := range 50 {
+		binds = append(binds, fmt.Sprintf("%s:/b%d:ro", empty, i))
+	}
+	var lines []string
+	const n = 6
+	for i := range n {
+		r := batch.Request{
+			ID: fmt.Sprint(i), Rootfs: root, Binds: []string{marks + ":/marks"},
+			Args: []string{"/bin/sh", "-c", fmt.Sprintf("echo %d >> /marks/order", i)},
+		}
+		if i == 0 {
+			r.Binds = append(r.Binds, binds...)
+		}
+		lines = append(lines, req(t, r))
+	}
+	got := serve(t, &batch.Runner{Parallel: 1}, context.Background(), lines)
+	for i := range n {
+		if r := got[fmt.Sprint(i)]; len(r) != 1 || r[0].Status != "OK" {
+			t.Fatalf("run %d: %+v", i, *r[0].Verdict)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(marks, "order"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0\n1\n2\n3\n4\n5\n"; string(b) != want {
+		t.Errorf("runs started in the order %q, want %q", b, want)
+	}
+}
+
+// Every run gets the default seccomp filter, the first and those after
+// it (which the Runner's cache compiled once): none may make a user
+// namespace.
+func TestServeFiltersEveryRun(t *testing.T) {
+	testutil.RequireRoot(t)
+	t.Parallel()
+	testutil.CheckNoLeaks(t)
+	root := testutil.BusyboxRootfs(t)
+	dir := t.TempDir()
+	var lines []string
+	const n = 3
+	for i := range n {
+		lines = append(lines, req(t, batch.Request{
+			ID: fmt.Sprint(i), Rootfs: root, Args: []string{"/bin/busybox", "unshare", "-U", "true"},
+			Stderr: filepath.Join(dir, fmt.Sprint(i)),
+		}))
+	}
+	got := serve(t, &batch.Runner{Parallel: 2}, context.Background(), lines)
+	for i := range n {
+		r := got[fmt.Sprint(i)]
+		b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprint(i)))
+		if len(r) != 1 || r[0].Status != "RE" || !strings.Contains(string(b), "not permitted") {
+			t.Errorf("run %d made a user namespace, or failed otherwise: %+v, stderr %q", i, r, b)
+		}
+	}
+}
+
 // A cancelled context kills the runs in flight, which are reported, and
 // starts no more.
 func TestServeStopsOnCancel(t *testing.T) {

@@ -6,10 +6,13 @@
 // pays it once: each Request becomes a sandbox.Config, so the same spec and
 // start path `nook run` uses runs it (there is one way in), up to
 // Runner.Parallel at a time, and each ends in a verdict.Verdict tagged with
-// the request's ID. While they run, Serve makes the next request's sandbox
-// (sandbox.Config.Prepare: its cgroup, its namespaces, its first process
-// waiting before its first step), and a finished run's clean-up does not
-// hold up the next: the start of one overlaps the runs of the others.
+// the request's ID. While they run, Serve makes the next requests'
+// sandboxes (sandbox.Config.Prepare: its cgroup, its namespaces, its first
+// process waiting before its first step), up to Parallel of them at once,
+// so that every CPU takes part (the kernel's clone into new namespaces is
+// most of a start, and one goroutine preparing left CPUs idle); the runs
+// still start in the order of their lines. A finished run's clean-up does
+// not hold up the next: the start of one overlaps the runs of the others.
 //
 // Serve speaks the line protocol of `nook batch`: one JSON Request per
 // input line, one JSON Result per output line, in the order the runs end.

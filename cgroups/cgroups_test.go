@@ -270,6 +270,7 @@ func TestMemoryLimitOOM(t *testing.T) {
 	if s.HaveMemoryPeak && (s.MemoryPeak < limit/2 || s.MemoryPeak > limit+(1<<20)) {
 		t.Errorf("MemoryPeak = %d, want about %d", s.MemoryPeak, limit)
 	}
+	checkAccount(t, m, s, true)
 }
 
 func TestPidsLimit(t *testing.T) {
@@ -291,6 +292,7 @@ func TestPidsLimit(t *testing.T) {
 	if s.HavePidsPeak && s.PidsPeak != limit {
 		t.Errorf("PidsPeak = %d, want %d", s.PidsPeak, limit)
 	}
+	checkAccount(t, m, s, false)
 	// The sleeps outlived the shell; Kill must get them all.
 	if err := m.Kill(); err != nil {
 		t.Fatal(err)
@@ -316,6 +318,7 @@ func TestCPUAccounting(t *testing.T) {
 	if u, err := m.CPUUsage(); err != nil || u != s.CPUUsage {
 		t.Errorf("CPUUsage() = %v, %v; Stats says %v", u, err, s.CPUUsage)
 	}
+	checkAccount(t, m, s, true)
 	if d := s.CPUUser + s.CPUSystem - s.CPUUsage; s.CPUUser <= 0 || d > 5*time.Millisecond || d < -5*time.Millisecond {
 		t.Errorf("user %v + system %v vs usage %v", s.CPUUser, s.CPUSystem, s.CPUUsage)
 	}
@@ -529,5 +532,23 @@ func TestMinimalTrack(t *testing.T) {
 		if _, ok := m.ctrl["freezer"]; !ok {
 			t.Errorf("Track: no freezer directory (controllers %v)", m.ctrl)
 		}
+	}
+}
+
+// checkAccount: Account reads what Stats reads of what a verdict uses
+// (the CPU time too where nothing runs any more), and nothing else.
+func checkAccount(t *testing.T, m *Manager, s *Stats, ended bool) {
+	t.Helper()
+	a, err := m.Account()
+	if err != nil {
+		t.Fatalf("Account: %v", err)
+	}
+	want := Stats{MemoryPeak: s.MemoryPeak, HaveMemoryPeak: s.HaveMemoryPeak, OOMKills: s.OOMKills,
+		PidsPeak: s.PidsPeak, HavePidsPeak: s.HavePidsPeak, CPUUsage: a.CPUUsage}
+	if ended {
+		want.CPUUsage = s.CPUUsage
+	}
+	if *a != want {
+		t.Errorf("Account = %+v, want %+v (Stats %+v)", *a, want, *s)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/seccomp"
 	"github.com/nookrun/nook/spec"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -49,9 +50,14 @@ type Options struct {
 	// Cgroup decides whether the sandbox gets a cgroup of its own.
 	Cgroup CgroupPolicy
 	// Accounting reads the cgroup's account of the run into
-	// Result.Cgroup and Result.CPU (a few file reads after the end).
+	// Result.Cgroup and Result.CPU (a few file reads after the end:
+	// cgroups.Manager.Account, what a verdict uses).
 	// Time limits turn it on.
 	Accounting bool
+	// SeccompCache, where set, compiles linux.seccomp through it: a
+	// caller that starts many sandboxes with one profile compiles it
+	// once. nil compiles it for every sandbox.
+	SeccompCache *seccomp.Cache
 	// NoPivot builds the root without pivot_root(2): the new root is
 	// moved onto "/" and chrooted into, as runc's --no-pivot does. nook
 	// does that by itself where pivot_root is impossible (a "/" that is
@@ -110,7 +116,8 @@ type Result struct {
 	// Killed names the limit nook killed the sandbox for: "cpu-time" or
 	// "wall-time"; empty when it was not killed by nook.
 	Killed string
-	// Cgroup is the cgroup's account of the run, or nil without one.
+	// Cgroup is the cgroup's account of the run (cgroups.Manager.Account:
+	// CPU time, memory peak, OOM kills, pids peak), or nil without one.
 	Cgroup *cgroups.Stats
 	// Warnings are limits that could not be enforced, with
 	// Limits.BestEffort.
@@ -463,7 +470,7 @@ func (c *Container) Wait(ctx context.Context) (*Result, error) {
 		r.Warnings = c.cgroup.Warnings()
 	}
 	if c.cgroup != nil && (c.opts.Accounting || c.opts.Limits.CPUTime > 0) {
-		if st, err := c.cgroup.Stats(); err == nil {
+		if st, err := c.cgroup.Account(); err == nil {
 			r.Cgroup = st
 			if st.CPUUsage > 0 {
 				r.CPU = st.CPUUsage

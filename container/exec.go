@@ -351,7 +351,7 @@ func (es *execSpec) filter() ([]byte, uint32, error) {
 	if err := json.Unmarshal(es.Linux.Seccomp, &sc); err != nil {
 		return nil, 0, fmt.Errorf("exec: linux.seccomp: %w", err)
 	}
-	return compileSeccomp(&sc)
+	return compileSeccomp(&sc, nil)
 }
 
 // mergeEnv returns base with each K=V of over replacing base's K.

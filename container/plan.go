@@ -185,7 +185,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 	var filterFlags uint32
 	if lx.Seccomp != nil {
 		var err error
-		if filter, filterFlags, err = compileSeccomp(lx.Seccomp); err != nil {
+		if filter, filterFlags, err = compileSeccomp(lx.Seccomp, o.SeccompCache); err != nil {
 			return nil, err
 		}
 	}

@@ -39,9 +39,9 @@ func capSets(c *specs.LinuxCapabilities, warnf func(format string, args ...any))
 }
 
 // compileSeccomp compiles linux.seccomp into the BPF program the child
-// loads, and the flags to load it with.
-func compileSeccomp(s *specs.LinuxSeccomp) ([]byte, uint32, error) {
-	prog, err := seccomp.Compile(s)
+// loads, and the flags to load it with, through cache where there is one.
+func compileSeccomp(s *specs.LinuxSeccomp, cache *seccomp.Cache) ([]byte, uint32, error) {
+	prog, err := cache.Compile(s)
 	if err != nil {
 		return nil, 0, spec.FieldErrorf("linux.seccomp", "%w", err)
 	}

@@ -134,6 +134,10 @@ type Config struct {
 	// OOM kills, pids peak, CPU time) into Result.Cgroup, for a verdict.
 	// A CPU-time limit reads the CPU account anyway.
 	Accounting bool
+	// SeccompCache, where set, keeps the compiled seccomp filter for
+	// the next sandbox with the same profile (a judge's Runner owns
+	// one); nil compiles it every time.
+	SeccompCache *seccomp.Cache
 
 	// Stdin, Stdout and Stderr are the command's; nil means this
 	// program's own. They are opened outside the sandbox, so the sandbox
@@ -560,7 +564,7 @@ func (c *Config) Options() *container.Options {
 	return &container.Options{
 		Init: !c.NoInit, DenySetgroups: c.DenySetgroups(), Limits: c.Limits,
 		Accounting: c.Accounting, ForwardSignals: c.ForwardSignals, NoPivot: c.NoPivot,
-		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr,
+		Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr, SeccompCache: c.SeccompCache,
 	}
 }
 

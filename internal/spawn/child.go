@@ -170,7 +170,11 @@ func cloneChild(b *block, flags uint64, cgroupFD int, share bool) (pid, pidfd in
 	if share {
 		a.flags |= unix.CLONE_VM
 	} else {
-		defer keepFromFork(b.mem)()
+		undo, err := keepFromFork(b.mem)
+		if err != nil {
+			return 0, -1, err
+		}
+		defer undo()
 	}
 	if cgroupFD >= 0 {
 		a.flags |= unix.CLONE_INTO_CGROUP

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -32,25 +33,36 @@ import (
 // The marks are undone at once because they would break a fork of nook
 // that does need its memory: Go's os/exec forks without CLONE_VM where
 // it creates a user namespace (nook never asks it to); and they are not
-// made at all in a program built with cgo (nocopy_cgo.go). Two clones at
-// once may undo each other's marks: the later one then copies more than
-// it had to, which costs time, never correctness.
+// made at all in a program built with cgo (nocopy_cgo.go).
+//
+// Clones may run at once (`nook batch` prepares sandboxes in parallel),
+// and the marks are the process's, not one clone's: one clone's marks
+// would cover the block of another, whose child would then start without
+// its stack. So the blocks being cloned are registered (forkBlocks), no
+// clone marks a mapping that holds one of them, and a clone unmarks its
+// own block before it registers it, in case an earlier clone marked it
+// before it was registered. A clone's undo may clear marks another clone
+// still relies on: that one then copies more than it had to, which costs
+// time, never correctness. The registry is the one piece of package
+// state here because the address space it guards is the process's.
+
+// forkBlocks are the blocks of the clones between keepFromFork and its
+// undo, by start address, with their end: no clone may mark them.
+var forkBlocks = struct {
+	sync.Mutex
+	live map[uintptr]uintptr
+}{live: map[uintptr]uintptr{}}
 
 // writableMappings returns the [start, end) ranges of this process's
-// writable private mappings that do not overlap keep, from
+// writable private mappings that overlap none of keep, from
 // /proc/self/maps.
-func writableMappings(keep []byte) ([][2]uintptr, error) {
+func writableMappings(keep map[uintptr]uintptr) ([][2]uintptr, error) {
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return nil, err
 	}
-	kStart := uintptr(0)
-	kEnd := uintptr(0)
-	if len(keep) > 0 {
-		kStart = uintptr(unsafe.Pointer(unsafe.SliceData(keep)))
-		kEnd = kStart + uintptr(len(keep))
-	}
 	var out [][2]uintptr
+lines:
 	for line := range bytes.SplitSeq(maps, []byte{'\n'}) {
 		// start-end perms offset dev inode [path]
 		addrs, rest, ok := bytes.Cut(line, []byte{' '})
@@ -66,26 +78,39 @@ func writableMappings(keep []byte) ([][2]uintptr, error) {
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		if uintptr(start) < kEnd && kStart < uintptr(end) {
-			continue
+		for kStart, kEnd := range keep {
+			if uintptr(start) < kEnd && kStart < uintptr(end) {
+				continue lines
+			}
 		}
 		out = append(out, [2]uintptr{uintptr(start), uintptr(end)})
 	}
 	return out, nil
 }
 
-// keepFromFork marks the writable private mappings but keep
-// MADV_DONTFORK, so that a clone without CLONE_VM copies nothing of
-// them; the function it returns unmarks them. Marking is an
-// optimisation: a mapping that cannot be marked (it changed under us,
-// or the kernel refuses) is copied as before.
-func keepFromFork(keep []byte) (undo func()) {
-	if libcThreads {
-		return func() {}
+// keepFromFork marks the writable private mappings but those of block,
+// and of every other block being cloned, MADV_DONTFORK, so that a clone
+// without CLONE_VM copies nothing of them; the function it returns
+// unmarks them. Marking is an optimisation: a mapping that cannot be
+// marked (it changed under us, or the kernel refuses) is copied as
+// before. Unmarking the block itself is not: its child runs on it.
+func keepFromFork(block []byte) (undo func(), err error) {
+	if libcThreads || len(block) == 0 {
+		return func() {}, nil
 	}
-	ranges, err := writableMappings(keep)
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(block)))
+	end := start + uintptr(len(block))
+	forkBlocks.Lock()
+	defer forkBlocks.Unlock()
+	// a clone that began before this block was registered may have
+	// marked it
+	if err := madvise(start, end-start, unix.MADV_DOFORK); err != nil {
+		return nil, &os.SyscallError{Syscall: "madvise MADV_DOFORK of the child's block", Err: err}
+	}
+	forkBlocks.live[start] = end
+	ranges, err := writableMappings(forkBlocks.live)
 	if err != nil {
-		return func() {}
+		ranges = nil
 	}
 	marked := ranges[:0]
 	for _, r := range ranges {
@@ -94,10 +119,13 @@ func keepFromFork(keep []byte) (undo func()) {
 		}
 	}
 	return func() {
+		forkBlocks.Lock()
+		defer forkBlocks.Unlock()
+		delete(forkBlocks.live, start)
 		for _, r := range marked {
 			madvise(r[0], r[1]-r[0], unix.MADV_DOFORK)
 		}
-	}
+	}, nil
 }
 
 // madvise on a range given by address: the ranges are not Go memory

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -331,6 +332,103 @@ func TestConcurrentChildrenKeepTheirErrors(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// Children that do not share nook's memory and are cloned at the same
+// time each get their own block: one clone's marks never keep another's
+// block from its child (which would crash before its first step).
+func TestConcurrentCopiesKeepTheirBlocks(t *testing.T) {
+	requireRoot(t)
+	const workers, rounds = 4, 25
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		go func() {
+			for i := range rounds {
+				want := fmt.Sprintf("%d.%d", w, i)
+				out, ex, err := run(t, &Config{Steps: command("echo", want), CgroupFD: -1})
+				switch {
+				case err != nil:
+					errs <- fmt.Errorf("child %s: %v", want, err)
+				case ex.Status.ExitStatus() != 0 || out != want+"\n":
+					errs <- fmt.Errorf("child %s: wrote %q, exit %v", want, out, ex.Status)
+				default:
+					errs <- nil
+				}
+			}
+		}()
+	}
+	// a child that lost its block never reaches its first step: the
+	// test would hang, not fail, without a deadline
+	deadline := time.After(time.Minute)
+	for range workers * rounds {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-deadline:
+			t.Fatal("children did not end within a minute")
+		}
+	}
+}
+
+// Two clones at once: the second's block is not kept from its fork by
+// the first's marks, even where the two blocks are mappings of their own
+// (a mapping of another kind between them keeps the kernel from merging
+// them), and the first's block is not marked by the second.
+func TestKeepFromForkSparesEveryBlock(t *testing.T) {
+	if libcThreads {
+		t.Skip("built with cgo: nothing is marked (nocopy_cgo.go)")
+	}
+	page := os.Getpagesize()
+	mem, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(mem)
+	if err := unix.Mprotect(mem[page:2*page], unix.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	first, second := mem[:page], mem[2*page:]
+	undoFirst, err := keepFromFork(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	undoSecond, err := keepFromFork(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range [][]byte{first, second} {
+		if keptFromFork(t, b) {
+			t.Errorf("a block being cloned is marked MADV_DONTFORK")
+		}
+	}
+	undoSecond()
+	undoFirst()
+}
+
+// keptFromFork says whether the mapping holding b is marked
+// MADV_DONTFORK ("dc" in smaps).
+func keptFromFork(t *testing.T, b []byte) bool {
+	t.Helper()
+	addr := uint64(uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	smaps, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for line := range strings.SplitSeq(string(smaps), "\n") {
+		var lo, hi uint64
+		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 {
+			in = lo <= addr && addr < hi
+			continue
+		}
+		if in && strings.HasPrefix(line, "VmFlags:") {
+			return strings.Contains(line+" ", " dc ")
+		}
+	}
+	t.Fatalf("no mapping holds %#x", addr)
+	return false
 }
 
 // A child that does not share nook's memory gets a copy of its block and
