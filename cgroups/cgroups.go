@@ -175,6 +175,7 @@ type Manager struct {
 	updatable bool     // Options.Updatable
 	reserve   func(dirs, parents []string) error
 	parents   []string          // made above dirs for path, shallowest first
+	reserved  []string          // parents Reserve has been told of
 	ctrl      map[string]string // controller -> its directory (v2: enabled ones)
 	warnings  []string
 	gone      bool // Destroy succeeded
@@ -347,7 +348,11 @@ func (m *Manager) reserveDirs(tops, dirs []string) error {
 	d := slices.Clone(dirs)
 	slices.Reverse(d)
 	slices.Reverse(parents)
-	return m.reserve(d, parents)
+	if err := m.reserve(d, parents); err != nil {
+		return err
+	}
+	m.reserved = append(m.reserved, parents...)
+	return nil
 }
 
 // rollback removes what a failed Create made. Nothing has joined yet, so a

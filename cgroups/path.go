@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/cgroups"
@@ -88,6 +89,9 @@ func (m *Manager) mkParents(top, dir string) error {
 	cur := top
 	for el := range strings.SplitSeq(rel, "/") {
 		cur = filepath.Join(cur, el)
+		if err := m.reserveParent(cur); err != nil {
+			return err
+		}
 		switch err := unix.Mkdir(cur, 0o755); err {
 		case nil:
 			m.parents = append(m.parents, cur)
@@ -96,6 +100,24 @@ func (m *Manager) mkParents(top, dir string) error {
 			return fmt.Errorf("cgroups: create: %w", &os.PathError{Op: "mkdir", Path: cur, Err: err})
 		}
 	}
+	return nil
+}
+
+// reserveParent tells Options.Reserve of a parent that did not need
+// making when Create looked (reserveDirs) but is missing now: another
+// sandbox's clean-up removed it since. Made without a word, it would be
+// nobody's if this process died before Create's record of what it made.
+func (m *Manager) reserveParent(dir string) error {
+	if m.reserve == nil || slices.Contains(m.reserved, dir) {
+		return nil
+	}
+	if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := m.reserve(nil, []string{dir}); err != nil {
+		return err
+	}
+	m.reserved = append(m.reserved, dir)
 	return nil
 }
 

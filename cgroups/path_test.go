@@ -285,3 +285,32 @@ func TestReserve(t *testing.T) {
 		t.Errorf("made although Reserve failed: %v", m)
 	}
 }
+
+// A parent that existed when Create looked, but that another sandbox's
+// clean-up removed before Create got to it, is reserved before it is
+// made again: a record of what to undo never misses a directory that
+// this sandbox made.
+func TestReserveParentRemovedMeanwhile(t *testing.T) {
+	name, owner := v1Owner(t)
+	var reserved [][]string
+	reserve := func(d, p []string) error {
+		if len(reserved) == 0 {
+			// the other sandbox's clean-up, between the look and the mkdir
+			if err := os.Remove(owner); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := os.Stat(p[0]); err == nil {
+			t.Errorf("Reserve: %s exists already", p[0])
+		}
+		reserved = append(reserved, p)
+		return nil
+	}
+	m, err := Create(name, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(50))}}, &Options{Path: "/owner-" + name + "/ctr", Reserve: reserve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Destroy() })
+	if len(reserved) != 2 || !slices.Equal(reserved[1], []string{owner}) || !slices.Contains(m.Parents(), owner) {
+		t.Errorf("Reserve was told %v; Create made parents %v; want %s reserved before it was made again", reserved, m.Parents(), owner)
+	}
+}

@@ -306,7 +306,12 @@ func undo(st *state.State) error {
 		}
 	}
 	// the directories recorded, and only those: a cgroupsPath's
-	// parents that existed before are another owner's
+	// parents that existed before are another owner's. Deepest first,
+	// whatever order they were recorded in (a parent found missing late
+	// is recorded after the others).
+	slices.SortStableFunc(cgroupDirs, func(a, b string) int {
+		return strings.Count(b, "/") - strings.Count(a, "/")
+	})
 	if m, err := cgroups.OpenPaths(st.ID, cgroupDirs); err == nil {
 		if err := m.Destroy(); err != nil {
 			errs = append(errs, err)

@@ -111,7 +111,8 @@ func (c *Container) reserveCgroup(dirs, parents []string) error {
 	if err := h.Save(); err != nil {
 		return err
 	}
-	c.reserved = u
+	// a second call reserves a parent found missing after the first
+	c.reserved = append(c.reserved, u...)
 	return nil
 }
 

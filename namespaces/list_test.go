@@ -34,9 +34,22 @@ type lsnsEntry struct {
 
 func lsns(t *testing.T) map[uint64]lsnsEntry {
 	t.Helper()
-	out, err := exec.Command("lsns", "-J", "-o", "NS,TYPE,PATH,NPROCS,PID,PPID,UID,NETNSID,NSFS,PNS,ONS,COMMAND").Output()
+	// lsns itself fails now and then on a moving machine (a process
+	// that went away between its reads of /proc): ask again, up to
+	// three times
+	var out []byte
+	var err error
+	for range 3 {
+		if out, err = exec.Command("lsns", "-J", "-o", "NS,TYPE,PATH,NPROCS,PID,PPID,UID,NETNSID,NSFS,PNS,ONS,COMMAND").Output(); err == nil {
+			break
+		}
+	}
 	if err != nil {
-		t.Fatalf("lsns: %v", err)
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("lsns: %v: %s", err, stderr)
 	}
 	var doc struct{ Namespaces []lsnsEntry }
 	if err := json.Unmarshal(out, &doc); err != nil {

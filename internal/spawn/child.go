@@ -4,6 +4,7 @@ package spawn
 
 import (
 	"fmt"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -158,7 +159,21 @@ func cloneChild(b *block, flags uint64, cgroupFD int, share bool) (pid, pidfd in
 	t := b.tls()
 	t.Self = uint64(b.addr(b.top))
 	t.Err = 0
+	if !share {
+		undo, err := keepFromFork(b.mem)
+		if err != nil {
+			return 0, -1, err
+		}
+		defer undo()
+	}
+	// the kernel writes the pidfd to this address: it must not move,
+	// and a value on the goroutine's stack moves whenever the stack
+	// grows (the uintptr below would then name the old stack). Pinned,
+	// it lives on the heap, where nothing moves it.
 	out := new(int32)
+	var pin runtime.Pinner
+	pin.Pin(out)
+	defer pin.Unpin()
 	a := &cloneArgs{
 		flags:      flags | unix.CLONE_PIDFD | unix.CLONE_SETTLS,
 		pidfd:      uint64(uintptr(unsafe.Pointer(out))),
@@ -169,12 +184,6 @@ func cloneChild(b *block, flags uint64, cgroupFD int, share bool) (pid, pidfd in
 	}
 	if share {
 		a.flags |= unix.CLONE_VM
-	} else {
-		undo, err := keepFromFork(b.mem)
-		if err != nil {
-			return 0, -1, err
-		}
-		defer undo()
 	}
 	if cgroupFD >= 0 {
 		a.flags |= unix.CLONE_INTO_CGROUP
