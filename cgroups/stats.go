@@ -48,22 +48,7 @@ const userHZ = 100
 // methods, which read many unrelated files (memory.stat, per-CPU usage, PSI)
 // and do not report oom_kill or pids.peak.
 func (m *Manager) Stats() (*Stats, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.gone {
-		return nil, fmt.Errorf("cgroups: stats of %s: %w", m.name, os.ErrClosed)
-	}
-	s := &Stats{}
-	var err error
-	if m.mode == Unified {
-		err = m.statsV2(s)
-	} else {
-		err = m.statsV1(s)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: stats of %s: %w", m.name, err)
-	}
-	return s, nil
+	return m.read("stats", m.statsV2, m.statsV1)
 }
 
 // Account reads what a finished run is judged by: the CPU time
@@ -72,20 +57,24 @@ func (m *Manager) Stats() (*Stats, error) {
 // does (on v1 four, not eight): a judge reads it once per run, and each
 // read is an open, a read and a close of a cgroup file.
 func (m *Manager) Account() (*Stats, error) {
+	return m.read("account", m.accountV2, m.accountV1)
+}
+
+// read fills a Stats with v2 or v1, as the machine's cgroups are, under
+// the Manager's lock; what names the reading in its error.
+func (m *Manager) read(what string, v2, v1 func(*Stats) error) (*Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.gone {
-		return nil, fmt.Errorf("cgroups: account of %s: %w", m.name, os.ErrClosed)
+		return nil, fmt.Errorf("cgroups: %s of %s: %w", what, m.name, os.ErrClosed)
 	}
 	s := &Stats{}
-	var err error
+	fill := v1
 	if m.mode == Unified {
-		err = m.accountV2(s)
-	} else {
-		err = m.accountV1(s)
+		fill = v2
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: account of %s: %w", m.name, err)
+	if err := fill(s); err != nil {
+		return nil, fmt.Errorf("cgroups: %s of %s: %w", what, m.name, err)
 	}
 	return s, nil
 }
