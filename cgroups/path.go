@@ -137,14 +137,24 @@ func (m *Manager) Parents() []string {
 // rmParents removes the parents made for the sandbox that nobody else
 // uses now; one that another sandbox made a cgroup in meanwhile stays.
 func (m *Manager) rmParents() {
+	var busy []string
 	for i := len(m.parents) - 1; i >= 0; i-- {
-		switch unix.Rmdir(m.parents[i]) {
+		dir := m.parents[i]
+		// a busy parent keeps those above it, in its own hierarchy only:
+		// the parents of the other hierarchies are tried all the same
+		if slices.ContainsFunc(busy, func(b string) bool { return strings.HasPrefix(b, dir+"/") }) {
+			busy = append(busy, dir)
+			continue
+		}
+		switch unix.Rmdir(dir) {
 		case nil, unix.ENOENT:
 		default:
-			return // busy: neither it nor those above are free
+			busy = append(busy, dir)
 		}
 	}
-	m.parents = nil
+	// keep the ones left, shallowest first, as made
+	slices.Reverse(busy)
+	m.parents = busy
 }
 
 // OpenPaths returns a Manager for the cgroup directories a sandbox

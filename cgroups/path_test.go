@@ -314,3 +314,35 @@ func TestReserveParentRemovedMeanwhile(t *testing.T) {
 		t.Errorf("Reserve was told %v; Create made parents %v; want %s reserved before it was made again", reserved, m.Parents(), owner)
 	}
 }
+
+// A parent that another sandbox uses keeps the parents above it, in its
+// own hierarchy only: those of the other hierarchies are removed all the
+// same.
+func TestRmParentsBusyInOneHierarchy(t *testing.T) {
+	name, _ := v1Owner(t)
+	m, err := Create(name, &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(50))}}, &Options{Path: "/top-" + name + "/mid/ctr"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Destroy() })
+	parents := m.Parents() // deepest first
+	if len(parents) < 4 {
+		t.Skipf("parents in fewer than two hierarchies: %v", parents)
+	}
+	// another sandbox's cgroup in the first hierarchy's "mid"
+	other := filepath.Join(parents[0], "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(other); os.Remove(parents[0]); os.Remove(filepath.Dir(parents[0])) })
+	if err := m.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parents {
+		_, err := os.Stat(p)
+		keep := p == parents[0] || strings.HasPrefix(parents[0], p+"/")
+		if keep != (err == nil) {
+			t.Errorf("%s: exists %v, want %v (busy: %s)", p, err == nil, keep, other)
+		}
+	}
+}
