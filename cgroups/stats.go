@@ -88,12 +88,7 @@ func (m *Manager) accountV1(s *Stats) error {
 		s.CPUUsage = time.Duration(ns)
 	}
 	if dir := m.ctrl["memory"]; dir != "" {
-		var err error
-		if s.MemoryPeak, err = fscommon.GetCgroupParamUint(dir, "memory.max_usage_in_bytes"); err != nil {
-			return err
-		}
-		s.HaveMemoryPeak = true
-		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.oom_control", "oom_kill"); err != nil {
+		if err := memoryVerdictV1(dir, s); err != nil {
 			return err
 		}
 	}
@@ -108,18 +103,38 @@ func (m *Manager) accountV2(s *Stats) error {
 	}
 	s.CPUUsage = time.Duration(v) * time.Microsecond
 	if m.ctrl["memory"] != "" {
-		peak, err := fscommon.GetCgroupParamUint(dir, "memory.peak")
-		if s.HaveMemoryPeak, err = optional(err); err != nil {
-			return err
-		}
-		if s.HaveMemoryPeak {
-			s.MemoryPeak = peak
-		}
-		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.events", "oom_kill"); err != nil {
+		if err := memoryVerdictV2(dir, s); err != nil {
 			return err
 		}
 	}
 	return m.pidsPeak(s)
+}
+
+// memoryVerdictV1 reads what a verdict takes from a v1 memory cgroup:
+// the peak and the OOM kills (oom_kill is there since 4.13; older
+// kernels leave it 0).
+func memoryVerdictV1(dir string, s *Stats) error {
+	var err error
+	if s.MemoryPeak, err = fscommon.GetCgroupParamUint(dir, "memory.max_usage_in_bytes"); err != nil {
+		return err
+	}
+	s.HaveMemoryPeak = true
+	s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.oom_control", "oom_kill")
+	return err
+}
+
+// memoryVerdictV2 is memoryVerdictV1 on v2, where memory.peak is there
+// since 5.19 only.
+func memoryVerdictV2(dir string, s *Stats) error {
+	peak, err := fscommon.GetCgroupParamUint(dir, "memory.peak")
+	if s.HaveMemoryPeak, err = optional(err); err != nil {
+		return err
+	}
+	if s.HaveMemoryPeak {
+		s.MemoryPeak = peak
+	}
+	s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.events", "oom_kill")
+	return err
 }
 
 func (m *Manager) pidsPeak(s *Stats) error {
@@ -189,12 +204,7 @@ func (m *Manager) statsV1(s *Stats) error {
 		if s.MemoryCurrent, err = fscommon.GetCgroupParamUint(dir, "memory.usage_in_bytes"); err != nil {
 			return err
 		}
-		if s.MemoryPeak, err = fscommon.GetCgroupParamUint(dir, "memory.max_usage_in_bytes"); err != nil {
-			return err
-		}
-		s.HaveMemoryPeak = true
-		// oom_kill is there since 4.13; older kernels leave it 0.
-		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.oom_control", "oom_kill"); err != nil {
+		if err := memoryVerdictV1(dir, s); err != nil {
 			return err
 		}
 	}
@@ -239,14 +249,7 @@ func (m *Manager) statsV2(s *Stats) error {
 		if s.MemoryCurrent, err = fscommon.GetCgroupParamUint(dir, "memory.current"); err != nil {
 			return err
 		}
-		peak, err := fscommon.GetCgroupParamUint(dir, "memory.peak")
-		if s.HaveMemoryPeak, err = optional(err); err != nil {
-			return err
-		}
-		if s.HaveMemoryPeak {
-			s.MemoryPeak = peak
-		}
-		if s.OOMKills, err = fscommon.GetValueByKey(dir, "memory.events", "oom_kill"); err != nil {
+		if err := memoryVerdictV2(dir, s); err != nil {
 			return err
 		}
 	}
