@@ -23,6 +23,9 @@ type plan struct {
 	cloneFlags uint64
 	newUser    bool // the parent writes ID maps
 	newCgroup  bool
+	// ownCgroupNS: the container has a cgroup namespace other than
+	// nook's, new or joined by path
+	ownCgroupNS bool
 	tty        bool
 	// what decideCgroup needs to know of the sandbox: its pid namespace
 	// its own, the root built without pivot_root, the root nodev, and
@@ -84,6 +87,7 @@ func compile(id string, s *specs.Spec, o *Options) (*plan, error) {
 		!joins(join, namespaces.User) && !joins(join, namespaces.Time) &&
 		!memoryLimited(lx.Resources)
 	p.newCgroup = newNS[namespaces.Cgroup]
+	p.ownCgroupNS = p.newCgroup || joins(join, namespaces.Cgroup)
 	// the user namespace first: joining it decides what the others may do
 	for _, ns := range join {
 		if ns.Type == namespaces.User {
@@ -283,7 +287,13 @@ func compileRoot(st *spawn.Plan, p *plan, id string, s *specs.Spec, lx *specs.Li
 		warner(o.Warnf)("linux.mountLabel %q: SELinux is not enabled on this host; the mounts get no context", label)
 		label = ""
 	}
-	if err := compileMounts(st, mounts, host, o.Bundle, label); err != nil {
+	cgroupBind := ""
+	if !p.ownCgroupNS && hasCgroupMount(mounts) {
+		// a bind of the host's tree, not a new mount (see
+		// cgroups.UnifiedMount); "" where there is none to bind
+		cgroupBind = cgroups.UnifiedMount()
+	}
+	if err := compileMounts(st, mounts, host, o.Bundle, label, cgroupBind); err != nil {
 		return err
 	}
 	if p.nodes, err = compileDevices(st, s.Mounts, lx.Devices, host); err != nil {
@@ -369,6 +379,16 @@ func compileSharedRoot(st *spawn.Plan, id string, s *specs.Spec, lx *specs.Linux
 		st.Chroot(s.Root.Path)
 	}
 	return nil
+}
+
+// hasCgroupMount reports whether mounts mount a cgroup file system.
+func hasCgroupMount(mounts []specs.Mount) bool {
+	for _, m := range mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
 }
 
 func joins(join []specs.LinuxNamespace, t namespaces.Type) bool {
@@ -473,8 +493,9 @@ func mountOptions(opts []string) (flags uintptr, attr uint64, prop uintptr, data
 }
 
 // compileMounts adds the spec's mounts; label, where not empty, is the
-// SELinux context (linux.mountLabel) of those that take one.
-func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle, label string) error {
+// SELinux context (linux.mountLabel) of those that take one. cgroupBind,
+// where not empty, is the host's cgroup2 mount that a cgroup mount binds.
+func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle, label, cgroupBind string) error {
 	for i, m := range mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return fmt.Errorf("mounts[%d]: destination %q is not absolute", i, m.Destination)
@@ -504,6 +525,12 @@ func compileMounts(st *spawn.Plan, mounts []specs.Mount, host, bundle, label str
 				return fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 			}
 		case "cgroup", "cgroup2":
+			if cgroupBind != "" {
+				st.Mount(spawn.Mount{Source: host + cgroupBind, Target: m.Destination,
+					Flags: uint64(flags&^unix.MS_REC | unix.MS_BIND), Attr: attr,
+					Propagation: uint64(prop), Point: spawn.MountPointDir})
+				continue
+			}
 			// the cgroup namespace shows the sandbox its own cgroup as
 			// the root of the unified tree, on v2 and hybrid hosts alike
 			fstype, src = "cgroup2", "cgroup2"

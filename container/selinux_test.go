@@ -25,7 +25,7 @@ func TestMountLabelRules(t *testing.T) {
 		{Destination: "/mnt", Type: "bind", Source: "/"},
 	}
 	var st spawn.Plan
-	if err := compileMounts(&st, mounts, "", "", testLabel); err != nil {
+	if err := compileMounts(&st, mounts, "", "", testLabel, ""); err != nil {
 		t.Fatal(err)
 	}
 	steps, err := st.Steps()
