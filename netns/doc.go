@@ -8,16 +8,15 @@
 // # Threads
 //
 // A network namespace belongs to a thread, and Go moves goroutines
-// between threads. No goroutine ever runs on a thread that was in
-// another namespace: New and In work on a goroutine locked to its thread
-// and never unlocked, so the runtime throws that thread away when the
-// goroutine ends, and what the work leaves behind is only a descriptor of
-// the namespace and sockets made inside it (a netlink socket belongs to
-// the namespace it was made in; see package network). Just before it
-// ends, the thread returns to its first namespace, only to drop its hold
-// on the other: when the thread is the process's main thread, the runtime
-// parks it for good instead of ending it, and it would otherwise keep that
-// namespace, and the links in it, alive as long as the process. Exec
+// between threads. No goroutine ever runs on a thread that is in another
+// namespace: New and In work on a goroutine locked to its thread, and what
+// the work leaves behind is only a descriptor of the namespace and sockets
+// made inside it (a netlink socket belongs to the namespace it was made
+// in; see package network). Then the thread returns to its first
+// namespace and is unlocked, the same thread as before; only where it
+// cannot return is it thrown away, its goroutine ending still locked.
+// Threads are not ended lightly: a child nook cloned from one gets its
+// parent-death signal when that thread ends (see onThrowawayThread). Exec
 // enters a namespace on a locked thread and replaces the whole process
 // with execve, so no Go code runs there again.
 //

@@ -311,14 +311,18 @@ func In(ns *os.File, fn func() error) error {
 	})
 }
 
-// onThrowawayThread runs fn on a goroutine locked to its own thread and
-// never unlocked, so that whatever fn does to the thread (a namespace
-// entered or made) dies with it. Before it ends, the thread drops its
-// hold on the namespace fn left it in by going back to the one it came
-// from: the thread is not reused either way, but when it happens to be
-// the main thread, the Go runtime parks it for good instead of ending
-// it, and it would keep that namespace (and the links in it) alive as
-// long as the process.
+// onThrowawayThread runs fn on a goroutine locked to its own thread, so
+// that whatever fn does to the thread (a namespace entered or made) stays
+// on it. Afterwards the thread goes back to the namespace it came from and
+// is handed back to the runtime; only where that fails is it thrown away,
+// by ending its goroutine still locked.
+//
+// A thread must not end when it need not: nook's children have a
+// parent-death signal, which the kernel sends when the thread that cloned
+// them ends, not the process. A thread the runtime once ran a clone on and
+// later lent to fn would take that child with it: batch's sandboxes died
+// of SIGKILL, 2 ms into their run, once every start made a namespace here
+// (container's premade network namespace).
 func onThrowawayThread(fn func() error) error {
 	ch := make(chan error, 1)
 	go func() {
@@ -326,8 +330,11 @@ func onThrowawayThread(fn func() error) error {
 		home, herr := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		err := fn()
 		if herr == nil {
-			unix.Setns(home, unix.CLONE_NEWNET)
+			back := unix.Setns(home, unix.CLONE_NEWNET)
 			unix.Close(home)
+			if back == nil {
+				runtime.UnlockOSThread()
+			}
 		}
 		ch <- err
 	}()
