@@ -138,8 +138,11 @@ type Container struct {
 	// they were made (reserveCgroup)
 	reserved []state.Undo
 	need     CgroupNeed
-	watch    *watcher
-	started  time.Time
+	// netNS: the network namespace being made for the child, until
+	// prepare takes it (nil where the clone makes it)
+	netNS   *premadeNetNS
+	watch   *watcher
+	started time.Time
 	// prepared: Prepare made the sandbox; Start has not released it
 	prepared bool
 	closed   bool
@@ -149,7 +152,10 @@ type Container struct {
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
-// until Start, so an error here leaves nothing behind.
+// until Start, so an error here leaves nothing behind; where the sandbox
+// gets a network namespace of its own (and no user namespace, which would
+// own it), New starts making that namespace on another thread, an
+// anonymous one that Start hands to the sandbox and Close drops.
 func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 	c := &Container{id: id, spec: spec}
 	if opts != nil {
@@ -167,6 +173,11 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 	}
 	c.plan = pl
 	c.need = decideCgroup(spec, &c.opts, pl)
+	// not for a Setup, which expects the namespaces there at its call,
+	// before the child's first step joins this one
+	if pl.cloneFlags&unix.CLONE_NEWNET != 0 && !pl.newUser && c.opts.Setup == nil {
+		c.netNS = makeNetNS()
+	}
 	return c, nil
 }
 
@@ -236,6 +247,9 @@ func (c *Container) prepare() (err error) {
 		}
 	}
 	files = append(files, c.opts.ExtraFiles...)
+	netNS := c.netNS
+	c.netNS = nil
+	defer netNS.release()
 	cleanup := &spawn.Cleanup{}
 	if err := c.recordCreate(); err != nil {
 		return err
@@ -332,13 +346,24 @@ func (c *Container) prepare() (err error) {
 		}
 		defer pidNS.Close()
 	}
+	cloneFlags := c.plan.cloneFlags
+	var net *os.File
+	if netNS != nil {
+		if net, err = netNS.take(); err != nil {
+			c.opts.debugf("the network namespace made beforehand: %v; the clone makes one", err)
+			net, err = nil, nil
+		} else {
+			cloneFlags &^= unix.CLONE_NEWNET
+		}
+	}
 	cfg := &spawn.Config{
 		PidNS:       pidNS,
+		NetNS:       net,
 		Hold:        hold,
 		StartErrors: startErrs,
 		Steps:       &c.plan.steps,
 		Cleanup:     cleanup,
-		CloneFlags:  c.plan.cloneFlags,
+		CloneFlags:  cloneFlags,
 		CgroupFD:    cgroupFD,
 		CgroupTasks: tasks,
 		Files:       files,
@@ -495,6 +520,8 @@ func (c *Container) Close() error {
 		return nil
 	}
 	c.closed = true
+	c.netNS.release()
+	c.netNS = nil
 	if c.tty != nil {
 		c.tty.Close()
 	}

@@ -23,7 +23,11 @@
 // capabilities, seccomp, environment and arguments. Everything that can be
 // decided before clone is decided there, in Go, and a spec error names
 // its field. testdata/plans holds what a table of specs compiles to, one
-// step a line (TestPlanGolden).
+// step a line (TestPlanGolden). Where the sandbox gets a network
+// namespace of its own and no user namespace, New also starts making that
+// namespace on another thread (netns.go): the kernel spends over a
+// millisecond on one, now beside the rest of the start rather than inside
+// clone3, and the child joins it before its first step.
 //
 // Start, in the parent (Go):
 //  1. creates the sandbox's cgroup, if it gets one (below), before any

@@ -26,7 +26,7 @@ type plan struct {
 	// ownCgroupNS: the container has a cgroup namespace other than
 	// nook's, new or joined by path
 	ownCgroupNS bool
-	tty        bool
+	tty         bool
 	// what decideCgroup needs to know of the sandbox: its pid namespace
 	// its own, the root built without pivot_root, the root nodev, and
 	// the nodes its /dev holds

@@ -26,6 +26,7 @@ type (
 		HoldFD       int32
 		StartErrFD   int32
 		NSPidFD      int32
+		NetFD        int32
 		NCgroupTasks int32
 		CgroupTasks  [maxCgroups]int32
 		NFDs         int32

@@ -140,6 +140,10 @@ func Start(cfg *Config) (_ *Process, err error) {
 	if cfg.NSProcess != nil {
 		cs.NSPidFD = int32(cfg.NSProcess.Fd())
 	}
+	cs.NetFD = -1
+	if cfg.NetNS != nil {
+		cs.NetFD = int32(cfg.NetNS.Fd())
+	}
 	if cfg.Orphan {
 		cs.Orphan = 1 // init reports the pid on the status pipe
 	}
@@ -207,6 +211,7 @@ func Start(cfg *Config) (_ *Process, err error) {
 	runtime.KeepAlive(cfg.Hold)
 	runtime.KeepAlive(cfg.StartErrors)
 	runtime.KeepAlive(cfg.NSProcess)
+	runtime.KeepAlive(cfg.NetNS)
 	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {

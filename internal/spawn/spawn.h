@@ -251,6 +251,7 @@ struct nook_spawn {
 	int hold_fd;	// >= 0: after the last step, wait for one byte here before exec (no parent-death signal)
 	int start_err_fd; // held child: close-on-exec; the error pipe once start's byte came (a FIFO start reads), or -1
 	int ns_pidfd;	// a pidfd of the process whose namespaces the setns_pidfd step joins, or -1
+	int net_fd;	// >= 0: a network namespace made for the child, which it joins before its first step
 	// v1: the sandbox's cgroups' tasks files, open for writing; the child
 	// writes "0" to each after the release, before its first step
 	int ncgroup_tasks;

@@ -570,3 +570,52 @@ func TestSetnsPidfd(t *testing.T) {
 		t.Errorf("SetnsPidfd without NSProcess: %v", err)
 	}
 }
+
+// A network namespace made beforehand (Config.NetNS) is the child's from
+// its first step on, as a CLONE_NEWNET one would be, and the command gets
+// no copy of its descriptor.
+func TestNetNS(t *testing.T) {
+	requireRoot(t)
+	made := make(chan *os.File, 1)
+	go func() {
+		// this thread moves to the new namespace and dies with the
+		// goroutine (never unlocked)
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			t.Errorf("unshare(CLONE_NEWNET): %v", err)
+			made <- nil
+			return
+		}
+		f, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			t.Error(err)
+		}
+		made <- f
+	}()
+	ns := <-made
+	if ns == nil {
+		t.FailNow()
+	}
+	defer ns.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, share := range []bool{false, true} {
+		p := &Plan{}
+		// the first step already acts in it: lo is that namespace's
+		p.Loopback()
+		p.Env("PATH=/usr/bin:/bin")
+		for _, a := range []string{"sh", "-c", `readlink /proc/self/ns/net; ls -l /proc/$$/fd | grep -c 'net:' || true`} {
+			p.Arg(a)
+		}
+		p.Exec(false)
+		out, _, err := run(t, &Config{Steps: p, CgroupFD: -1, ShareMemory: share, NetNS: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("net:[%d]\n0\n", st.Ino); out != want {
+			t.Errorf("share memory %v: the command printed %q, want %q", share, out, want)
+		}
+	}
+}

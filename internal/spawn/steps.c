@@ -740,8 +740,8 @@ static void do_seccomp(struct child *c, const struct rec *r) {
 static void setup_fds(struct nook_spawn *s) {
 	int hi = s->nfds > 3 ? s->nfds : 3;
 	if (hi < 10) hi = 10;
-	int *own[7 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd, &s->start_err_fd, &s->ns_pidfd};
-	int nown = 7;
+	int *own[8 + NOOK_MAXCGROUPS + 1] = {&s->sync_fd, &s->err_fd, &s->tty_sock, &s->status_fd, &s->hold_fd, &s->start_err_fd, &s->ns_pidfd, &s->net_fd};
+	int nown = 8;
 	if (s->ncgroup_tasks < 0 || s->ncgroup_tasks > NOOK_MAXCGROUPS) _exit(NOOK_EXIT_SETUP);
 	for (int i = 0; i < s->ncgroup_tasks; i++) own[nown++] = &s->cgroup_tasks[i];
 	own[nown] = NULL;
@@ -767,7 +767,7 @@ static void setup_fds(struct nook_spawn *s) {
 	for (int i = 0; i < s->nfds && i < NOOK_MAXFDS; i++)
 		if (src[i] >= 0) close(src[i]);
 	// close what is left between the mapped fds and our own
-	int keep[7 + NOOK_MAXCGROUPS], nk = 0;
+	int keep[8 + NOOK_MAXCGROUPS], nk = 0;
 	for (int i = 0; own[i]; i++)
 		if (*own[i] >= 0) keep[nk++] = *own[i];
 	for (int i = 0; i < nk; i++)
@@ -959,6 +959,12 @@ void nook_child_main(struct nook_spawn *s) {
 	for (int i = 0; i < s->ncgroup_tasks; i++) {
 		if (write(s->cgroup_tasks[i], "0", 1) != 1) FAIL(c, errno, "join cgroup (write 0 to its tasks file)");
 		close(s->cgroup_tasks[i]);
+	}
+	// a network namespace made while the plan was compiled, in place of
+	// CLONE_NEWNET: joined before any step, as a new one would be there
+	if (s->net_fd >= 0) {
+		if (setns(s->net_fd, CLONE_NEWNET) < 0) FAIL(c, errno, "join the network namespace made for the sandbox");
+		close(s->net_fd);
 	}
 	// now that the parent has written our ID maps (which needs our
 	// /proc files to be the caller's), not dumpable: the sandbox cannot
