@@ -138,6 +138,9 @@ type Container struct {
 	// they were made (reserveCgroup)
 	reserved []state.Undo
 	need     CgroupNeed
+	// beforeRelease, when set, is called right before the child is let
+	// run (Run waits there for the signals it passes on)
+	beforeRelease func()
 	// netNS: the network namespace being made for the child, until
 	// prepare takes it (nil where the clone makes it)
 	netNS   *premadeNetNS
@@ -425,6 +428,9 @@ func (c *Container) Start() (err error) {
 	if err := c.recordStart(); err != nil {
 		return err
 	}
+	if c.beforeRelease != nil {
+		c.beforeRelease()
+	}
 	if err := proc.Release(); err != nil {
 		var ce *spawn.ChildError
 		if errors.As(err, &ce) {
@@ -553,8 +559,10 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 		return nil, err
 	}
 	defer c.Close()
+	// the signals caught before the child is let run, not before it is
+	// made: the clone need not wait for them
+	c.beforeRelease = sc.ready
 	return f.wait(ctx, sc, func() (process, error) {
-		sc.ready()
 		if err := c.Start(); err != nil {
 			return nil, err
 		}

@@ -53,10 +53,10 @@ type ExecOptions struct {
 	// then the command's pid, for the caller or its subreaper (a
 	// containerd shim, conmon) to reap.
 	Detach bool
-	// BeforeStart, when set, is called once the command is planned and
-	// right before its process is made (Foreground.Exec waits there for
-	// the signals it catches, which it caught while exec read and
-	// planned).
+	// BeforeStart, when set, is called once the command's process exists
+	// and right before it is let run its first step (Foreground.Exec
+	// waits there for the signals it catches, which it caught while exec
+	// read, planned and cloned).
 	BeforeStart func()
 }
 

@@ -306,9 +306,6 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 			}
 		}
 	}
-	if e.beforeStart != nil {
-		e.beforeStart()
-	}
 	proc, err := spawn.Start(&spawn.Config{
 		Steps: st, CgroupFD: cg.fd, CgroupTasks: cg.tasks, Files: files, Init: e.fork, TTY: e.tty, Orphan: e.detach,
 		PidNS: pidNS, NSProcess: e.targetFD,
@@ -316,8 +313,8 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 		// shares its memory
 		ShareMemory: runtime.GOARCH == "amd64" && !e.joins.has(namespaces.User) && !e.joins.has(namespaces.Time),
 		// nothing to do between the clone and the release unless a pid
-		// goes into a cgroup.procs
-		AtOnce: len(cg.procs) == 0,
+		// goes into a cgroup.procs, or beforeStart is to be called
+		AtOnce: len(cg.procs) == 0 && e.beforeStart == nil,
 	})
 	if err != nil {
 		return nil, err
@@ -329,6 +326,9 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 			x.Close()
 			return nil, fmt.Errorf("join cgroup: write %s: %w", p, err)
 		}
+	}
+	if e.beforeStart != nil {
+		e.beforeStart()
 	}
 	if err := proc.Release(); err != nil {
 		x.Close()
