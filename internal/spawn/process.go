@@ -65,9 +65,9 @@ type Config struct {
 	// joins first thing after the release, in place of a CLONE_NEWNET in
 	// CloneFlags. Making one costs over a millisecond of the kernel's
 	// time (loopback, sysctl tables, per-netns state of every protocol);
-	// made by another thread while the plan is compiled (see
-	// MakeNetNS), that time is no longer on the start's path. The child
-	// closes its copy once joined.
+	// made by another thread while the plan is compiled (package
+	// container's premadeNetNS), that time is no longer on the start's
+	// path. The child closes its copy once joined.
 	NetNS *os.File
 	// Files are the child's fds 0..len-1; a nil entry is closed. Nil
 	// Files means 0, 1 and 2 as nook has them.
