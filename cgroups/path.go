@@ -160,8 +160,35 @@ func (m *Manager) rmParents() {
 // OpenPaths returns a Manager for the cgroup directories a sandbox
 // recorded (Paths, then Parents): those below no other of dirs are the
 // sandbox's own, the others the parents made for them. Unlike Open, it
-// finds cgroups placed by a Path too.
+// finds cgroups placed by a Path too. It fails with os.ErrNotExist when
+// none of the sandbox's own directories exists.
 func OpenPaths(name string, dirs []string) (*Manager, error) {
+	m, err := openPaths(name, dirs)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.dirs) == 0 {
+		return nil, fmt.Errorf("cgroups: open %s: %w", name, os.ErrNotExist)
+	}
+	return m, nil
+}
+
+// DestroyPaths removes what exists of the cgroup directories a sandbox
+// recorded (as OpenPaths takes them), killing their processes: the
+// sandbox's own, then the parents made for them that nobody else uses.
+// A parent is removed even when none of the sandbox's own directories
+// exists, as a Create killed between making a parent and the directory
+// below it leaves.
+func DestroyPaths(name string, dirs []string) error {
+	m, err := openPaths(name, dirs)
+	if err != nil {
+		return err
+	}
+	return m.Destroy()
+}
+
+// openPaths is OpenPaths, with a Manager also for parents alone.
+func openPaths(name string, dirs []string) (*Manager, error) {
 	m := &Manager{name: name, mode: detectMode(), ctrl: make(map[string]string)}
 	for _, d := range dirs {
 		parent := false
@@ -182,7 +209,7 @@ func OpenPaths(name string, dirs []string) (*Manager, error) {
 		m.dirs = append(m.dirs, d)
 	}
 	if len(m.dirs) == 0 {
-		return nil, fmt.Errorf("cgroups: open %s: %w", name, os.ErrNotExist)
+		return m, nil
 	}
 	switch m.mode {
 	case Unified:

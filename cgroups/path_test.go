@@ -346,3 +346,44 @@ func TestRmParentsBusyInOneHierarchy(t *testing.T) {
 		}
 	}
 }
+
+// A Create killed after making a parent but before the directory below
+// it leaves only that parent of what it recorded: DestroyPaths removes
+// it all the same, while OpenPaths, which is for the sandbox's own
+// directories, finds none.
+func TestDestroyPathsParentsAlone(t *testing.T) {
+	name, _ := v1Owner(t)
+	var dirs, parents []string
+	stop := errors.New("killed here")
+	_, err := Create(name, nil, &Options{Path: "/top-" + name + "/mid/ctr", Reserve: func(d, p []string) error {
+		dirs, parents = d, p
+		return stop
+	}})
+	if !errors.Is(err, stop) {
+		t.Fatalf("Create: %v", err)
+	}
+	if len(parents) < 2 {
+		t.Fatalf("no parents reserved: %v", parents)
+	}
+	// what the kill left: the first hierarchy's parents, made shallowest
+	// first, and nothing below them
+	first := parents[len(parents)-2:]
+	for i := len(first) - 1; i >= 0; i-- {
+		if err := os.Mkdir(first[i], 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { os.Remove(first[0]); os.Remove(first[1]) })
+	recorded := append(slices.Clone(dirs), parents...)
+	if _, err := OpenPaths(name, recorded); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("OpenPaths with only parents made: %v, want ErrNotExist", err)
+	}
+	if err := DestroyPaths(name, recorded); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range first {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s left", p)
+		}
+	}
+}

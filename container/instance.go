@@ -312,10 +312,8 @@ func undo(st *state.State) error {
 	slices.SortStableFunc(cgroupDirs, func(a, b string) int {
 		return strings.Count(b, "/") - strings.Count(a, "/")
 	})
-	if m, err := cgroups.OpenPaths(st.ID, cgroupDirs); err == nil {
-		if err := m.Destroy(); err != nil {
-			errs = append(errs, err)
-		}
+	if err := cgroups.DestroyPaths(st.ID, cgroupDirs); err != nil {
+		errs = append(errs, err)
 	}
 	for _, u := range st.Undo {
 		switch u.Kind {
