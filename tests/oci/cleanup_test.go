@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nookrun/nook/internal/testutil"
+	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -170,5 +171,44 @@ func TestCreateSIGKILLAnyMoment(t *testing.T) {
 		if m, _ := filepath.Glob("/sys/fs/cgroup/*" + top); len(m) > 0 {
 			t.Errorf("killed after %v: cgroupsPath parents left: %v", span*time.Duration(i)/kills, m)
 		}
+	}
+}
+
+// A create killed after it made a cgroupsPath's parent, but before the
+// directory below it, leaves a state that records both and a parent
+// alone on the host: delete --force removes that parent too, although
+// none of the container's own directories exists.
+func TestDeleteRemovesAParentMadeAlone(t *testing.T) {
+	oci(t)
+	root := stateRoot(t)
+	// a hierarchy to make directories in: v2's root, or v1's pids
+	hier := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		hier = "/sys/fs/cgroup"
+	}
+	id := "alone-" + testutil.Mark(t)
+	parent := filepath.Join(hier, id)
+	s, err := state.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Create(&state.State{ID: id, Undo: []state.Undo{
+		{Kind: state.UndoCgroup, Path: filepath.Join(parent, "ctr")},
+		{Kind: state.UndoCgroupParent, Path: parent},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Close()
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(parent) })
+	nook(t, "--root", root, "delete", "--force", id)
+	if _, err := os.Stat(parent); err == nil {
+		t.Errorf("%s left", parent)
+	}
+	if _, err := os.Stat(filepath.Join(root, id)); err == nil {
+		t.Errorf("state directory left")
 	}
 }
