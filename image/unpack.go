@@ -197,14 +197,25 @@ func (u *unpacker) open(name string) (int, error) {
 	if name == "" {
 		name = "."
 	}
-	fd, err := unix.Openat2(int(u.root.Fd()), name, &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: resolveFlags,
-	})
+	fd, err := openDirBeneath(int(u.root.Fd()), name)
 	if err != nil {
 		return -1, openErr(name, err)
 	}
 	return fd, nil
+}
+
+// openDirBeneath opens the directory name beneath dirfd (resolveFlags) as
+// an O_PATH fd. The kernel answers EAGAIN when a mount or rename anywhere
+// on the machine raced a ".." of the walk and asks for a retry
+// (openat2(2)); a hundred in a row means something keeps racing it.
+func openDirBeneath(dirfd int, name string) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags}
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dirfd, name, how)
+		if err != unix.EAGAIN || i == 100 {
+			return fd, err
+		}
+	}
 }
 
 func openErr(name string, err error) error {
@@ -231,7 +242,7 @@ func (u *unpacker) mkdirAll(dir string) (int, error) {
 			unix.Close(fd)
 			return -1, &os.PathError{Op: "mkdir", Path: c, Err: err}
 		}
-		next, err := unix.Openat2(fd, c, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags})
+		next, err := openDirBeneath(fd, c)
 		unix.Close(fd)
 		if err != nil {
 			return -1, openErr(dir, err)
@@ -321,7 +332,7 @@ func (u *unpacker) entry(tr *tar.Reader, hdr *tar.Header) error {
 		if err := unix.Mkdirat(pfd, base, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 			return err
 		}
-		fd, err := unix.Openat2(pfd, base, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: resolveFlags})
+		fd, err := openDirBeneath(pfd, base)
 		if err != nil {
 			return openErr(name, err)
 		}

@@ -120,7 +120,15 @@ static int openat2_in_root(int rootfd, const char *path, int flags) {
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	while (*path == '/') path++;
 	if (!*path) path = ".";
-	return openat2(rootfd, path, &how, sizeof how);
+	// EAGAIN: a ".." was resolved while a mount or rename happened
+	// anywhere on the machine, and the kernel could not tell that it
+	// stayed inside the root; it asks to try again (openat2(2)). Another
+	// sandbox starting at the same moment is enough, so a few retries
+	// are expected; a hundred means something keeps racing the walk.
+	for (int i = 0;; i++) {
+		int fd = openat2(rootfd, path, &how, sizeof how);
+		if (fd >= 0 || errno != EAGAIN || i == 100) return fd;
+	}
 }
 
 // open_in_root opens path inside the root as an O_PATH fd, creating what is
