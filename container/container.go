@@ -160,7 +160,19 @@ type Container struct {
 // own it), New starts making that namespace on another thread, an
 // anonymous one that Start hands to the sandbox and Close drops.
 func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
-	c := &Container{id: id, spec: spec}
+	return newContainer(id, spec, opts, startNetNS(spec, opts))
+}
+
+// newContainer is New with the network namespace already being made
+// (startNetNS), which it owns from here: Run starts it before anything
+// else, New before the spec compiles.
+func newContainer(id string, spec *specs.Spec, opts *Options, netNS *premadeNetNS) (c *Container, err error) {
+	defer func() {
+		if err != nil {
+			netNS.release()
+		}
+	}()
+	c = &Container{id: id, spec: spec}
 	if opts != nil {
 		c.opts = *opts
 	}
@@ -176,12 +188,42 @@ func New(id string, spec *specs.Spec, opts *Options) (*Container, error) {
 	}
 	c.plan = pl
 	c.need = decideCgroup(spec, &c.opts, pl)
-	// not for a Setup, which expects the namespaces there at its call,
-	// before the child's first step joins this one
-	if pl.cloneFlags&unix.CLONE_NEWNET != 0 && !pl.newUser && c.opts.Setup == nil {
-		c.netNS = makeNetNS()
+	if netNS != nil && (pl.cloneFlags&unix.CLONE_NEWNET == 0 || pl.newUser) {
+		// startNetNS reads the spec as compile does; should they ever
+		// disagree, the clone makes what the plan says
+		netNS.release()
+		netNS = nil
 	}
+	c.netNS = netNS
 	return c, nil
+}
+
+// startNetNS starts making the sandbox's network namespace when the spec
+// asks for a new one and no user namespace would own it; nil otherwise.
+// Not for a Setup, which expects the namespaces there at its call, before
+// the child's first step joins this one. It reads the spec unvalidated,
+// as early as can be: the namespace takes the kernel a millisecond, and
+// what comes before the clone (compile, cgroup, state) is about as long.
+func startNetNS(s *specs.Spec, opts *Options) *premadeNetNS {
+	if s == nil || s.Linux == nil || (opts != nil && opts.Setup != nil) {
+		return nil
+	}
+	newNet := false
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Path != "" {
+			continue
+		}
+		switch ns.Type {
+		case namespaces.Network:
+			newNet = true
+		case namespaces.User:
+			return nil
+		}
+	}
+	if !newNet {
+		return nil
+	}
+	return makeNetNS()
 }
 
 // ID returns the container's ID.
@@ -551,10 +593,13 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 	if opts != nil {
 		f = Foreground{Stdin: opts.Stdin, Stdout: opts.Stdout, ForwardSignals: opts.ForwardSignals}
 	}
-	// the signals are caught while the spec compiles (Foreground.catch)
+	// the network namespace first, the longest of what runs beside the
+	// compile; the signals are caught meanwhile too (Foreground.catch)
+	spec = withConsoleSize(spec, opts)
+	netNS := startNetNS(spec, opts)
 	sc := f.catch()
 	defer sc.stop()
-	c, err := New(id, withConsoleSize(spec, opts), opts)
+	c, err := newContainer(id, spec, opts, netNS)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package container
 
 import (
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	mi "github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -162,5 +164,37 @@ func TestMemoryLimited(t *testing.T) {
 		if got := memoryLimited(c.r); got != c.want {
 			t.Errorf("memoryLimited(%+v) = %v, want %v", c.r, got, c.want)
 		}
+	}
+}
+
+// The network namespace New starts making before the spec compiles is
+// dropped when the spec turns out wrong, or when the plan wants no new
+// one: no descriptor of it stays open.
+func TestNewDropsThePremadeNetNS(t *testing.T) {
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	for i := 0; i < 20; i++ {
+		s := minimal()
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"}, specs.LinuxNamespace{Type: "bogus"})
+		if _, err := New("premade", s, nil); err == nil {
+			t.Fatal("New accepted an unknown namespace type")
+		}
+		s = minimal()
+		s.Process.Args = nil
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"})
+		if _, err := New("premade", s, nil); err == nil {
+			t.Fatal("New accepted a spec without a command")
+		}
+	}
+	// a namespace made on meanwhile would show by now
+	time.Sleep(200 * time.Millisecond)
+	if after := fds(); after > before {
+		t.Errorf("%d descriptors open after New failed 40 times, %d before", after, before)
 	}
 }
