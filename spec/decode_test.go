@@ -151,3 +151,80 @@ func TestEncodeIsMarshal(t *testing.T) {
 		}
 	}
 }
+
+// The walker that Decode tries first reads what json.Unmarshal reads,
+// merges included (a key given twice), and refuses what it refuses; what
+// the walker refuses Decode reads again field by field.
+func TestWalkIsUnmarshal(t *testing.T) {
+	var full specs.Spec
+	fill(reflect.ValueOf(&full).Elem(), 0)
+	fullJSON, err := json.Marshal(&full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, _ := json.Marshal(Example(false))
+	for name, doc := range map[string]string{
+		"every field":      string(fullJSON),
+		"example":          string(example),
+		"null linux":       `{"ociVersion":"1.0.2","linux":null,"process":{"args":["x"]}}`,
+		"other case":       `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
+		"unknown keys":     `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
+		"empty":            `{}`,
+		"null":             `null`,
+		"empty key":        `{"":1,"ociVersion":"1.0.2"}`,
+		"twice merges":     `{"process":{"args":["a","b"],"cwd":"/x"},"process":{"args":["c"],"env":["A=1"]}}`,
+		"array elements":   `{"mounts":[{"destination":"/a","options":["ro"]}],"mounts":[{"type":"tmpfs"},{"source":"s"}]}`,
+		"empty array":      `{"process":{"args":[]},"mounts":[]}`,
+		"null elements":    `{"linux":{"uidMappings":null,"sysctl":null,"resources":null}}`,
+		"map twice":        `{"annotations":{"a":"1","b":"2"},"annotations":{"b":"3"}}`,
+		"interface":        `{"windows":{"credentialSpec":{"a":[1,2.5,"x"]}}}`,
+		"escapes":          `{"hostname":"h\u00e9\n","process":{"args":["\"q\""]}}`,
+		"numbers":          `{"linux":{"resources":{"cpu":{"quota":-1,"shares":1024},"pids":{"limit":0}}},"process":{"oomScoreAdj":-1000}}`,
+		"white space":      " {\n\t\"ociVersion\" : \"1.2.0\" ,\r\n\"root\":{ \"path\" : \"r\" } }\n",
+		"bytes of unicode": `{"hostname":"ħøšт"}`,
+	} {
+		var want specs.Spec
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var got specs.Spec
+		if err := walk([]byte(doc), &got); err != nil {
+			t.Errorf("%s: walk: %v", name, err)
+			continue
+		}
+		if !reflect.DeepEqual(&got, &want) {
+			g, _ := json.Marshal(&got)
+			w, _ := json.Marshal(&want)
+			t.Errorf("%s: walk gives\n%s\nUnmarshal\n%s", name, g, w)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"process":{"args":"sh"}}`, `{"linux":{"resources":{"memory":{"limit":"1G"}}}}`,
+		`{"ociVersion":"1"`, `{"ociVersion":"1"} x`, `{"process":{"user":{"uid":-1}}}`, `{"process":{"user":{"uid":4294967296}}}`,
+		`{"process":{"oomScoreAdj":1.5}}`, `{"process":{"terminal":"yes"}}`, `{"process":{"args":[1]}}`, `{"hostname":"a",}`} {
+		var want, got specs.Spec
+		uerr := json.Unmarshal([]byte(bad), &want)
+		if err := walk([]byte(bad), &got); err == nil || uerr == nil {
+			t.Errorf("%s: walk err %v, Unmarshal err %v; want both to fail", bad, err, uerr)
+		}
+	}
+}
+
+// Whatever the document, the walker never accepts what json.Unmarshal
+// refuses, and what both accept they read alike.
+func FuzzWalkAsUnmarshal(f *testing.F) {
+	example, _ := json.Marshal(Example(true))
+	f.Add(string(example))
+	f.Add(`{"process":{"args":["a"]},"process":{"cwd":"/"}}`)
+	f.Add(`{"linux":{"resources":{"cpu":{"quota":-1}}},"annotations":{"a":"b"}}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		var want, got specs.Spec
+		uerr := json.Unmarshal([]byte(doc), &want)
+		werr := walk([]byte(doc), &got)
+		if uerr != nil && werr == nil {
+			t.Fatalf("walk accepts what Unmarshal refuses (%v)", uerr)
+		}
+		if uerr == nil && werr == nil && !reflect.DeepEqual(&got, &want) {
+			t.Fatalf("walk and Unmarshal differ")
+		}
+	})
+}

@@ -142,6 +142,17 @@ func (r *Reader) Array(elem func() error) error {
 // Skip reads a value of any kind, objects and arrays whole.
 func (r *Reader) Skip() error { return r.skip(0) }
 
+// Raw reads a value of any kind as Skip does and returns its bytes, for
+// a value left to json.Unmarshal.
+func (r *Reader) Raw() ([]byte, error) {
+	r.peek()
+	start := r.i
+	if err := r.skip(0); err != nil {
+		return nil, err
+	}
+	return r.b[start:r.i], nil
+}
+
 func (r *Reader) skip(depth int) error {
 	if depth > maxDepth {
 		return r.errorf("nested too deep")
