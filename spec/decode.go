@@ -37,13 +37,18 @@ func Decode(b []byte) (*Spec, error) {
 
 // DecodeHooks reads only a config.json's hooks, as Decode would read
 // them, for the commands that need nothing else of a stored spec (start
-// and delete): encoding/json still checks the whole document but builds
-// decoders only for Hooks' types, and nothing of the rest is allocated.
-// nil where the spec has none.
+// and delete): the walk checks the whole document and allocates nothing
+// of the rest; json.Unmarshal, which builds decoders for Hooks' types,
+// says what is wrong with a document the walk refuses. nil where the
+// spec has none.
 func DecodeHooks(b []byte) (*specs.Hooks, error) {
 	var s struct {
 		Hooks *specs.Hooks `json:"hooks"`
 	}
+	if walk(b, &s) == nil {
+		return s.Hooks, nil
+	}
+	s.Hooks = nil
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
