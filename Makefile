@@ -19,8 +19,15 @@ MANDIR  := $(DATADIR)/man
 
 .PHONY: nook child test test-vm test-deps bench clean install
 
+# The linker writes its output through a shared mapping, which leaves
+# most of the file in the page cache in 4 KiB pages; a copy written with
+# write(2), as cp, install and package managers write, is cached in large
+# folios, and every start of it maps them with cheaper faults: nook
+# --version starts 0.4 ms sooner (/proc/kpageflags: 1,000 of 3,049 pages
+# in large folios against 3,048; 200 alternated runs). Hence the copy.
 nook:
-	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o nook ./cmd/nook
+	CGO_ENABLED=0 $(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o nook.link ./cmd/nook
+	cp nook.link nook.copy && mv -f nook.copy nook && rm -f nook.link
 
 # the sandbox's child (internal/spawn/*.c), compiled freestanding into
 # internal/spawn/child_linux_amd64.syso: after changing the C, run this
