@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -16,8 +17,8 @@ import (
 // the walker looks only at the fields a document sets and keeps no more
 // than their names. A kind it has no need to read itself (floats,
 // interfaces, arrays, byte slices, fields with options such as
-// ",string", embedded structs, maps with keys that are not strings) is
-// handed to json.Unmarshal, value by value.
+// ",string", embedded structs, maps with keys that are not strings, types
+// that decode themselves) is handed to json.Unmarshal, value by value.
 //
 // It stops at the first thing json.Unmarshal would refuse, without
 // saying it as well: Decode then decodes again the slow way, for an error
@@ -27,10 +28,31 @@ type walker struct {
 	// names are each struct type's fields' JSON names ("" for a field
 	// JSON never sets), by field index
 	names map[reflect.Type][]string
+	// own says whether a type decodes itself (json.Unmarshaler,
+	// encoding.TextUnmarshaler): none of the runtime spec's does today
+	own map[reflect.Type]bool
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// ownDecoder reports whether v's type decodes itself, as json.Unmarshal
+// would then let it.
+func (w *walker) ownDecoder(v reflect.Value) bool {
+	t := v.Type()
+	own, ok := w.own[t]
+	if !ok {
+		pt := reflect.PointerTo(t)
+		own = pt.Implements(unmarshalerType) || pt.Implements(textUnmarshalerType)
+		w.own[t] = own
+	}
+	return own
 }
 
 func walk(b []byte, v any) error {
-	w := &walker{r: jsonread.New(b), names: map[reflect.Type][]string{}}
+	w := &walker{r: jsonread.New(b), names: map[reflect.Type][]string{}, own: map[reflect.Type]bool{}}
 	if err := w.value(reflect.ValueOf(v).Elem()); err != nil {
 		return err
 	}
@@ -42,6 +64,9 @@ func walk(b []byte, v any) error {
 // nil and leaves anything else; a pointer that is not nil is read
 // through; a struct keeps the fields the object does not name.
 func (w *walker) value(v reflect.Value) error {
+	if v.Kind() != reflect.Pointer && w.ownDecoder(v) {
+		return w.unmarshal(v) // null included, which it is given too
+	}
 	null, err := w.r.Null()
 	if err != nil {
 		return err
