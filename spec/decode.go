@@ -134,69 +134,6 @@ func fieldIndex(names []string, key string) int {
 	return -1
 }
 
-// Encode writes s as json.Marshal does, to the byte, and as Decode reads
-// it: the split types field by field, so that encoding/json builds
-// encoders only for the types of the fields that are set. json.Marshal
-// of a Spec builds an encoder for every type the spec can reach on its
-// first use in a process: 0.47-0.88 ms for runc's default config.json here,
-// paid by every create and every recorded run, which keep the spec in
-// their state.
-func Encode(s *specs.Spec) ([]byte, error) {
-	if s == nil {
-		return []byte("null"), nil
-	}
-	return encodeFields(nil, reflect.ValueOf(s).Elem())
-}
-
-// encodeFields appends the struct v as a JSON object: fields in their
-// order, under their json names, those tagged omitempty left out where
-// encoding/json leaves them out.
-func encodeFields(b []byte, v reflect.Value) ([]byte, error) {
-	t := v.Type()
-	b = append(b, '{')
-	first := true
-	for i := 0; i < t.NumField(); i++ {
-		name, omitempty, ok := jsonField(t.Field(i))
-		f := v.Field(i)
-		if !ok || omitempty && isEmpty(f) {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		key, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(b, key...), ':')
-		if b, err = encodeField(b, f); err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return append(b, '}'), nil
-}
-
-// encodeField appends f: a split type (or a pointer to one) field by
-// field, anything else as json.Marshal writes it.
-func encodeField(b []byte, f reflect.Value) ([]byte, error) {
-	ft := f.Type()
-	switch {
-	case ft.Kind() == reflect.Pointer && split(ft.Elem()):
-		if f.IsNil() {
-			return append(b, "null"...), nil
-		}
-		return encodeFields(b, f.Elem())
-	case split(ft):
-		return encodeFields(b, f)
-	}
-	out, err := json.Marshal(f.Interface())
-	if err != nil {
-		return nil, err
-	}
-	return append(b, out...), nil
-}
-
 // jsonField is how encoding/json names sf and whether it leaves the field
 // out when empty; ok is false for a field it never reads or writes (not
 // exported, or tagged "-").

@@ -255,3 +255,62 @@ func TestWalkLeavesSelfDecodersToThem(t *testing.T) {
 type selfDecoder struct{ Raw string }
 
 func (s *selfDecoder) UnmarshalJSON(b []byte) error { s.Raw = "seen " + string(b); return nil }
+
+// Encode quotes strings and orders map keys as json.Marshal does, and
+// leaves a type that encodes itself to it.
+func TestEncodeStringsMapsAndSelfEncoders(t *testing.T) {
+	s := Example(false)
+	s.Hostname = `<a href="x">&amp;</a> é ` + "\u2028\x7f\x01\xff"
+	s.Annotations = map[string]string{"z": "1", "a": "\\", "é": "2", "": "empty", "<": ">"}
+	s.Process.Env = []string{"A=\"b\"", "\t"}
+	want, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Encode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("Encode gives\n%s\nMarshal\n%s", got, want)
+	}
+	type doc struct {
+		A selfEncoder
+		B *selfEncoder
+		C []selfEncoder
+		D map[string]selfEncoder
+	}
+	d := doc{B: &selfEncoder{}, C: []selfEncoder{{}}, D: map[string]selfEncoder{"k": {}}}
+	want, _ = json.Marshal(&d)
+	e := &encoder{own: map[reflect.Type]bool{}}
+	got, err = e.value(nil, reflect.ValueOf(&d).Elem())
+	if err != nil || string(got) != string(want) {
+		t.Errorf("Encode gives %s (%v), Marshal %s", got, err, want)
+	}
+}
+
+type selfEncoder struct{}
+
+func (*selfEncoder) MarshalJSON() ([]byte, error) { return []byte(`"by pointer"`), nil }
+
+// Whatever spec json.Unmarshal can read, Encode writes what json.Marshal
+// writes, to the byte.
+func FuzzEncodeAsMarshal(f *testing.F) {
+	example, _ := json.Marshal(Example(true))
+	f.Add(string(example))
+	f.Add(`{"annotations":{"b":"<x>","a":"\u2028"},"hostname":"\u00e9"}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		var s specs.Spec
+		if json.Unmarshal([]byte(doc), &s) != nil {
+			return
+		}
+		want, err := json.Marshal(&s)
+		if err != nil {
+			return
+		}
+		got, err := Encode(&s)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("Encode gives %s (%v), Marshal %s", got, err, want)
+		}
+	})
+}
