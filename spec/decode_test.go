@@ -282,8 +282,7 @@ func TestEncodeStringsMapsAndSelfEncoders(t *testing.T) {
 	}
 	d := doc{B: &selfEncoder{}, C: []selfEncoder{{}}, D: map[string]selfEncoder{"k": {}}}
 	want, _ = json.Marshal(&d)
-	e := &encoder{own: map[reflect.Type]bool{}}
-	got, err = e.value(nil, reflect.ValueOf(&d).Elem())
+	got, err = newEncoder().value(nil, reflect.ValueOf(&d).Elem())
 	if err != nil || string(got) != string(want) {
 		t.Errorf("Encode gives %s (%v), Marshal %s", got, err, want)
 	}

@@ -25,14 +25,50 @@ func Encode(s *specs.Spec) ([]byte, error) {
 	if s == nil {
 		return []byte("null"), nil
 	}
-	e := &encoder{own: map[reflect.Type]bool{}}
-	return e.value(nil, reflect.ValueOf(s).Elem())
+	return newEncoder().value(nil, reflect.ValueOf(s).Elem())
+}
+
+func newEncoder() *encoder {
+	return &encoder{own: map[reflect.Type]bool{}, fields: map[reflect.Type][]field{}}
 }
 
 type encoder struct {
 	// own says whether a type encodes itself (json.Marshaler,
 	// encoding.TextMarshaler), as a value or through its pointer
 	own map[reflect.Type]bool
+	// fields are each struct type's fields as JSON writes them, in
+	// order; nil for a struct left to json.Marshal
+	fields map[reflect.Type][]field
+}
+
+// field is a struct field JSON writes.
+type field struct {
+	index     int
+	name      string
+	omitempty bool
+}
+
+// fieldsOf returns t's fields as JSON writes them; nil where t has a field
+// with an option other than omitempty, or an embedded one, which
+// json.Marshal is left to write.
+func (e *encoder) fieldsOf(t reflect.Type) []field {
+	fs, ok := e.fields[t]
+	if ok {
+		return fs
+	}
+	fs = []field{}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if _, opts, _ := strings.Cut(sf.Tag.Get("json"), ","); sf.Anonymous || opts != "" && opts != "omitempty" {
+			fs = nil
+			break
+		}
+		if name, omitempty, ok := jsonField(sf); ok {
+			fs = append(fs, field{i, name, omitempty})
+		}
+	}
+	e.fields[t] = fs
+	return fs
 }
 
 var (
@@ -133,27 +169,22 @@ func (e *encoder) value(b []byte, v reflect.Value) ([]byte, error) {
 // under their json names, those tagged omitempty left out where
 // encoding/json leaves them out.
 func (e *encoder) object(b []byte, v reflect.Value) ([]byte, error) {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		_, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if sf.Anonymous || opts != "" && opts != "omitempty" {
-			return e.marshal(b, v)
-		}
+	fs := e.fieldsOf(v.Type())
+	if fs == nil {
+		return e.marshal(b, v)
 	}
 	b = append(b, '{')
 	first := true
-	for i := 0; i < t.NumField(); i++ {
-		name, omitempty, ok := jsonField(t.Field(i))
-		f := v.Field(i)
-		if !ok || omitempty && isEmpty(f) {
+	for _, sf := range fs {
+		f := v.Field(sf.index)
+		if sf.omitempty && isEmpty(f) {
 			continue
 		}
 		if !first {
 			b = append(b, ',')
 		}
 		first = false
-		b = append(appendString(b, name), ':')
+		b = append(appendString(b, sf.name), ':')
 		var err error
 		if b, err = e.value(b, f); err != nil {
 			return nil, err
