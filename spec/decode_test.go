@@ -48,10 +48,11 @@ func fill(v reflect.Value, depth int) {
 	}
 }
 
-// Decode reads a config.json as json.Unmarshal would: every field of the
-// runtime spec, null, keys in another case, unknown keys; and a wrong
-// type is an error that names the field.
-func TestDecodeIsUnmarshal(t *testing.T) {
+// specDocs are documents json.Unmarshal reads into a Spec, for Decode
+// and the walk to read alike: every field of the runtime spec, null, keys
+// in another case, unknown keys, a key given twice (merged), escapes and
+// text beyond ASCII, extreme numbers.
+func specDocs(t *testing.T) map[string]string {
 	var full specs.Spec
 	fill(reflect.ValueOf(&full).Elem(), 0)
 	fullJSON, err := json.Marshal(&full)
@@ -59,15 +60,37 @@ func TestDecodeIsUnmarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	example, _ := json.Marshal(Example(false))
-	for name, doc := range map[string]string{
-		"every field":  string(fullJSON),
-		"example":      string(example),
-		"null linux":   `{"ociVersion":"1.0.2","linux":null,"process":{"args":["x"]}}`,
-		"other case":   `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
-		"unknown keys": `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
-		"empty":        `{}`,
-		"empty key":    `{"":1,"ociVersion":"1.0.2"}`,
-	} {
+	return map[string]string{
+		"every field":      string(fullJSON),
+		"example":          string(example),
+		"null linux":       `{"ociVersion":"1.0.2","linux":null,"process":{"args":["x"]}}`,
+		"other case":       `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
+		"unknown keys":     `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
+		"empty":            `{}`,
+		"null":             `null`,
+		"empty key":        `{"":1,"ociVersion":"1.0.2"}`,
+		"twice merges":     `{"process":{"args":["a","b"],"cwd":"/x"},"process":{"args":["c"],"env":["A=1"]}}`,
+		"array elements":   `{"mounts":[{"destination":"/a","options":["ro"]}],"mounts":[{"type":"tmpfs"},{"source":"s"}]}`,
+		"empty array":      `{"process":{"args":[]},"mounts":[]}`,
+		"null elements":    `{"linux":{"uidMappings":null,"sysctl":null,"resources":null}}`,
+		"map twice":        `{"annotations":{"a":"1","b":"2"},"annotations":{"b":"3"}}`,
+		"interface":        `{"windows":{"credentialSpec":{"a":[1,2.5,"x"]}}}`,
+		"escapes":          `{"hostname":"h\u00e9\n","process":{"args":["\"q\""]}}`,
+		"numbers":          `{"linux":{"resources":{"cpu":{"quota":-1,"shares":1024},"pids":{"limit":0}}},"process":{"oomScoreAdj":-1000}}`,
+		"white space":      " {\n\t\"ociVersion\" : \"1.2.0\" ,\r\n\"root\":{ \"path\" : \"r\" } }\n",
+		"bytes of unicode": `{"hostname":"ħøšт"}`,
+	}
+}
+
+// badSpecDocs are documents json.Unmarshal refuses to read into a Spec.
+var badSpecDocs = []string{`[]`, `{"process":{"args":"sh"}}`, `{"linux":{"resources":{"memory":{"limit":"1G"}}}}`,
+	`{"ociVersion":"1"`, `{"ociVersion":"1"} x`, `{"process":{"user":{"uid":-1}}}`, `{"process":{"user":{"uid":4294967296}}}`,
+	`{"process":{"oomScoreAdj":1.5}}`, `{"process":{"terminal":"yes"}}`, `{"process":{"args":[1]}}`, `{"hostname":"a",}`}
+
+// Decode reads a config.json as json.Unmarshal would, and a wrong type is
+// an error that names the field.
+func TestDecodeIsUnmarshal(t *testing.T) {
+	for name, doc := range specDocs(t) {
 		var want specs.Spec
 		if err := json.Unmarshal([]byte(doc), &want); err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -82,13 +105,13 @@ func TestDecodeIsUnmarshal(t *testing.T) {
 			t.Errorf("%s: Decode gives\n%s\nUnmarshal\n%s", name, g, doc)
 		}
 	}
-	for _, bad := range []string{`[]`, `{"process":{"args":"sh"}}`, `{"linux":{"resources":{"memory":{"limit":"1G"}}}}`, `{"ociVersion":"1"`} {
+	for _, bad := range badSpecDocs {
 		_, err := Decode([]byte(bad))
 		var want specs.Spec
 		if uerr := json.Unmarshal([]byte(bad), &want); err == nil || uerr == nil {
 			t.Errorf("%s: Decode err %v, Unmarshal err %v; want both to fail", bad, err, uerr)
 		}
-		if strings.Contains(bad, "args") && !strings.Contains(err.Error(), "process") {
+		if strings.Contains(bad, `"args":"sh"`) && !strings.Contains(err.Error(), "process") {
 			t.Errorf("%s: %v, want the field named", bad, err)
 		}
 	}
@@ -152,42 +175,15 @@ func TestEncodeIsMarshal(t *testing.T) {
 	}
 }
 
-// The walker that Decode tries first reads what json.Unmarshal reads,
+// The walk that Decode tries first reads what json.Unmarshal reads,
 // merges included (a key given twice), and refuses what it refuses; what
-// the walker refuses Decode reads again field by field.
+// the walk refuses Decode reads again field by field.
 func TestWalkIsUnmarshal(t *testing.T) {
-	var full specs.Spec
-	fill(reflect.ValueOf(&full).Elem(), 0)
-	fullJSON, err := json.Marshal(&full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	example, _ := json.Marshal(Example(false))
-	for name, doc := range map[string]string{
-		"every field":      string(fullJSON),
-		"example":          string(example),
-		"null linux":       `{"ociVersion":"1.0.2","linux":null,"process":{"args":["x"]}}`,
-		"other case":       `{"OCIVERSION":"1.0.2","Process":{"args":["x"]},"LINUX":{"Resources":{"pids":{"limit":3}}}}`,
-		"unknown keys":     `{"ociVersion":"1.0.2","nook":1,"linux":{"nook":[1],"resources":{"nook":{}}}}`,
-		"empty":            `{}`,
-		"null":             `null`,
-		"empty key":        `{"":1,"ociVersion":"1.0.2"}`,
-		"twice merges":     `{"process":{"args":["a","b"],"cwd":"/x"},"process":{"args":["c"],"env":["A=1"]}}`,
-		"array elements":   `{"mounts":[{"destination":"/a","options":["ro"]}],"mounts":[{"type":"tmpfs"},{"source":"s"}]}`,
-		"empty array":      `{"process":{"args":[]},"mounts":[]}`,
-		"null elements":    `{"linux":{"uidMappings":null,"sysctl":null,"resources":null}}`,
-		"map twice":        `{"annotations":{"a":"1","b":"2"},"annotations":{"b":"3"}}`,
-		"interface":        `{"windows":{"credentialSpec":{"a":[1,2.5,"x"]}}}`,
-		"escapes":          `{"hostname":"h\u00e9\n","process":{"args":["\"q\""]}}`,
-		"numbers":          `{"linux":{"resources":{"cpu":{"quota":-1,"shares":1024},"pids":{"limit":0}}},"process":{"oomScoreAdj":-1000}}`,
-		"white space":      " {\n\t\"ociVersion\" : \"1.2.0\" ,\r\n\"root\":{ \"path\" : \"r\" } }\n",
-		"bytes of unicode": `{"hostname":"ħøšт"}`,
-	} {
-		var want specs.Spec
+	for name, doc := range specDocs(t) {
+		var want, got specs.Spec
 		if err := json.Unmarshal([]byte(doc), &want); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		var got specs.Spec
 		if err := walk([]byte(doc), &got); err != nil {
 			t.Errorf("%s: walk: %v", name, err)
 			continue
@@ -198,9 +194,7 @@ func TestWalkIsUnmarshal(t *testing.T) {
 			t.Errorf("%s: walk gives\n%s\nUnmarshal\n%s", name, g, w)
 		}
 	}
-	for _, bad := range []string{`[]`, `{"process":{"args":"sh"}}`, `{"linux":{"resources":{"memory":{"limit":"1G"}}}}`,
-		`{"ociVersion":"1"`, `{"ociVersion":"1"} x`, `{"process":{"user":{"uid":-1}}}`, `{"process":{"user":{"uid":4294967296}}}`,
-		`{"process":{"oomScoreAdj":1.5}}`, `{"process":{"terminal":"yes"}}`, `{"process":{"args":[1]}}`, `{"hostname":"a",}`} {
+	for _, bad := range badSpecDocs {
 		var want, got specs.Spec
 		uerr := json.Unmarshal([]byte(bad), &want)
 		if err := walk([]byte(bad), &got); err == nil || uerr == nil {
