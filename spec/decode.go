@@ -78,19 +78,13 @@ func decodeFields(b []byte, v reflect.Value) error {
 	if obj == nil {
 		return nil // null leaves v as it is
 	}
-	t := v.Type()
-	names := make([]string, t.NumField())
-	for i := range names {
-		if name, _, ok := jsonField(t.Field(i)); ok {
-			names[i] = name
-		}
-	}
+	fs, _ := jsonFields(v.Type())
 	for key, raw := range obj {
-		i := fieldIndex(names, key)
-		if i < 0 {
+		f, ok := lookup(fs, key)
+		if !ok {
 			continue
 		}
-		if err := decodeField(raw, v.Field(i)); err != nil {
+		if err := decodeField(raw, v.Field(f.index)); err != nil {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 	}
@@ -117,21 +111,64 @@ func decodeField(raw json.RawMessage, f reflect.Value) error {
 	return json.Unmarshal(raw, f.Addr().Interface())
 }
 
-// fieldIndex is the field a key names: the exact name, else the first
-// that matches without regard to case, as encoding/json matches; -1 for
-// none. An empty name in names is a field JSON never sets.
-func fieldIndex(names []string, key string) int {
-	for i, n := range names {
-		if n != "" && n == key {
-			return i
+// field is a struct field that encoding/json reads and writes.
+type field struct {
+	index     int
+	name      string
+	omitempty bool
+}
+
+// jsonFields returns t's fields as encoding/json names them, in order;
+// plain is false where t has an embedded field or one tagged with an
+// option other than omitempty (",string", "omitzero"...), which the walk
+// and the encoder leave to encoding/json.
+func jsonFields(t reflect.Type) (fs []field, plain bool) {
+	plain = true
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		if _, opts, _ := strings.Cut(sf.Tag.Get("json"), ","); sf.Anonymous || opts != "" && opts != "omitempty" {
+			plain = false
+		}
+		if name, omitempty, ok := jsonField(sf); ok {
+			fs = append(fs, field{i, name, omitempty})
 		}
 	}
-	for i, n := range names {
-		if n != "" && strings.EqualFold(n, key) {
-			return i
+	return fs, plain
+}
+
+// plainFields keeps each struct type's fields for the walk and the
+// encoder, worked out once a type: nil for a type that is not plain
+// (jsonFields).
+type plainFields map[reflect.Type][]field
+
+func (c plainFields) of(t reflect.Type) []field {
+	fs, ok := c[t]
+	if !ok {
+		var plain bool
+		if fs, plain = jsonFields(t); !plain {
+			fs = nil
+		} else if fs == nil {
+			fs = []field{}
+		}
+		c[t] = fs
+	}
+	return fs
+}
+
+// lookup is the field a key names: the exact name, else the first that
+// matches without regard to case, as encoding/json matches.
+func lookup(fs []field, key string) (field, bool) {
+	for _, f := range fs {
+		if f.name == key {
+			return f, true
 		}
 	}
-	return -1
+	for _, f := range fs {
+		if strings.EqualFold(f.name, key) {
+			return f, true
+		}
+	}
+	return field{}, false
 }
 
 // jsonField is how encoding/json names sf and whether it leaves the field

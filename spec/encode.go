@@ -29,46 +29,14 @@ func Encode(s *specs.Spec) ([]byte, error) {
 }
 
 func newEncoder() *encoder {
-	return &encoder{own: map[reflect.Type]bool{}, fields: map[reflect.Type][]field{}}
+	return &encoder{own: map[reflect.Type]bool{}, fields: plainFields{}}
 }
 
 type encoder struct {
 	// own says whether a type encodes itself (json.Marshaler,
 	// encoding.TextMarshaler), as a value or through its pointer
-	own map[reflect.Type]bool
-	// fields are each struct type's fields as JSON writes them, in
-	// order; nil for a struct left to json.Marshal
-	fields map[reflect.Type][]field
-}
-
-// field is a struct field JSON writes.
-type field struct {
-	index     int
-	name      string
-	omitempty bool
-}
-
-// fieldsOf returns t's fields as JSON writes them; nil where t has a field
-// with an option other than omitempty, or an embedded one, which
-// json.Marshal is left to write.
-func (e *encoder) fieldsOf(t reflect.Type) []field {
-	fs, ok := e.fields[t]
-	if ok {
-		return fs
-	}
-	fs = []field{}
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		if _, opts, _ := strings.Cut(sf.Tag.Get("json"), ","); sf.Anonymous || opts != "" && opts != "omitempty" {
-			fs = nil
-			break
-		}
-		if name, omitempty, ok := jsonField(sf); ok {
-			fs = append(fs, field{i, name, omitempty})
-		}
-	}
-	e.fields[t] = fs
-	return fs
+	own    map[reflect.Type]bool
+	fields plainFields
 }
 
 var (
@@ -169,7 +137,7 @@ func (e *encoder) value(b []byte, v reflect.Value) ([]byte, error) {
 // under their json names, those tagged omitempty left out where
 // encoding/json leaves them out.
 func (e *encoder) object(b []byte, v reflect.Value) ([]byte, error) {
-	fs := e.fieldsOf(v.Type())
+	fs := e.fields.of(v.Type())
 	if fs == nil {
 		return e.marshal(b, v)
 	}

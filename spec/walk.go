@@ -4,7 +4,6 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
-	"strings"
 
 	"github.com/nookrun/nook/internal/jsonread"
 )
@@ -16,18 +15,16 @@ import (
 // (for a Spec, most of a millisecond; field by field, a quarter), where
 // the walker looks only at the fields a document sets and keeps no more
 // than their names. A kind it has no need to read itself (floats,
-// interfaces, arrays, byte slices, fields with options such as
-// ",string", embedded structs, maps with keys that are not strings, types
+// interfaces, arrays, byte slices, structs with fields embedded or with
+// options other than omitempty, maps with keys that are not strings, types
 // that decode themselves) is handed to json.Unmarshal, value by value.
 //
 // It stops at the first thing json.Unmarshal would refuse, without
 // saying it as well: Decode then decodes again the slow way, for an error
 // that names the field.
 type walker struct {
-	r *jsonread.Reader
-	// names are each struct type's fields' JSON names ("" for a field
-	// JSON never sets), by field index
-	names map[reflect.Type][]string
+	r      *jsonread.Reader
+	fields plainFields
 	// own says whether a type decodes itself (json.Unmarshaler,
 	// encoding.TextUnmarshaler): none of the runtime spec's does today
 	own map[reflect.Type]bool
@@ -52,7 +49,7 @@ func (w *walker) ownDecoder(v reflect.Value) bool {
 }
 
 func walk(b []byte, v any) error {
-	w := &walker{r: jsonread.New(b), names: map[reflect.Type][]string{}, own: map[reflect.Type]bool{}}
+	w := &walker{r: jsonread.New(b), fields: plainFields{}, own: map[reflect.Type]bool{}}
 	if err := w.value(reflect.ValueOf(v).Elem()); err != nil {
 		return err
 	}
@@ -134,33 +131,16 @@ func (w *walker) unmarshal(v reflect.Value) error {
 }
 
 func (w *walker) object(v reflect.Value) error {
-	t := v.Type()
-	names, ok := w.names[t]
-	if !ok {
-		names = make([]string, t.NumField())
-		for i := range names {
-			sf := t.Field(i)
-			name, _, set := jsonField(sf)
-			if sf.Anonymous || set && strings.Contains(sf.Tag.Get("json"), ",string") {
-				// promoted fields and quoted numbers: json.Unmarshal's
-				names = nil
-				break
-			}
-			if set {
-				names[i] = name
-			}
-		}
-		w.names[t] = names
-	}
-	if names == nil {
+	fs := w.fields.of(v.Type())
+	if fs == nil {
 		return w.unmarshal(v)
 	}
 	return w.r.Object(func(key string) error {
-		i := fieldIndex(names, key)
-		if i < 0 {
+		f, ok := lookup(fs, key)
+		if !ok {
 			return w.r.Skip()
 		}
-		return w.value(v.Field(i))
+		return w.value(v.Field(f.index))
 	})
 }
 
