@@ -168,8 +168,7 @@ func TestMemoryLimited(t *testing.T) {
 }
 
 // The network namespace New starts making before the spec compiles is
-// dropped when the spec turns out wrong, or when the plan wants no new
-// one: no descriptor of it stays open.
+// dropped when the spec turns out wrong: no descriptor of it stays open.
 func TestNewDropsThePremadeNetNS(t *testing.T) {
 	fds := func() int {
 		ents, err := os.ReadDir("/proc/self/fd")
