@@ -6,7 +6,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # libc beforehand into a committed object (make child), so building nook
 # needs no C compiler.
 TAGS    := osusergo,netgo
-LDFLAGS := -s -w -X github.com/nookrun/nook/internal/cli.Version=$(VERSION)
+# -E: the ELF entry point is entry_amd64.s's, which may start a plain nook
+# exec before Go's runtime (internal/spawn/entry.c) and otherwise hands
+# over to Go's own
+LDFLAGS := -s -w -E nook_rt0 -X github.com/nookrun/nook/internal/cli.Version=$(VERSION)
 
 # make install: where, and the binary to install (BIN=path installs one
 # built elsewhere, without building)

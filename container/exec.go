@@ -53,6 +53,11 @@ type ExecOptions struct {
 	// then the command's pid, for the caller or its subreaper (a
 	// containerd shim, conmon) to reap.
 	Detach bool
+	// Quick says that this is the plain command line (nook [--root DIR]
+	// exec SANDBOX [--] COMMAND...), which nook's ELF entry point
+	// replays without Go: the exec's plan is kept beside the sandbox's
+	// state, where the entry can do all that it does (keepQuick).
+	Quick bool
 	// BeforeStart, when set, is called once the command's process exists
 	// and right before it is let run its first step (Foreground.Exec
 	// waits there for the signals it catches, which it caught while exec
@@ -222,13 +227,36 @@ func (in *Instance) exec(st *state.State, initPidfd *os.File, o *ExecOptions) (*
 	if target == st.Init.Pid {
 		targetFD = initPidfd
 	}
-	return start(&enterPlan{
+	// an exec that warns is not replayed: the entry would not warn
+	warned, warnf := false, o.Warnf
+	if o.Quick {
+		warnf = func(format string, args ...any) {
+			warned = true
+			if o.Warnf != nil {
+				o.Warnf(format, args...)
+			}
+		}
+	}
+	e := &enterPlan{
 		rows: rows, cols: cols,
 		joins: join, userFirst: !isRoot, target: target, targetFD: targetFD, proc: proc, filter: parts.Filter, filterFlags: parts.FilterFlags,
 		setGroups: !st.DenySetgroups, pidNS: pidNS, fork: (join.has(namespaces.PID) && !pidNS) || o.Detach,
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
-		root: root, warnf: o.Warnf, beforeStart: o.BeforeStart,
-	})
+		root: root, warnf: warnf, beforeStart: o.BeforeStart,
+	}
+	if !o.Quick {
+		return start(e)
+	}
+	steps, err := e.compile()
+	if err != nil {
+		return nil, err
+	}
+	x, err := e.start(steps)
+	if err == nil && !warned {
+		// kept once the command runs: it waits for none of this
+		in.keepQuick(st, e, steps)
+	}
+	return x, err
 }
 
 // NamespacePid returns the host PID of a process of the sandbox whose
@@ -383,10 +411,8 @@ func mergeEnv(base, over []string) []string {
 // back: on v2 the state does not say whether a device program is
 // attached, so the answer is the safe one.
 func checkExecDevices(o *ExecOptions, cgroupPaths []string) error {
-	for _, p := range cgroupPaths {
-		if strings.HasPrefix(p, "/sys/fs/cgroup/devices/") {
-			return nil
-		}
+	if devicesHeld(cgroupPaths) {
+		return nil
 	}
 	standard := append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, StandardDevices()...)
 	fds := []int{0, 1, 2} // nook's own where o names none

@@ -11,6 +11,8 @@
 //	ROOT/ID/config.json  the OCI runtime spec (Store.Spec)
 //	ROOT/ID/exec-cache.json  what nook exec keeps of the spec, made by the
 //	                     first exec (package container), keyed by its hash
+//	ROOT/ID/exec-quick   a plain nook exec's plan, which nook's entry point
+//	                     replays before Go starts (internal/spawn: QuickExec)
 //	ROOT/ID/lock         flock(2)ed by whoever changes the state
 //	ROOT/ID/output.log   what a detached sandbox wrote (size-capped)
 //	ROOT/.names/NAME     a symlink to ID: names are unique per root

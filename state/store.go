@@ -26,10 +26,14 @@ const (
 	stateFile = "state.json"
 	specFile  = "config.json"
 	lockFile  = "lock"
-	namesDir  = ".names"
+	namesDir  = NamesDir
 	// LogFile is a detached sandbox's output, in its directory.
 	LogFile = "output.log"
 )
+
+// NamesDir is the directory of a root that holds the names, each a
+// symlink to its sandbox's ID.
+const NamesDir = ".names"
 
 // ErrNotExist is wrapped by errors about a sandbox that does not exist.
 var ErrNotExist = errors.New("does not exist")
@@ -231,6 +235,10 @@ func (s *Store) Spec(id string) (*specs.Spec, error) {
 // SpecFile returns the path of sandbox id's spec, for readers that want
 // only part of it.
 func (s *Store) SpecFile(id string) string { return filepath.Join(s.Path(id), specFile) }
+
+// StateFile returns the path of sandbox id's state, for readers that
+// check whether it changed (it is only ever replaced, never rewritten).
+func (s *Store) StateFile(id string) string { return filepath.Join(s.Path(id), stateFile) }
 
 // WriteFile writes data to path atomically: a temporary file in the same
 // directory, renamed over path, so that a reader sees the old content or

@@ -11,6 +11,7 @@ import (
 	"github.com/nookrun/nook/sandbox"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newExecCmd() *cobra.Command {
@@ -30,7 +31,13 @@ filter, no_new_privs, user, working directory and environment, each of the
 last three changeable by a flag. A small init outside the sandbox's pid
 namespace waits for COMMAND and passes signals on, so that COMMAND is in
 the pid namespace; it dies with the sandbox. nook exits with COMMAND's
-status.`,
+status.
+
+A plain exec (no option but --root) keeps its plan beside the sandbox's
+state, and the next plain one into the same sandbox starts COMMAND from
+it before nook's Go runtime starts, in half the time, for as long as the
+sandbox's state, nook's binary and the caller's namespaces are those it
+was made under; otherwise the exec is made again.`,
 		Example: `  nook exec web -- ps
   nook exec -t web -- /bin/sh
   nook exec -e DEBUG=1 -w /srv -u 1000:1000 web -- ./tool`,
@@ -53,7 +60,14 @@ status.`,
 			if len(args) > 1 && args[1] == "--" {
 				args = append(args[:1], args[2:]...)
 			}
-			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd, Warnf: warnf(cmd)}
+			o := &container.ExecOptions{Args: args[1:], TTY: tty, Cwd: cwd, Warnf: warnf(cmd), Quick: true}
+			// the command line that nook's entry point replays has no
+			// flag but --root
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if f.Name != rootFlag {
+					o.Quick = false
+				}
+			})
 			if err := rt.apply(o, len(args) > 1); err != nil {
 				return err
 			}

@@ -60,6 +60,16 @@ type childHeader struct {
 	ChildMain   uint64 // void nook_child_main(struct nook_spawn *)
 	JanitorMain uint64 // int nook_janitor_main(struct nook_janitor *)
 	StepSize    uint64 // const uint32_t nook_step_size[NOOK_OP_MAX]
+	EntryMain   uint64 // void nook_entry_main(uint64_t *sp): entry_amd64.s reads it at 24
+	QuickFile   uint64 // const char nook_quick_file[]
+	NamesDir    uint64 // const char nook_names_dir[]
+	DefaultRoot uint64 // const char nook_default_root[]
+}
+
+// childString reads a NUL-terminated string of the C child's at off.
+func childString(off uint64) string {
+	p := (*byte)(unsafe.Add(unsafe.Pointer(childText()), off))
+	return unix.BytePtrToString(p)
 }
 
 // childText returns the address of nook_child (clone_amd64.s).
@@ -212,3 +222,16 @@ func cloneJanitor(b *block) (int, error) {
 	}
 	return int(r), nil
 }
+
+// QuickExecFile is the name, in a sandbox's directory, of the exec that
+// entry.c replays (QuickExec), as entry.c has it.
+func QuickExecFile() string { return childString(childText().QuickFile) }
+
+// EntryNamesDir is the directory of a state root in which entry.c looks
+// a sandbox's name up, and EntryDefaultRoot the root it reads without
+// --root: the state package's, which the container package's tests hold
+// them to.
+func EntryNamesDir() string { return childString(childText().NamesDir) }
+
+// EntryDefaultRoot: see EntryNamesDir.
+func EntryDefaultRoot() string { return childString(childText().DefaultRoot) }

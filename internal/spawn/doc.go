@@ -58,6 +58,7 @@
 //	steps.c    the child: from clone to its last step, one function per step
 //	init.c     the last step: exec the command, or become its init (PID 1)
 //	janitor.c  cleanup on the host, raw system calls only
+//	entry.c    before Go's runtime: a plain nook exec, replayed (below)
 //	sys.h      the little of libc they use: system calls, errno, strings
 //
 // and the parent's side is Go: child.go maps the blocks and clones the
@@ -140,6 +141,32 @@
 // reaps and forwards signals) are far past what fits in a nosplit frame,
 // and would have to be written a second time in a dialect with no
 // compiler checks.
+//
+// # Before Go: a replayed exec
+//
+// A `nook exec` spends about half of its time before it does anything of
+// its own: the Go runtime's start (its threads, its CPUID probes, its
+// signal handlers) and the initialisation of nook's packages, then
+// cobra, the state and the plan. Those are the same every time for the
+// same sandbox and caller. So the exec that Go does keeps its compiled
+// plan beside the sandbox's state (QuickExec, the file QuickExecFile),
+// with everything it was made under: the files it was compiled from (by
+// inode, size and time: they are only ever replaced), the nook binary
+// that compiled it, the caller's namespaces, init's pid and start time,
+// the cgroups to join, the devices the command may be given, the signals
+// to pass on. nook's ELF entry point is entry_amd64.s (linked with -E
+// nook_rt0), which calls entry.c before jumping to Go's own entry:
+// for the command line `nook [--root DIR] exec SANDBOX [--] COMMAND...`
+// as root, it checks all of that (some twenty system calls), writes the
+// command's arguments into the plan and starts the same child as Start
+// does, on a block of its own, then waits for the command with the
+// signals passed on, and exits with its status. Nothing else: any check
+// that fails, and a child that fails before the command runs, leave it
+// all to Go, which does the exec again from the start and reports in its
+// own words, and keeps the plan anew. The entry decides nothing; it only
+// replays what Go decided, while it still applies. A binary linked
+// without -E (go build, go test) never replays, and is otherwise the
+// same.
 //
 // Only linux/amd64 has the object and the trampoline: elsewhere a plan can
 // still be built, decoded and listed, and Start fails with

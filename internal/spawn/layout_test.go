@@ -174,22 +174,30 @@ func TestLayoutMatchesC(t *testing.T) {
 		}
 	}
 	for goType, name := range map[reflect.Type]string{
-		reflect.TypeOf(stepHeader{}):  "nook_step",
-		reflect.TypeOf(errorRec{}):    "nook_error",
-		reflect.TypeOf(pathRec{}):     "nook_path", // the janitor's records
-		reflect.TypeOf(spawnArgs{}):   "nook_spawn",
-		reflect.TypeOf(janitorArgs{}): "nook_janitor",
-		reflect.TypeOf(tlsBlock{}):    "nook_tls",
+		reflect.TypeOf(stepHeader{}):   "nook_step",
+		reflect.TypeOf(errorRec{}):     "nook_error",
+		reflect.TypeOf(pathRec{}):      "nook_path", // the janitor's records
+		reflect.TypeOf(spawnArgs{}):    "nook_spawn",
+		reflect.TypeOf(janitorArgs{}):  "nook_janitor",
+		reflect.TypeOf(tlsBlock{}):     "nook_tls",
+		reflect.TypeOf(quickRec{}):     "nook_quick",
+		reflect.TypeOf(quickFileRec{}): "nook_quick_file",
+		reflect.TypeOf(quickNSRec{}):   "nook_quick_ns",
+		reflect.TypeOf(quickDevRec{}):  "nook_quick_dev",
 	} {
 		if s := record(name); s != nil {
 			compareStruct(t, goType, s)
 		}
 	}
+	anyMinor := AnyMinor // C's enumerator is an int: -1
 	for name, goValue := range map[string]int{
 		"NOOK_EXIT_SETUP": ExitSetup, "NOOK_EXIT_NOEXEC": ExitNoExec, "NOOK_EXIT_NOTFOUND": ExitNotFound,
 		"NOOK_MAXARGV": maxArgv, "NOOK_MAXGROUPS": maxGroups, "NOOK_MAXFDS": maxFDs, "NOOK_MAXCGROUPS": maxCgroups,
 		"NOOK_MOUNT_POINT_AUTO": int(MountPointAuto), "NOOK_MOUNT_POINT_DIR": int(MountPointDir),
 		"NOOK_MOUNT_POINT_FILE": int(MountPointFile),
+		"NOOK_QUICK_MAGIC":      quickMagic, "NOOK_QUICK_VERSION": quickVersion, "NOOK_QUICK_MAX": quickMax,
+		"NOOK_QUICK_ANY_MINOR": int(int32(anyMinor)), "NOOK_QUICK_PID_NS": quickPidNS,
+		"NOOK_QUICK_DEVICES_HELD": quickDevHeld,
 	} {
 		if v := enum(name); v != int64(goValue) {
 			t.Errorf("%s: C %d, Go %d", name, v, goValue)

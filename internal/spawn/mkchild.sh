@@ -1,5 +1,6 @@
 #!/bin/sh
-# mkchild.sh: build the C side of spawn (steps.c, init.c, janitor.c, sys.c)
+# mkchild.sh: build the C side of spawn (steps.c, init.c, janitor.c, sys.c,
+# entry.c)
 # into child_linux_amd64.syso, the object Go's own linker links into nook
 # without cgo. Run by `go generate ./internal/spawn` or `make child` after
 # a change to any *.c or *.h file here, or to this script; the result is
@@ -29,13 +30,13 @@ cflags="-std=gnu11 -O2 -Wall -Wextra -Wno-unused-parameter -Wno-sign-compare -We
   -fPIE -fvisibility=hidden -fno-asynchronous-unwind-tables -fno-unwind-tables
   -fno-tree-loop-distribute-patterns -fcf-protection=none -fno-jump-tables
   -fno-tree-vectorize -fno-common -ffile-prefix-map=$PWD=."
-for f in steps init janitor sys; do
+for f in steps init janitor sys entry; do
 	# shellcheck disable=SC2086
 	$CC $cflags -c "$f.c" -o "$tmp/$f.o"
 done
 
 # only PC-relative references: the block may land anywhere
-bad=$(readelf -rW "$tmp"/steps.o "$tmp"/init.o "$tmp"/janitor.o "$tmp"/sys.o |
+bad=$(readelf -rW "$tmp"/steps.o "$tmp"/init.o "$tmp"/janitor.o "$tmp"/sys.o "$tmp"/entry.o |
 	awk '$3 ~ /^R_X86_64_/ && $3 != "R_X86_64_PC32" && $3 != "R_X86_64_PLT32" {print $3, $5}')
 if [ -n "$bad" ]; then
 	echo "mkchild.sh: relocations that are not PC-relative (a table of pointers?):" >&2
@@ -51,7 +52,7 @@ SECTIONS {
 }
 LD
 ld -static -nostdlib -e nook_child_main -T "$tmp/child.ld" -o "$tmp/child.elf" \
-	"$tmp"/steps.o "$tmp"/init.o "$tmp"/janitor.o "$tmp"/sys.o
+	"$tmp"/steps.o "$tmp"/init.o "$tmp"/janitor.o "$tmp"/sys.o "$tmp"/entry.o
 # no writable data: a child that shares nook's memory would share it with
 # every other child
 if readelf -SW "$tmp/child.elf" | awk '$2 == ".data" && $6 !~ /^0+$/ {found = 1} END {exit !found}'; then
@@ -61,8 +62,9 @@ fi
 objcopy -O binary -j .text "$tmp/child.elf" "$tmp/child.bin"
 off() { nm "$tmp/child.elf" | awk -v s="$1" '$3 == s {print "0x" $1}'; }
 # one symbol, nook_child, covers it all (Go's linker wants every byte of
-# text in some symbol); its 64-byte header says where the entry points
-# and the step-size table are, as offsets from nook_child (childHeader)
+# text in some symbol); its 64-byte header says where the entry points,
+# the step-size table and the entry's names are, as offsets from
+# nook_child (childHeader)
 cat >"$tmp/text.s" <<S
 	.section .text,"ax",@progbits
 	.p2align 6
@@ -70,6 +72,8 @@ cat >"$tmp/text.s" <<S
 	.type nook_child, @function
 nook_child:
 	.quad 64 + $(off nook_child_main), 64 + $(off nook_janitor_main), 64 + $(off nook_step_size)
+	.quad 64 + $(off nook_entry_main), 64 + $(off nook_quick_file), 64 + $(off nook_names_dir)
+	.quad 64 + $(off nook_default_root)
 	.p2align 6
 	.incbin "$tmp/child.bin"
 	.size nook_child, . - nook_child

@@ -287,4 +287,78 @@ struct nook_janitor {
 	unsigned long jops_len;
 };
 
+// --- the prepared exec ------------------------------------------------------
+//
+// A prepared exec (quick.go) is a plain `nook exec SANDBOX COMMAND...`
+// worked out by Go once and kept in the sandbox's directory, so that the
+// next one is started by entry.c before Go's runtime starts at all. The
+// file is a struct nook_quick, then what its refs point at; every ref is
+// an offset from the start of the file, and each string is NUL-terminated
+// (its NUL not counted). entry.c uses it only while everything it was
+// made under still holds: the files it names unchanged, the caller in the
+// same namespaces, init the same process. Otherwise nook starts as usual.
+
+enum nook_quick_format {
+	NOOK_QUICK_MAGIC = 0x6b6f6f6e,	// "nook", little-endian
+	NOOK_QUICK_VERSION = 1,		// change with any change of the format
+	NOOK_QUICK_MAX = 1 << 20,	// the largest file entry.c reads
+	NOOK_QUICK_ANY_MINOR = -1,	// struct nook_quick_dev: every minor
+};
+
+enum nook_quick_flag {
+	NOOK_QUICK_PID_NS = 1,		// the command is cloned into init's pid namespace
+	NOOK_QUICK_DEVICES_HELD = 2,	// a device cgroup holds the command's devices back
+};
+
+// A file of the sandbox's directory as it was when the exec was prepared;
+// the state and the spec are replaced (renamed over), never rewritten, so
+// another inode, size or time means another state.
+struct nook_quick_file {
+	struct nook_ref name; // in the sandbox's directory ("" for exe)
+	uint64_t dev;
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_sec;
+	int64_t mtime_nsec;
+};
+
+// A namespace of the caller's (/proc/self/ns/NAME) as it was: which of
+// the sandbox's namespaces the plan joins depends on which it shares with
+// its caller.
+struct nook_quick_ns {
+	struct nook_ref name;
+	uint64_t ino;
+};
+
+// A character device the command may be given as its stdin, stdout or
+// stderr without a device cgroup to hold it back.
+struct nook_quick_dev {
+	uint32_t major;
+	uint32_t minor; // or NOOK_QUICK_ANY_MINOR
+};
+
+struct nook_quick {
+	uint32_t magic;   // NOOK_QUICK_MAGIC
+	uint32_t version; // NOOK_QUICK_VERSION
+	uint64_t size;	  // of the whole file
+	int32_t init_pid; // the sandbox's init, whose namespaces are joined
+	uint32_t flags;	  // enum nook_quick_flag
+	uint64_t init_start;   // its start time: field 22 of /proc/PID/stat
+	uint64_t signals;      // KSIG(n) of each signal passed on to the command
+	struct nook_quick_file exe; // the nook binary that prepared it: another one (an upgrade) prepares its own
+	struct nook_ref files;	    // struct nook_quick_file[]
+	struct nook_ref namespaces; // struct nook_quick_ns[]
+	struct nook_ref devices;    // struct nook_quick_dev[]
+	struct nook_ref cgroup_dir;   // v2: the cgroup the command is cloned into, or ""
+	struct nook_ref cgroup_tasks; // v1: each hierarchy's tasks file, each NUL-terminated
+	struct nook_ref head;	    // the plan's steps before the command's arguments
+	struct nook_ref tail;	    // and after them
+};
+
+// nook_entry_main runs before Go's runtime (entry_amd64.s), with sp the
+// stack the kernel started nook on (argc, argv, envp). It returns only
+// where it did not start the command; otherwise it exits with the
+// command's status.
+void nook_entry_main(uint64_t *sp);
+
 #endif

@@ -164,6 +164,33 @@ static inline pid_t getppid(void) { return (pid_t)SYS0(__NR_getppid); }
 static inline int pipe2(int *fds, int flags) { return (int)SYS2(__NR_pipe2, fds, flags); }
 static inline int pidfd_open(pid_t pid, unsigned flags) { return (int)SYS2(__NR_pidfd_open, pid, flags); }
 static inline int poll(struct pollfd *fds, unsigned n, int ms) { return (int)SYS3(__NR_poll, fds, n, ms); }
+static inline int lstat(const char *p, struct stat *st) { return (int)SYS4(__NR_newfstatat, AT_FDCWD, p, st, AT_SYMLINK_NOFOLLOW); }
+static inline ssize_t readlinkat(int dir, const char *p, char *b, size_t n) { return SYS4(__NR_readlinkat, dir, p, b, n); }
+static inline ssize_t readlink(const char *p, char *b, size_t n) { return readlinkat(AT_FDCWD, p, b, n); }
+static inline unsigned geteuid(void) { return (unsigned)SYS0(__NR_geteuid); }
+static inline int pidfd_send_signal(int fd, int sig) { return (int)SYS4(__NR_pidfd_send_signal, fd, sig, 0, 0); }
+#define PROT_NONE 0
+#define PROT_READ 1
+#define PROT_WRITE 2
+#define MAP_PRIVATE 0x02
+#define MAP_ANONYMOUS 0x20
+#define MAP_STACK 0x20000
+#define MAP_FAILED ((void *)-1)
+static inline void *mmap(void *a, size_t n, int prot, int flags, int fd, long off) {
+	long r;
+	register long r10 __asm__("r10") = flags;
+	register long r8 __asm__("r8") = fd;
+	register long r9 __asm__("r9") = off;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(__NR_mmap), "D"(a), "S"(n), "d"(prot), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+	return r < 0 && r > -4096 ? MAP_FAILED : (void *)r;
+}
+static inline int munmap(void *a, size_t n) { return (int)SYS2(__NR_munmap, a, n); }
+static inline int mprotect(void *a, size_t n, int prot) { return (int)SYS3(__NR_mprotect, a, n, prot); }
+// the thread pointer (%fs): the entry sets it to a block of its own for
+// errno, and gives it back (0) before Go's runtime sets its own
+#define ARCH_SET_FS 0x1002
+// (raw: errno lives behind the thread pointer)
+static inline long arch_prctl_set_fs(void *p) { return rsys(__NR_arch_prctl, ARCH_SET_FS, (long)p, 0, 0, 0); }
 
 // --- sockets (the few constants the UAPI headers leave to libc) ---------------
 
@@ -243,6 +270,9 @@ static inline int sigwaitinfo(const ksigset *set, siginfo_t *si) {
 // the pid, or -errno. The new process keeps its parent's thread pointer,
 // and so its errno (init's command, which init waits for: CLONE_VFORK).
 long nook_clone(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg);
+// nook_clone3 is nook_clone with clone3's arguments (the stack among
+// them): fn(arg) in the new process, which exits if fn returns.
+long nook_clone3(struct clone_args *args, size_t size, void (*fn)(struct nook_spawn *), struct nook_spawn *arg);
 
 #define WIFEXITED(s) (((s) & 0x7f) == 0)
 #define WEXITSTATUS(s) (((s) & 0xff00) >> 8)

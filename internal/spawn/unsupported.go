@@ -39,3 +39,12 @@ func (p *Process) Orphaned() (int, error) { return 0, ErrUnsupported }
 
 // Abandon does nothing.
 func (p *Process) Abandon() {}
+
+// QuickExecFile is "": there is no entry.c to replay a prepared exec.
+func QuickExecFile() string { return "" }
+
+// EntryNamesDir is "", as QuickExecFile.
+func EntryNamesDir() string { return "" }
+
+// EntryDefaultRoot is "", as QuickExecFile.
+func EntryDefaultRoot() string { return "" }

@@ -103,7 +103,9 @@ func buildNook() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "nook")
-	cmd := exec.Command(goTool(), "build", "-tags", "osusergo,netgo", "-o", out, "./cmd/nook")
+	// linked as the Makefile links it: with its entry point (-E), which
+	// replays a plain nook exec before Go's runtime starts
+	cmd := exec.Command(goTool(), "build", "-tags", "osusergo,netgo", "-ldflags=-E nook_rt0", "-o", out, "./cmd/nook")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

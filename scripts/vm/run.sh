@@ -195,7 +195,9 @@ t_build=$SECONDS
 log "building nook, the attacker and the test binaries"
 (
 	cd "$repo"
-	CGO_ENABLED=0 go build -trimpath -tags "$tags" -o "$run/nook" ./cmd/nook
+	# -E as the Makefile links it: the entry point that replays a plain
+	# nook exec before Go's runtime (internal/spawn/entry.c)
+	CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "-E nook_rt0" -o "$run/nook" ./cmd/nook
 	CGO_ENABLED=0 go build -o "$run/attacker" ./tests/attacks/attacker
 	# shellcheck disable=SC2086
 	go list -tags "$tags" -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' $pkgs

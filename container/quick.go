@@ -1,0 +1,135 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/nookrun/nook/internal/spawn"
+	"github.com/nookrun/nook/namespaces"
+	"github.com/nookrun/nook/state"
+	"golang.org/x/sys/unix"
+)
+
+// keepQuick keeps a plain exec's plan (ExecOptions.Quick) in the
+// sandbox's directory, for nook's ELF entry to replay the next one before
+// Go's runtime starts (spawn.QuickExec). It is kept only where the entry
+// can do all that this exec did: root's foreground command, cloned
+// straight into the sandbox's pid namespace, sharing nook's memory (no
+// user or time namespace to join), with nook's own stdin, stdout and
+// stderr, and cgroups it joins without a pid written for it. It costs an
+// exec that cannot keep it nothing but this check; one that cannot be
+// written costs the next exec its speed, nothing else.
+func (in *Instance) keepQuick(st *state.State, e *enterPlan, steps *spawn.Plan) {
+	name := spawn.QuickExecFile()
+	if name == "" || in.store == nil || e.fork || e.detach || e.tty || e.targetFD == nil || e.target != st.Init.Pid ||
+		e.joins.has(namespaces.User) || e.joins.has(namespaces.Time) || e.pidNS != e.joins.has(namespaces.PID) {
+		return
+	}
+	for _, f := range e.files {
+		if f != nil && f != os.Stdin && f != os.Stdout && f != os.Stderr {
+			return
+		}
+	}
+	tasks, v2, ok := cgroupFiles(e.cgroups)
+	if !ok {
+		return
+	}
+	s, id := in.store, st.ID
+	// the state's file before its content: a state replaced after the
+	// stat has another inode than the one kept, and the entry leaves
+	// that exec to Go
+	stateFile, err := quickFile(s.StateFile(id))
+	if err != nil {
+		return
+	}
+	if cur, err := s.Load(id); err != nil || cur.Status != state.Running || cur.Init != st.Init {
+		return
+	}
+	specFile, err := quickFile(s.SpecFile(id))
+	if err != nil {
+		return
+	}
+	exe, err := quickFile("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	ours, err := namespaces.Of(0)
+	if err != nil {
+		return
+	}
+	q := &spawn.QuickExec{
+		Init: st.Init.Pid, InitStart: st.Init.StartTime,
+		Files: []spawn.QuickFile{stateFile, specFile}, Exe: exe,
+		DevicesHeld: devicesHeld(e.cgroups), PidNS: e.pidNS,
+		CgroupDir: v2, CgroupTasks: tasks, Steps: steps,
+	}
+	for _, t := range namespaces.All() {
+		if ino, ok := ours[t]; ok {
+			q.Namespaces = append(q.Namespaces, spawn.QuickNamespace{Name: namespaces.ProcName(t), Ino: ino})
+		}
+	}
+	for _, r := range StandardDevices() {
+		if r.Type == "c" && r.Major != nil {
+			d := spawn.QuickDevice{Major: uint32(*r.Major), Minor: spawn.AnyMinor}
+			if r.Minor != nil {
+				d.Minor = uint32(*r.Minor)
+			}
+			q.Devices = append(q.Devices, d)
+		}
+	}
+	for _, sig := range forwarded {
+		q.Signals = append(q.Signals, sig.(syscall.Signal))
+	}
+	b, err := q.Encode()
+	if err != nil {
+		return
+	}
+	state.WriteFile(filepath.Join(s.Path(id), name), b)
+}
+
+// quickFile is path as stat(2) finds it; Name is its base name.
+func quickFile(path string) (spawn.QuickFile, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return spawn.QuickFile{}, err
+	}
+	return spawn.QuickFile{
+		Name: filepath.Base(path), Dev: st.Dev, Ino: st.Ino, Size: uint64(st.Size),
+		MtimeSec: st.Mtim.Sec, MtimeN: st.Mtim.Nsec,
+	}, nil
+}
+
+// cgroupFiles is what openCgroups opens of dirs, as paths: each v1
+// hierarchy's tasks file, or the one v2 directory; ok is false where a pid
+// would have to be written for the child (openCgroups' procs).
+func cgroupFiles(dirs []string) (tasks []string, v2 string, ok bool) {
+	var v2s []string
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "tasks")
+		if _, err := os.Stat(p); err == nil {
+			tasks = append(tasks, p)
+		} else if _, err := os.Stat(dir); err == nil {
+			v2s = append(v2s, dir)
+		}
+	}
+	switch {
+	case len(v2s) == 0:
+		return tasks, "", true
+	case len(v2s) == 1 && len(tasks) == 0:
+		return nil, v2s[0], true
+	}
+	return nil, "", false
+}
+
+// devicesHeld: a v1 devices hierarchy holds the sandbox's devices back
+// (checkExecDevices).
+func devicesHeld(cgroupPaths []string) bool {
+	for _, p := range cgroupPaths {
+		if strings.HasPrefix(p, "/sys/fs/cgroup/devices/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,440 @@
+//go:build ignore
+
+// entry.c: a plain `nook exec SANDBOX COMMAND...` started before Go's
+// runtime. nook's ELF entry point (entry_amd64.s) calls nook_entry_main
+// with the stack the kernel gave the process; it returns, and Go's
+// runtime starts as if it had never run, unless everything below holds,
+// in which case it starts the command from the exec that Go prepared
+// (quick.go, struct nook_quick in spawn.h) and exits with its status:
+//
+//   - the command line is exactly [--root DIR] exec SANDBOX [--] COMMAND...,
+//     and nook runs as root;
+//   - the state root is a directory of root's that others cannot write,
+//     as Go's state.Open requires, and SANDBOX is an ID or a name in it;
+//   - the sandbox's prepared exec is a regular file of root's that no one
+//     else may read or write, of this format;
+//   - the files it was prepared from (the state, the spec) are the same
+//     inodes, sizes and times, the caller is in the same namespaces, and
+//     the sandbox's init is the same process (its start time);
+//   - every device among stdin, stdout and stderr is one the sandbox may be
+//     given (a device cgroup holds it back, or it is a terminal or one of
+//     the standard nodes);
+//   - and the child, the same C child that Go starts (steps.c), execs the
+//     command.
+//
+// Any other outcome, an error included, leaves the work to Go, which
+// prepared the exec and so does everything the same way, and reports
+// errors in its own words: nothing here decides anything, it only replays
+// what Go decided, after checking that it still applies. What this saves is
+// the Go runtime's start and nook's own: about half of a nook exec.
+//
+// It runs as a process's very first code: one thread, no Go, no libc. It
+// must leave nothing behind on the way back to Go: every fd is closed,
+// every mapping unmapped, the signal mask, the pid namespace for children
+// and the thread pointer restored.
+#include "child.h"
+
+// in this block, reached PC-relative (mkchild.sh allows nothing else)
+__attribute__((visibility("hidden"))) void nook_child_main(struct nook_spawn *s);
+
+// Names Go reads from here (quick.go) rather than keeping its own copy.
+const char nook_quick_file[] = "exec-quick";
+const char nook_names_dir[] = ".names";
+const char nook_default_root[] = "/run/nook";
+
+enum {
+	ENTRY_PATH = 4096,
+	// the child's block, as child.go lays it out: a guard page, its
+	// stack, its thread control block and arguments, then its plan
+	ENTRY_GUARD = 4096,
+	ENTRY_STACK = 384 << 10,
+};
+
+// What the entry holds while it works: everything it must release before
+// Go starts.
+struct entry {
+	const unsigned char *q; // the prepared exec, mapped
+	size_t qlen;
+	unsigned char *block; // the child's memory
+	size_t blen;
+	int init_pidfd, own_pidns, cgroup_fd, sync[2], errp[2];
+	int tasks[NOOK_MAXCGROUPS], ntasks;
+	int pidns_joined, mask_set;
+	ksigset oldmask;
+};
+
+static void close_fd(int *fd) {
+	if (*fd >= 0) close(*fd);
+	*fd = -1;
+}
+
+// release undoes what the entry did, for Go to start as usual.
+static void release(struct entry *e) {
+	close_fd(&e->init_pidfd);
+	close_fd(&e->cgroup_fd);
+	for (int i = 0; i < 2; i++) {
+		close_fd(&e->sync[i]);
+		close_fd(&e->errp[i]);
+	}
+	for (int i = 0; i < e->ntasks; i++) close_fd(&e->tasks[i]);
+	if (e->pidns_joined) setns(e->own_pidns, CLONE_NEWPID);
+	close_fd(&e->own_pidns);
+	if (e->q) munmap((void *)e->q, e->qlen);
+	if (e->block) munmap(e->block, e->blen);
+	if (e->mask_set) sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
+}
+
+// path joins its parts with '/' into dst; 0 if they do not fit.
+static int path(char *dst, const char *a, const char *b, const char *c) {
+	size_t at = 0;
+	const char *parts[3] = {a, b, c};
+	for (int i = 0; i < 3; i++) {
+		if (!parts[i]) break;
+		if (i > 0) {
+			if (at + 1 >= ENTRY_PATH) return 0;
+			dst[at++] = '/';
+		}
+		for (const char *s = parts[i]; *s; s++) {
+			if (at + 1 >= ENTRY_PATH) return 0;
+			dst[at++] = *s;
+		}
+	}
+	dst[at] = 0;
+	return 1;
+}
+
+// A name that is one path element of its own, as state.Resolve accepts.
+static int plain_name(const char *s) {
+	return s[0] && s[0] != '.' && !strchr(s, '/');
+}
+
+// The command line: [--root DIR | --root=DIR] exec SANDBOX [--] COMMAND...
+// (cobra's reading of it, with exec's flags ending at SANDBOX).
+static int parse(int argc, char **argv, const char **root, const char **ref, int *cmd) {
+	int i = 1;
+	*root = nook_default_root;
+	if (i + 1 < argc && strcmp(argv[i], "--root") == 0) {
+		*root = argv[i + 1];
+		i += 2;
+	} else if (i < argc && strncmp(argv[i], "--root=", 7) == 0) {
+		*root = argv[i] + 7;
+		i++;
+	}
+	if (!**root || i >= argc || strcmp(argv[i], "exec") != 0) return 0;
+	i++;
+	if (i >= argc || argv[i][0] == '-' || !plain_name(argv[i])) return 0;
+	*ref = argv[i++];
+	if (i < argc && strcmp(argv[i], "--") == 0) i++;
+	if (i >= argc || !argv[i][0]) return 0;
+	*cmd = i;
+	return 1;
+}
+
+// resolve finds the sandbox's directory, as state.Resolve does: its ID,
+// or a name that links to one.
+static int resolve(const char *root, const char *ref, char *dir) {
+	struct stat st;
+	if (!path(dir, root, ref, NULL)) return 0;
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return 1;
+	char link[ENTRY_PATH], target[256];
+	if (!path(link, root, nook_names_dir, ref)) return 0;
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	if (n <= 0) return 0;
+	target[n] = 0;
+	const char *id = strrchr(target, '/');
+	id = id ? id + 1 : target;
+	if (!plain_name(id) || !path(dir, root, id, NULL)) return 0;
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// ref_ok: r lies in the file, aligned for and a whole number of elements
+// of unit bytes (unit 1: a string or a blob).
+static int ref_ok(const struct entry *e, struct nook_ref r, size_t unit) {
+	return (uint64_t)r.off + r.len <= e->qlen && r.off % (unit > 1 ? 8 : 1) == 0 && r.len % unit == 0;
+}
+
+static const char *ref_str(const struct entry *e, struct nook_ref r) {
+	if (!ref_ok(e, r, 1) || r.off + r.len >= e->qlen || e->q[r.off + r.len] != 0) return NULL;
+	const char *s = (const char *)e->q + r.off;
+	return strlen(s) == r.len ? s : NULL;
+}
+
+// load maps DIR's prepared exec and checks its form.
+static const struct nook_quick *load(struct entry *e, const char *dir) {
+	char p[ENTRY_PATH];
+	struct stat st;
+	if (!path(p, dir, nook_quick_file, NULL)) return NULL;
+	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) ||
+	    st.st_size < sizeof(struct nook_quick) || st.st_size > NOOK_QUICK_MAX) {
+		close(fd);
+		return NULL;
+	}
+	void *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) return NULL;
+	e->q = m;
+	e->qlen = st.st_size;
+	const struct nook_quick *q = m;
+	if (q->magic != NOOK_QUICK_MAGIC || q->version != NOOK_QUICK_VERSION || q->size != e->qlen) return NULL;
+	if (!ref_ok(e, q->files, sizeof(struct nook_quick_file)) || !ref_ok(e, q->namespaces, sizeof(struct nook_quick_ns)) ||
+	    !ref_ok(e, q->devices, sizeof(struct nook_quick_dev)) || !ref_str(e, q->cgroup_dir) ||
+	    !ref_ok(e, q->cgroup_tasks, 1) || !ref_ok(e, q->head, 8) || !ref_ok(e, q->tail, 8))
+		return NULL;
+	return q;
+}
+
+static int same_file(const char *p, const struct nook_quick_file *f) {
+	struct stat st;
+	return stat(p, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
+	       (int64_t)st.st_mtime == f->mtime_sec && (int64_t)st.st_mtime_nsec == f->mtime_nsec;
+}
+
+// unchanged: the binary, the files and the namespaces the exec was
+// prepared under are the same.
+static int unchanged(const struct entry *e, const struct nook_quick *q, const char *dir) {
+	char p[ENTRY_PATH];
+	if (!same_file("/proc/self/exe", &q->exe)) return 0;
+	const struct nook_quick_file *f = (const void *)(e->q + q->files.off);
+	for (uint32_t i = 0; i < q->files.len / sizeof *f; i++) {
+		const char *name = ref_str(e, f[i].name);
+		if (!name || !plain_name(name) || !path(p, dir, name, NULL) || !same_file(p, &f[i])) return 0;
+	}
+	// each link is read, not followed: "net:[4026531840]" holds the
+	// inode, and reading it costs half of a stat of the namespace
+	// (namespaces.Of measured the same)
+	const struct nook_quick_ns *ns = (const void *)(e->q + q->namespaces.off);
+	int nsdir = open("/proc/self/ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (nsdir < 0) return 0;
+	int same = 1;
+	for (uint32_t i = 0; same && i < q->namespaces.len / sizeof *ns; i++) {
+		const char *name = ref_str(e, ns[i].name);
+		char link[64];
+		ssize_t n = name && plain_name(name) ? readlinkat(nsdir, name, link, sizeof link - 1) : -1;
+		if (n <= 0) {
+			same = 0;
+			break;
+		}
+		link[n] = 0;
+		const char *at = strchr(link, '[');
+		uint64_t ino = 0;
+		for (at = at ? at + 1 : link + n; *at >= '0' && *at <= '9'; at++) ino = ino * 10 + (*at - '0');
+		same = *at == ']' && ino == ns[i].ino;
+	}
+	close(nsdir);
+	return same;
+}
+
+// start_time reads field 22 of /proc/PID/stat; 0 if it cannot.
+static uint64_t start_time(int pid) {
+	char p[64], num[16], buf[1024];
+	int n = 0;
+	for (unsigned v = pid; n == 0 || v; v /= 10) num[n++] = '0' + v % 10;
+	size_t at = 0;
+	for (const char *s = "/proc/"; *s; s++) p[at++] = *s;
+	while (n) p[at++] = num[--n];
+	for (const char *s = "/stat"; *s; s++) p[at++] = *s;
+	p[at] = 0;
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len <= 0) return 0;
+	buf[len] = 0;
+	const char *s = strrchr(buf, ')');
+	if (!s) return 0;
+	// fields 3 to 21 come first, each after a space
+	for (int field = 2; field < 22; field++) {
+		s = strchr(s + 1, ' ');
+		if (!s) return 0;
+	}
+	uint64_t v = 0;
+	for (s++; *s >= '0' && *s <= '9'; s++) v = v * 10 + (*s - '0');
+	return v;
+}
+
+// devices_allowed: each device among fds 0-2 may be given to the sandbox
+// (checkExecDevices in Go); an fd that is not open leaves it to Go.
+static int devices_allowed(const struct entry *e, const struct nook_quick *q) {
+	const struct nook_quick_dev *d = (const void *)(e->q + q->devices.off);
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) return 0;
+		if (!S_ISCHR(st.st_mode) && (st.st_mode & S_IFMT) != S_IFBLK) continue;
+		if (q->flags & NOOK_QUICK_DEVICES_HELD) continue;
+		unsigned char termios[64];
+		if (ioctl(fd, TCGETS, termios) == 0) continue;
+		int ok = 0;
+		for (uint32_t i = 0; S_ISCHR(st.st_mode) && i < q->devices.len / sizeof *d; i++)
+			if (d[i].major == major(st.st_rdev) &&
+			    (d[i].minor == (uint32_t)NOOK_QUICK_ANY_MINOR || d[i].minor == minor(st.st_rdev)))
+				ok = 1;
+		if (!ok) return 0;
+	}
+	return 1;
+}
+
+// open_cgroups opens what the child joins: the v2 directory it is cloned
+// into, or each v1 hierarchy's tasks file.
+static int open_cgroups(struct entry *e, const struct nook_quick *q) {
+	const char *dir = ref_str(e, q->cgroup_dir);
+	if (*dir && (e->cgroup_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return 0;
+	const char *t = (const char *)e->q + q->cgroup_tasks.off, *end = t + q->cgroup_tasks.len;
+	while (t < end) {
+		size_t n = 0;
+		while (t + n < end && t[n]) n++;
+		if (t + n == end || e->ntasks == NOOK_MAXCGROUPS) return 0;
+		if ((e->tasks[e->ntasks] = open(t, O_WRONLY | O_CLOEXEC)) < 0) return 0;
+		e->ntasks++;
+		t += n + 1;
+	}
+	return 1;
+}
+
+// plan writes the child's steps at ops: head, one arg step per argument,
+// tail. It returns their length, or 0 where they do not fit in cap.
+static size_t plan(const struct entry *e, const struct nook_quick *q, char **args, int nargs, unsigned char *ops, size_t cap) {
+	size_t at = 0;
+	if (q->head.len > cap) return 0;
+	memcpy(ops, e->q + q->head.off, q->head.len);
+	at = q->head.len;
+	for (int i = 0; i < nargs; i++) {
+		size_t len = strlen(args[i]);
+		size_t fixed = sizeof(struct nook_step) + sizeof(struct nook_path);
+		size_t size = (fixed + len + 1 + 7) & ~(size_t)7;
+		if (size > cap - at || size > 0xffffffffu) return 0;
+		struct nook_step h = {.op = NOOK_OP_ARG, .size = (uint32_t)size};
+		struct nook_path r = {.path = {.off = (uint32_t)fixed, .len = (uint32_t)len}};
+		memcpy(ops + at, &h, sizeof h);
+		memcpy(ops + at + sizeof h, &r, sizeof r);
+		memcpy(ops + at + fixed, args[i], len);
+		memset(ops + at + fixed + len, 0, size - fixed - len);
+		at += size;
+	}
+	if (q->tail.len > cap - at) return 0;
+	memcpy(ops + at, e->q + q->tail.off, q->tail.len);
+	return at + q->tail.len;
+}
+
+// run starts the command and, once it has exec'd, waits for it, passing
+// the signals on, and exits with its status. It returns where the command
+// did not start.
+static void run(struct entry *e, const struct nook_quick *q, char **args, int nargs) {
+	size_t cap = q->head.len + q->tail.len;
+	for (int i = 0; i < nargs; i++) cap += sizeof(struct nook_step) + sizeof(struct nook_path) + strlen(args[i]) + 8;
+	size_t top = ENTRY_GUARD + ENTRY_STACK;
+	size_t opsoff = top + ((sizeof(struct nook_tls) + sizeof(struct nook_spawn) + 15) & ~(size_t)15);
+	e->blen = (opsoff + cap + 4095) & ~(size_t)4095;
+	void *m = mmap(NULL, e->blen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED) return;
+	e->block = m;
+	if (mprotect(e->block, ENTRY_GUARD, PROT_NONE) < 0) return;
+	size_t opslen = plan(e, q, args, nargs, e->block + opsoff, cap);
+	if (!opslen) return;
+
+	// the signals passed on, and the child's end, wait in the mask
+	// from before the child exists until the entry exits: none is lost
+	ksigset set = q->signals | KSIG(SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, &e->oldmask) < 0) return;
+	e->mask_set = 1;
+	// the child is let run at once: the go-ahead waits in its pipe
+	if (pipe2(e->sync, O_CLOEXEC) < 0 || write(e->sync[1], "", 1) != 1) return;
+	close_fd(&e->sync[1]);
+	if (pipe2(e->errp, O_CLOEXEC) < 0) return;
+
+	struct nook_tls *tls = (void *)(e->block + top);
+	struct nook_spawn *s = (void *)(e->block + top + sizeof *tls);
+	tls->self = tls;
+	tls->err = 0;
+	s->ops = e->block + opsoff;
+	s->ops_len = opslen;
+	s->sync_fd = e->sync[0];
+	s->err_fd = e->errp[1];
+	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = -1;
+	s->orphan = 0;
+	s->ns_pidfd = e->init_pidfd;
+	s->ncgroup_tasks = e->ntasks;
+	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];
+	s->nfds = 3;
+	for (int i = 0; i < 3; i++) s->fds[i] = i;
+
+	if (q->flags & NOOK_QUICK_PID_NS) {
+		// this thread's children go into init's pid namespace: the
+		// command is cloned straight into it, as Go's exec does
+		if ((e->own_pidns = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC)) < 0) return;
+		if (setns(e->init_pidfd, CLONE_NEWPID) < 0) return;
+		e->pidns_joined = 1;
+	}
+	int pidfd = -1;
+	struct clone_args ca = {
+		.flags = CLONE_VM | CLONE_PIDFD | CLONE_SETTLS,
+		.pidfd = (uint64_t)(unsigned long)&pidfd,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(unsigned long)(e->block + ENTRY_GUARD),
+		.stack_size = ENTRY_STACK,
+		.tls = (uint64_t)(unsigned long)tls,
+	};
+	if (e->cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = e->cgroup_fd;
+	}
+	long pid = nook_clone3(&ca, sizeof ca, nook_child_main, s);
+	if (pid < 0) return;
+	close_fd(&e->sync[0]);
+	close_fd(&e->errp[1]);
+	// EOF: the command exec'd (the pipe is close-on-exec); a record:
+	// the child failed before the command ran, and Go does it again
+	struct nook_error rec;
+	ssize_t n;
+	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
+	}
+	if (n != 0) {
+		int st;
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+		}
+		close_fd(&pidfd);
+		return;
+	}
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig == SIGCHLD) {
+			int st;
+			if (waitpid(pid, &st, WNOHANG) != pid) continue;
+			// as Go's Execution.Wait reports it
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
+		if (sig > 0) pidfd_send_signal(pidfd, sig);
+	}
+}
+
+void nook_entry_main(uint64_t *sp) {
+	int argc = (int)sp[0];
+	char **argv = (char **)(sp + 1);
+	const char *root, *ref;
+	int cmd;
+	if (argc < 1 || !parse(argc, argv, &root, &ref, &cmd)) return;
+	// errno lives behind the thread pointer
+	struct nook_tls tls = {.self = &tls};
+	if (arch_prctl_set_fs(&tls) < 0) return;
+	struct entry es = {.init_pidfd = -1, .own_pidns = -1, .cgroup_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}};
+	struct entry *e = &es;
+	struct stat st;
+	char dir[ENTRY_PATH];
+	const struct nook_quick *q;
+	if (geteuid() != 0) goto out;
+	// state.Open's rule for a root: a directory of root's that only
+	// root may change
+	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) goto out;
+	if (!resolve(root, ref, dir) || !(q = load(e, dir)) || !unchanged(e, q, dir)) goto out;
+	if ((e->init_pidfd = pidfd_open(q->init_pid, 0)) < 0) goto out;
+	// after the pidfd: a start time that matches names the process the
+	// pidfd holds, not one that got its pid since
+	if (q->init_start == 0 || start_time(q->init_pid) != q->init_start) goto out;
+	if (!devices_allowed(e, q) || !open_cgroups(e, q)) goto out;
+	run(e, q, argv + cmd, argc - cmd);
+out:
+	release(e);
+	arch_prctl_set_fs(0);
+}
