@@ -16,21 +16,24 @@ import (
 type (
 	// spawnArgs is struct nook_spawn: what the child reads.
 	spawnArgs struct {
-		Ops          uint64 // const unsigned char *
-		OpsLen       uint64
-		SyncFD       int32
-		ErrFD        int32
-		TTYSock      int32
-		StatusFD     int32
-		Orphan       int32
-		HoldFD       int32
-		StartErrFD   int32
-		NSPidFD      int32
-		NetFD        int32
-		NCgroupTasks int32
-		CgroupTasks  [maxCgroups]int32
-		NFDs         int32
-		FDs          [maxFDs]int32
+		Ops           uint64 // const unsigned char *
+		OpsLen        uint64
+		NofileCur     uint64
+		NofileMax     uint64
+		RestoreNofile int32
+		SyncFD        int32
+		ErrFD         int32
+		TTYSock       int32
+		StatusFD      int32
+		Orphan        int32
+		HoldFD        int32
+		StartErrFD    int32
+		NSPidFD       int32
+		NetFD         int32
+		NCgroupTasks  int32
+		CgroupTasks   [maxCgroups]int32
+		NFDs          int32
+		FDs           [maxFDs]int32
 	}
 	// janitorArgs is struct nook_janitor.
 	janitorArgs struct {
@@ -70,6 +73,30 @@ type childHeader struct {
 func childString(off uint64) string {
 	p := (*byte)(unsafe.Add(unsafe.Pointer(childText()), off))
 	return unix.BytePtrToString(p)
+}
+
+// startNofile is RLIMIT_NOFILE as nook started with it: nook's ELF entry
+// point (entry_amd64.s) reads it before Go's runtime starts, and so before
+// package syscall's init raises the soft limit to one below the hard,
+// which children that Go starts itself get back (syscall.StartProcess)
+// and a child cloned here would not. Zero in a binary linked without the
+// entry point (go test), whose children keep the raised limit.
+var startNofile struct{ cur, max uint64 }
+
+// nofileToRestore returns startNofile where Go's runtime raised the limit
+// since, and nothing else changed it: Go's own test before it restores
+// the limit in a child (its raise is to max-1, so that a change by
+// prlimit from outside shows).
+func nofileToRestore() (cur, max uint64, ok bool) {
+	orig := startNofile
+	if orig.max == 0 || orig.cur+1 >= orig.max {
+		return 0, 0, false // never raised
+	}
+	var now unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &now) != nil || now.Max != orig.max || now.Cur != orig.max-1 {
+		return 0, 0, false
+	}
+	return orig.cur, orig.max, true
 }
 
 // childText returns the address of nook_child (clone_amd64.s).

@@ -353,6 +353,7 @@ static void run(struct entry *e, const struct nook_quick *q, char **args, int na
 	s->err_fd = e->errp[1];
 	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = -1;
 	s->orphan = 0;
+	s->restore_nofile = 0; // nothing has raised it here
 	s->ns_pidfd = e->init_pidfd;
 	s->ncgroup_tasks = e->ntasks;
 	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];

@@ -136,6 +136,10 @@ func Start(cfg *Config) (_ *Process, err error) {
 	cs.StatusFD = -1
 	cs.HoldFD = -1
 	cs.StartErrFD = -1
+	// the caller's limit on open files, not the one Go raised for nook
+	if cur, max, ok := nofileToRestore(); ok {
+		cs.NofileCur, cs.NofileMax, cs.RestoreNofile = cur, max, 1
+	}
 	cs.NSPidFD = -1
 	if cfg.NSProcess != nil {
 		cs.NSPidFD = int32(cfg.NSProcess.Fd())

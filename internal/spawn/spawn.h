@@ -243,6 +243,12 @@ struct nook_error {
 struct nook_spawn {
 	const unsigned char *ops;
 	unsigned long ops_len;
+	// restore_nofile: RLIMIT_NOFILE as it was when nook started, before
+	// Go's runtime raised its soft limit, which the child sets back
+	// first, as Go's own exec does for its children
+	uint64_t nofile_cur;
+	uint64_t nofile_max;
+	int restore_nofile;
 	int sync_fd;	// the child waits for one byte here before its steps
 	int err_fd;	// close-on-exec; the child writes an error record here
 	int tty_sock;	// -t: the socket the pty master is sent over, or -1

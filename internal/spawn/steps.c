@@ -955,6 +955,10 @@ void nook_child_main(struct nook_spawn *s) {
 	for (int i = 1; i < 65; i++) sigaction_dfl(i);
 	// a held child (create, then start) outlives its creator on purpose
 	if (s->hold_fd < 0 && arm_pdeathsig(c) < 0) _exit(NOOK_EXIT_SETUP);
+	if (s->restore_nofile) {
+		struct rlimit64 rl = {s->nofile_cur, s->nofile_max};
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) _exit(NOOK_EXIT_SETUP);
+	}
 	setup_fds(s);
 
 	// wait for the parent: maps written, cgroups joined. EOF means the
