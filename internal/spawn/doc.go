@@ -164,9 +164,12 @@
 // that fails, and a child that fails before the command runs, leave it
 // all to Go, which does the exec again from the start and reports in its
 // own words, and keeps the plan anew. The entry decides nothing; it only
-// replays what Go decided, while it still applies. A binary linked
-// without -E (go build, go test) never replays, and is otherwise the
-// same.
+// replays what Go decided, while it still applies. The entry point also
+// reads RLIMIT_NOFILE before Go's runtime raises its soft limit
+// (startNofile), and every child sets it back, as Go's own exec does for
+// its children: a sandbox's processes get their caller's limit. A binary
+// linked without -E (go build, go test) never replays, and its children
+// keep the raised limit.
 //
 // Only linux/amd64 has the object and the trampoline: elsewhere a plan can
 // still be built, decoded and listed, and Start fails with
