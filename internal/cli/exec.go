@@ -28,10 +28,10 @@ func newExecCmd() *cobra.Command {
 namespaces (joined with setns by nook's single-threaded child, user and
 mount included) and its cgroup, with its root, capabilities, seccomp
 filter, no_new_privs, user, working directory and environment, each of the
-last three changeable by a flag. A small init outside the sandbox's pid
-namespace waits for COMMAND and passes signals on, so that COMMAND is in
-the pid namespace; it dies with the sandbox. nook exits with COMMAND's
-status.
+last three changeable by a flag. As root, COMMAND is cloned straight into
+the sandbox's pid namespace; for other users (and with --detach) a small
+init outside it waits for COMMAND. nook passes signals on, COMMAND dies
+with the sandbox, and nook exits with COMMAND's status.
 
 A plain exec (no option but --root) keeps its plan beside the sandbox's
 state, and the next plain one into the same sandbox starts COMMAND from
