@@ -244,15 +244,12 @@ func (in *Instance) exec(st *state.State, initPidfd *os.File, o *ExecOptions) (*
 		detach: o.Detach, cgroups: cg, files: []*os.File{o.Stdin, o.Stdout, o.Stderr}, tty: o.TTY, cwd: proc.Cwd,
 		root: root, warnf: warnf, beforeStart: o.BeforeStart,
 	}
-	if !o.Quick {
-		return start(e)
-	}
 	steps, err := e.compile()
 	if err != nil {
 		return nil, err
 	}
 	x, err := e.start(steps)
-	if err == nil && !warned {
+	if err == nil && o.Quick && !warned {
 		// kept once the command runs: it waits for none of this
 		in.keepQuick(st, e, steps)
 	}

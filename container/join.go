@@ -152,6 +152,8 @@ type enterPlan struct {
 	// fork: run the command as a child, so that it is in the joined pid
 	// namespace
 	fork bool
+	// joined is how start joined cgroups (openCgroups), once it has
+	joined *joinCgroups
 	// pidNS: the child is cloned straight into the joined pid namespace
 	// (spawn.Config.PidNS) and is the command itself, with no fork and
 	// no init of nook's between: one process, and one sleep and wake-up
@@ -291,6 +293,7 @@ func (e *enterPlan) start(st *spawn.Plan) (*Execution, error) {
 		return nil, err
 	}
 	defer cg.close()
+	e.joined = cg
 	var pidNS *os.File
 	if e.pidNS {
 		for _, j := range e.joins {
@@ -430,6 +433,10 @@ type joinCgroups struct {
 	tasks []*os.File
 	fd    int
 	procs []string
+	// the paths of tasks and fd, for an exec that keeps its plan
+	// (keepQuick)
+	taskPaths []string
+	dir       string
 }
 
 // openCgroups opens the cgroup directories dirs for the child to join: a
@@ -445,6 +452,7 @@ func openCgroups(dirs []string) (*joinCgroups, error) {
 		switch {
 		case err == nil:
 			cg.tasks = append(cg.tasks, f)
+			cg.taskPaths = append(cg.taskPaths, p)
 		case errors.Is(err, os.ErrNotExist):
 			if _, serr := os.Stat(dir); serr == nil {
 				v2 = append(v2, dir)
@@ -460,7 +468,7 @@ func openCgroups(dirs []string) (*joinCgroups, error) {
 			cg.close()
 			return nil, fmt.Errorf("join cgroup: open %s: %w", v2[0], err)
 		}
-		cg.fd = fd
+		cg.fd, cg.dir = fd, v2[0]
 	} else {
 		cg.procs = v2
 	}

@@ -15,26 +15,23 @@ import (
 // keepQuick keeps a plain exec's plan (ExecOptions.Quick) in the
 // sandbox's directory, for nook's ELF entry to replay the next one before
 // Go's runtime starts (spawn.QuickExec). It is kept only where the entry
-// can do all that this exec did: root's foreground command, cloned
-// straight into the sandbox's pid namespace, sharing nook's memory (no
-// user or time namespace to join), with nook's own stdin, stdout and
-// stderr, and cgroups it joins without a pid written for it. It costs an
-// exec that cannot keep it nothing but this check; one that cannot be
-// written costs the next exec its speed, nothing else.
+// can do all that this exec did: root's foreground command with no init
+// of nook's (cloned straight into the sandbox's pid namespace, where it
+// has one), sharing nook's memory (no user or time namespace to join),
+// with nook's own stdin, stdout and stderr, and cgroups it joins without
+// a pid written for it (openCgroups: no procs). It costs an exec that
+// cannot keep it nothing but this check; one that cannot be written
+// costs the next exec its speed, nothing else.
 func (in *Instance) keepQuick(st *state.State, e *enterPlan, steps *spawn.Plan) {
 	name := spawn.QuickExecFile()
 	if name == "" || in.store == nil || e.fork || e.detach || e.tty || e.targetFD == nil || e.target != st.Init.Pid ||
-		e.joins.has(namespaces.User) || e.joins.has(namespaces.Time) || e.pidNS != e.joins.has(namespaces.PID) {
+		e.joins.has(namespaces.User) || e.joins.has(namespaces.Time) || e.joined == nil || len(e.joined.procs) > 0 {
 		return
 	}
 	for _, f := range e.files {
 		if f != nil && f != os.Stdin && f != os.Stdout && f != os.Stderr {
 			return
 		}
-	}
-	tasks, v2, ok := cgroupFiles(e.cgroups)
-	if !ok {
-		return
 	}
 	s, id := in.store, st.ID
 	// the state's file before its content: a state replaced after the
@@ -63,7 +60,7 @@ func (in *Instance) keepQuick(st *state.State, e *enterPlan, steps *spawn.Plan) 
 		Init: st.Init.Pid, InitStart: st.Init.StartTime,
 		Files: []spawn.QuickFile{stateFile, specFile}, Exe: exe,
 		DevicesHeld: devicesHeld(e.cgroups), PidNS: e.pidNS,
-		CgroupDir: v2, CgroupTasks: tasks, Steps: steps,
+		CgroupDir: e.joined.dir, CgroupTasks: e.joined.taskPaths, Steps: steps,
 	}
 	for _, t := range namespaces.All() {
 		if ino, ok := ours[t]; ok {
@@ -99,28 +96,6 @@ func quickFile(path string) (spawn.QuickFile, error) {
 		Name: filepath.Base(path), Dev: st.Dev, Ino: st.Ino, Size: uint64(st.Size),
 		MtimeSec: st.Mtim.Sec, MtimeN: st.Mtim.Nsec,
 	}, nil
-}
-
-// cgroupFiles is what openCgroups opens of dirs, as paths: each v1
-// hierarchy's tasks file, or the one v2 directory; ok is false where a pid
-// would have to be written for the child (openCgroups' procs).
-func cgroupFiles(dirs []string) (tasks []string, v2 string, ok bool) {
-	var v2s []string
-	for _, dir := range dirs {
-		p := filepath.Join(dir, "tasks")
-		if _, err := os.Stat(p); err == nil {
-			tasks = append(tasks, p)
-		} else if _, err := os.Stat(dir); err == nil {
-			v2s = append(v2s, dir)
-		}
-	}
-	switch {
-	case len(v2s) == 0:
-		return tasks, "", true
-	case len(v2s) == 1 && len(tasks) == 0:
-		return nil, v2s[0], true
-	}
-	return nil, "", false
 }
 
 // devicesHeld: a v1 devices hierarchy holds the sandbox's devices back
