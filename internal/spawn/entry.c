@@ -384,11 +384,22 @@ static void run(struct entry *e, const struct nook_quick *q, char **args, int na
 	if (pid < 0) return;
 	close_fd(&e->sync[0]);
 	close_fd(&e->errp[1]);
-	// EOF: the command exec'd (the pipe is close-on-exec); a record:
-	// the child failed before the command ran, and Go does it again
+	// EOF: the command exec'd (the pipe is close-on-exec); a record, or
+	// part of one: the child failed or died before the command ran, and
+	// Go does it again
 	struct nook_error rec;
 	ssize_t n;
 	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
+	}
+	if (n < 0) {
+		// whether the command started is unknown: it must not start
+		// twice, so it ends here, as Go's exec ends one it cannot read
+		static const char msg[] = "nook: exec: read the child's error pipe failed\n";
+		pidfd_send_signal(pidfd, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		write(2, msg, sizeof msg - 1);
+		_exit(NOOK_EXIT_SETUP);
 	}
 	if (n != 0) {
 		int st;
