@@ -157,7 +157,7 @@
 // to pass on. nook's ELF entry point is entry_amd64.s (linked with -E
 // nook_rt0), which calls entry.c before jumping to Go's own entry:
 // for the command line `nook [--root DIR] exec SANDBOX [--] COMMAND...`
-// as root, it checks all of that (some twenty system calls), writes the
+// as root, it checks all of that (about thirty system calls), writes the
 // command's arguments into the plan and starts the same child as Start
 // does, on a block of its own, then waits for the command with the
 // signals passed on, and exits with its status. Nothing else: any check
