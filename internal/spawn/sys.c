@@ -57,11 +57,15 @@ __asm__(".text\n"
 	"	xor %r8d, %r8d\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
-	"	jz 1f\n"
+	"	jz .Lnook_clone_child\n"
 	"	pop %r13\n"
 	"	pop %r12\n"
 	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
+	// the new process of either clone: fn(arg) on its own stack (16-byte
+	// aligned for the call), then exit with what fn returned
+	".Lnook_clone_child:\n"
+	"	xor %ebp, %ebp\n"
+	"	and $-16, %rsp\n"
 	"	mov %r13, %rdi\n"
 	"	call *%r12\n"
 	"	mov %rax, %rdi\n"
@@ -71,7 +75,8 @@ __asm__(".text\n"
 	".size nook_clone, .-nook_clone\n");
 
 // nook_clone3 (entry.c): clone3 puts the new process on the stack its
-// arguments name; fn and arg travel in r12 and r13 as above.
+// arguments name; fn and arg travel in r12 and r13 as above, and the new
+// process runs nook_clone's.
 __asm__(".text\n"
 	".globl nook_clone3\n"
 	".hidden nook_clone3\n"
@@ -84,17 +89,9 @@ __asm__(".text\n"
 	"	mov $435, %eax\n" // __NR_clone3 (args, size)
 	"	syscall\n"
 	"	test %rax, %rax\n"
-	"	jz 1f\n"
+	"	jz .Lnook_clone_child\n"
 	"	pop %r13\n"
 	"	pop %r12\n"
 	"	ret\n"
-	"1:	xor %ebp, %ebp\n"
-	"	and $-16, %rsp\n"
-	"	mov %r13, %rdi\n"
-	"	call *%r12\n"
-	"	mov $60, %eax\n" // __NR_exit
-	"	xor %edi, %edi\n"
-	"	syscall\n"
-	"	hlt\n"
 	".size nook_clone3, .-nook_clone3\n");
 _Static_assert(__NR_clone == 56 && __NR_exit == 60 && __NR_clone3 == 435, "x86-64 system call numbers");
