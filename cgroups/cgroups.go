@@ -159,6 +159,27 @@ type Options struct {
 	// of one that is not the sandbox's; an error from Reserve stops
 	// Create with nothing made.
 	Reserve func(dirs, parents []string) error
+	// Log keeps what Create does on the host (Manager.Log), for a caller
+	// that will do it again itself.
+	Log bool
+}
+
+// Log is what Create did on the host, for a caller that replays it (the
+// container package's prepared runs): each directory made, in order, then
+// each file written, with what. Complete is false where Create did
+// anything it does not list here: a limit set through
+// opencontainers/cgroups, a parent made for a cgroupsPath, the v2 tree
+// (controllers enabled, a device program), a limit dropped.
+type Log struct {
+	Mkdirs   []string
+	Writes   []LogWrite
+	Complete bool
+}
+
+// LogWrite is one write(2) of Data to the file at Path.
+type LogWrite struct {
+	Path string
+	Data []byte
 }
 
 // Manager owns the cgroup directories of one sandbox.
@@ -179,6 +200,7 @@ type Manager struct {
 	ctrl      map[string]string // controller -> its directory (v2: enabled ones)
 	warnings  []string
 	gone      bool // Destroy succeeded
+	log       *Log // Options.Log
 }
 
 // Create makes the cgroup(s) of the sandbox called name (see the package
@@ -199,6 +221,9 @@ func Create(name string, r *specs.LinuxResources, opts *Options) (*Manager, erro
 		m.path = opts.Path
 		m.updatable = opts.Updatable
 		m.reserve = opts.Reserve
+		if opts.Log {
+			m.log = &Log{Complete: true}
+		}
 	}
 	if err := CheckPath(m.path); err != nil {
 		return nil, err
@@ -309,7 +334,28 @@ func (m *Manager) mkdir(dir string) error {
 		return fmt.Errorf("cgroups: create: %w", &os.PathError{Op: "mkdir", Path: dir, Err: err})
 	}
 	m.dirs = append(m.dirs, dir)
+	if m.log != nil {
+		m.log.Mkdirs = append(m.log.Mkdirs, dir)
+	}
 	return nil
+}
+
+// Log returns what Create did (Options.Log), or nil.
+func (m *Manager) Log() *Log { return m.log }
+
+// unlogged marks the Log incomplete: Create did something it does not
+// list.
+func (m *Manager) unlogged() {
+	if m.log != nil {
+		m.log.Complete = false
+	}
+}
+
+// logWrite keeps a write of Create's.
+func (m *Manager) logWrite(path, data string) {
+	if m.log != nil {
+		m.log.Writes = append(m.log.Writes, LogWrite{Path: path, Data: []byte(data)})
+	}
 }
 
 func (m *Manager) existsErr(dir string) error {
@@ -377,7 +423,10 @@ func (m *Manager) fail(limit string, err error) error {
 	return le
 }
 
-func (m *Manager) warn(s string) { m.warnings = append(m.warnings, s) }
+func (m *Manager) warn(s string) {
+	m.unlogged()
+	m.warnings = append(m.warnings, s)
+}
 
 // forget drops dir from the directories to remove and from the controller
 // map, after it was removed early (a BestEffort limit that was dropped).

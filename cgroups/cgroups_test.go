@@ -556,3 +556,56 @@ func checkAccount(t *testing.T, m *Manager, s *Stats, ended bool) {
 		t.Errorf("Account = %+v, want %+v (Stats %+v)", *a, want, *s)
 	}
 }
+
+// With Options.Log, Create lists what it did on the host, in order, for a
+// caller that will do it again itself: on cgroup v1 device rules are a
+// mkdir and file writes; a limit set through opencontainers/cgroups, or
+// anything on v2, leaves the list incomplete.
+func TestCreateLogsWhatItDid(t *testing.T) {
+	requireRoot(t)
+	t.Parallel()
+	rules := []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}, {Allow: true, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(3)), Access: "rwm"}}
+	name := uniqueName(t)
+	m, err := Create(name, &specs.LinuxResources{Devices: rules}, &Options{Minimal: true, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Destroy()
+	l := m.Log()
+	if m.Mode() == Unified {
+		if l == nil || l.Complete {
+			t.Errorf("v2: log %+v, want an incomplete one", l)
+		}
+		return
+	}
+	dir := filepath.Join(Root, "devices", "nook-"+name)
+	want := &Log{Mkdirs: []string{dir}, Complete: true, Writes: []LogWrite{
+		{Path: dir + "/devices.deny", Data: []byte("a")},
+		{Path: dir + "/devices.deny", Data: []byte("a")},
+		{Path: dir + "/devices.allow", Data: []byte("c 1:3 rwm")},
+	}}
+	if !slices.Equal(l.Mkdirs, want.Mkdirs) || !l.Complete || len(l.Writes) != len(want.Writes) {
+		t.Fatalf("log %+v, want %+v", l, want)
+	}
+	for i, w := range l.Writes {
+		if w.Path != want.Writes[i].Path || string(w.Data) != string(want.Writes[i].Data) {
+			t.Errorf("write %d: %s %q, want %s %q", i, w.Path, w.Data, want.Writes[i].Path, want.Writes[i].Data)
+		}
+	}
+
+	limit := int64(64)
+	m2, err := Create(uniqueName(t), &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}, &Options{Minimal: true, Log: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Destroy()
+	if l := m2.Log(); l == nil || l.Complete {
+		t.Errorf("a pids limit: log %+v, want an incomplete one", l)
+	}
+	if m3, err := Create(uniqueName(t), nil, nil); err == nil {
+		defer m3.Destroy()
+		if m3.Log() != nil {
+			t.Error("a log kept without Options.Log")
+		}
+	}
+}

@@ -82,6 +82,7 @@ func (m *Manager) pathIn(mnt, c string) (string, error) {
 // mkParents makes the missing directories between top (which exists) and
 // dir, dir excluded, recording each made in m.parents.
 func (m *Manager) mkParents(top, dir string) error {
+	m.unlogged() // a parent exists or not: not for replaying
 	rel, err := filepath.Rel(top, filepath.Dir(dir))
 	if err != nil || rel == "." {
 		return err

@@ -151,7 +151,7 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 	}
 	if len(r.Devices) > 0 {
 		if err := m.limitV1("devices", "devices", true, func(dir string) (string, error) {
-			return "devices", setDevicesV1(dir, r.Devices)
+			return "devices", setDevicesV1(dir, r.Devices, m.logWrite)
 		}); err != nil {
 			return err
 		}
@@ -220,6 +220,9 @@ func (m *Manager) createV1(r *specs.LinuxResources) error {
 // and own is true (the directory exists only for this limit), the directory is
 // removed again so that joining it cannot fail or restrict anything.
 func (m *Manager) limitV1(limit, ctrl string, own bool, set func(dir string) (string, error)) error {
+	if ctrl != "devices" {
+		m.unlogged() // set through the library, or not listed
+	}
 	dir := m.ctrl[ctrl]
 	if dir == "" {
 		return m.fail(limit, notSupported("%s controller not available", ctrl))
@@ -231,6 +234,7 @@ func (m *Manager) limitV1(limit, ctrl string, own bool, set func(dir string) (st
 	if err := m.fail(name, err); err != nil {
 		return err
 	}
+	m.unlogged()
 	if own && m.sharedBy(dir) == 1 {
 		_ = unix.Rmdir(dir)
 		m.forget(dir)
@@ -293,8 +297,12 @@ func explainCpuset(err error, parent, what string) error {
 // Written here because the library's v1 device code lives in
 // opencontainers/cgroups/devices, which also brings the systemd-driver device
 // properties and the eBPF loader; all v1 needs is two files written line by
-// line. The files are opened once for all rules.
-func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
+// line. The files are opened once for all rules. Each write is told to
+// logWrite, where it is not nil.
+func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup, logWrite func(path, data string)) error {
+	if logWrite == nil {
+		logWrite = func(string, string) {}
+	}
 	deny, err := cgroups.OpenFile(dir, "devices.deny", unix.O_WRONLY)
 	if err != nil {
 		return err
@@ -308,18 +316,20 @@ func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup) error {
 	if _, err := deny.WriteString("a"); err != nil {
 		return fmt.Errorf("deny all devices: %w", err)
 	}
+	logWrite(filepath.Join(dir, "devices.deny"), "a")
 	for _, d := range rules {
 		rule, err := deviceRule(d)
 		if err != nil {
 			return err // validated already
 		}
-		f := deny
+		f, name := deny, "devices.deny"
 		if d.Allow {
-			f = allow
+			f, name = allow, "devices.allow"
 		}
 		if _, err := f.WriteString(rule); err != nil {
 			return fmt.Errorf("rule %q: %w", rule, err)
 		}
+		logWrite(filepath.Join(dir, name), rule)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 var v2Base = []string{"memory", "pids", "cpu"}
 
 func (m *Manager) createV2(r *specs.LinuxResources) error {
+	m.unlogged() // controllers enabled, limits and device programs: not listed
 	cpu := r.CPU
 	if cpu == nil {
 		cpu = &specs.LinuxCPU{}

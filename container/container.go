@@ -89,6 +89,9 @@ type Options struct {
 	// a successful Start: what only its start needed can go (Run waits
 	// for the command after it).
 	Started func()
+	// QuickRun, where set, keeps the run's plan for nook's ELF entry
+	// (NewQuickRun); Run only.
+	QuickRun *QuickRun
 
 	// hold: OCI create (Create). The child stops before exec until
 	// Instance.Start; it outlives this process, so it has no janitor, its
@@ -152,6 +155,8 @@ type Container struct {
 	// how Wait ended, for the record Close writes
 	result  *Result
 	waitErr error
+	// cleanup: the janitor's plan, for Options.QuickRun
+	cleanup *spawn.Cleanup
 }
 
 // New validates spec and prepares to run it. Nothing is made on the host
@@ -401,6 +406,7 @@ func (c *Container) prepare() (err error) {
 			cloneFlags &^= unix.CLONE_NEWNET
 		}
 	}
+	c.cleanup = cleanup
 	cfg := &spawn.Config{
 		PidNS:       pidNS,
 		NetNS:       net,
@@ -596,11 +602,19 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 	// the network namespace first, the longest of what runs beside the
 	// compile; the signals are caught meanwhile too (Foreground.catch)
 	spec = withConsoleSize(spec, opts)
+	if opts != nil && opts.QuickRun != nil {
+		o := *opts
+		o.Warnf = opts.QuickRun.warnf(opts.Warnf)
+		opts = &o
+	}
 	netNS := startNetNS(spec, opts)
 	sc := f.catch()
 	defer sc.stop()
 	c, err := newContainer(id, spec, opts, netNS)
 	if err != nil {
+		if opts != nil {
+			opts.QuickRun.forget()
+		}
 		return nil, err
 	}
 	defer c.Close()
@@ -609,8 +623,10 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 	c.beforeRelease = sc.ready
 	return f.wait(ctx, sc, func() (process, error) {
 		if err := c.Start(); err != nil {
+			c.opts.QuickRun.forget()
 			return nil, err
 		}
+		c.opts.QuickRun.keep(c, c.cleanup)
 		return c, nil
 	})
 }

@@ -93,6 +93,7 @@ func (c *Container) makeCgroup() error {
 		CPUUsage:   c.opts.Limits.CPUTime > 0,
 		Track:      n.Track,
 		Reserve:    reserve,
+		Log:        c.opts.QuickRun != nil,
 	})
 	if err != nil {
 		var le *cgroups.LimitError

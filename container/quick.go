@@ -94,7 +94,7 @@ func quickFile(path string) (spawn.QuickFile, error) {
 	}
 	return spawn.QuickFile{
 		Name: filepath.Base(path), Dev: st.Dev, Ino: st.Ino, Size: uint64(st.Size),
-		MtimeSec: st.Mtim.Sec, MtimeN: st.Mtim.Nsec,
+		MtimeSec: st.Mtim.Sec, MtimeN: st.Mtim.Nsec, CtimeSec: st.Ctim.Sec, CtimeN: st.Ctim.Nsec,
 	}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/nookrun/nook/sandbox"
 	"github.com/nookrun/nook/spec"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runOptions are the flags of `nook run`, as typed.
@@ -333,6 +334,19 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
+	// the command line that nook's entry point replays: no flag but
+	// --root and --bundle; its config.json noted before it is read
+	var quick *container.QuickRun
+	plain := true
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if f.Name != rootFlag && f.Name != "bundle" {
+			plain = false
+		}
+	})
+	if plain {
+		root, _ := cmd.Flags().GetString(rootFlag)
+		quick = container.NewQuickRun(root, dir)
+	}
 	s, err := spec.Load(dir)
 	if err != nil {
 		return err
@@ -344,7 +358,7 @@ func runBundle(cmd *cobra.Command, o *runOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd), Warnf: warnf(cmd)}))
+	return exitStatus(container.Run(context.Background(), args[0], s, &container.Options{Bundle: dir, Record: rec, ForwardSignals: true, NoPivot: o.noPivot, Debugf: o.debugf(cmd), Warnf: warnf(cmd), QuickRun: quick}))
 }
 
 // checkUserNamespaces tells an unprivileged user what to do when the

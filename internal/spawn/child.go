@@ -67,6 +67,7 @@ type childHeader struct {
 	QuickFile   uint64 // const char nook_quick_file[]
 	NamesDir    uint64 // const char nook_names_dir[]
 	DefaultRoot uint64 // const char nook_default_root[]
+	RunDir      uint64 // const char nook_run_dir[]
 }
 
 // childString reads a NUL-terminated string of the C child's at off.

@@ -1,6 +1,7 @@
 //go:build ignore
 
-// entry.c: a plain `nook exec SANDBOX COMMAND...` started before Go's
+// entry.c: a plain `nook exec SANDBOX COMMAND...`, or a plain
+// `nook run --bundle DIR ID` (below, "The run"), started before Go's
 // runtime. nook's ELF entry point (entry_amd64.s) calls nook_entry_main
 // with the stack the kernel gave the process; it returns, and Go's
 // runtime starts as if it had never run, unless everything below holds,
@@ -41,6 +42,7 @@ __attribute__((visibility("hidden"))) void nook_child_main(struct nook_spawn *s)
 const char nook_quick_file[] = "exec-quick";
 const char nook_names_dir[] = ".names";
 const char nook_default_root[] = "/run/nook";
+const char nook_run_dir[] = ".quick";
 
 enum {
 	ENTRY_PATH = 4096,
@@ -53,19 +55,33 @@ enum {
 // What the entry holds while it works: everything it must release before
 // Go starts.
 struct entry {
-	const unsigned char *q; // the prepared exec, mapped
+	const unsigned char *q; // the prepared exec or run, mapped
 	size_t qlen;
 	unsigned char *block; // the child's memory
 	size_t blen;
-	int init_pidfd, own_pidns, cgroup_fd, sync[2], errp[2];
+	unsigned char *jblock; // the janitor's (run)
+	size_t jblen;
+	int init_pidfd, own_pidns, cgroup_fd, sync[2], errp[2], lifeline[2];
 	int tasks[NOOK_MAXCGROUPS], ntasks;
 	int pidns_joined, mask_set;
 	ksigset oldmask;
+	// run: the cgroups made, to remove again before the janitor exists
+	const char *made[NOOK_MAXCGROUPS];
+	int nmade;
 };
 
 static void close_fd(int *fd) {
 	if (*fd >= 0) close(*fd);
 	*fd = -1;
+}
+
+// rmdir_cgroup removes a cgroup the entry made, waiting (up to a second)
+// while it is busy: it stays so for a moment after its last task exits.
+static void rmdir_cgroup(const char *dir) {
+	for (int i = 0; i < 100 && SYS3(__NR_unlinkat, AT_FDCWD, dir, AT_REMOVEDIR) < 0 && errno == EBUSY; i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		SYS2(__NR_nanosleep, &ts, 0);
+	}
 }
 
 // release undoes what the entry did, for Go to start as usual.
@@ -75,12 +91,15 @@ static void release(struct entry *e) {
 	for (int i = 0; i < 2; i++) {
 		close_fd(&e->sync[i]);
 		close_fd(&e->errp[i]);
+		close_fd(&e->lifeline[i]);
 	}
+	while (e->nmade > 0) rmdir_cgroup(e->made[--e->nmade]);
 	for (int i = 0; i < e->ntasks; i++) close_fd(&e->tasks[i]);
 	if (e->pidns_joined) setns(e->own_pidns, CLONE_NEWPID);
 	close_fd(&e->own_pidns);
 	if (e->q) munmap((void *)e->q, e->qlen);
 	if (e->block) munmap(e->block, e->blen);
+	if (e->jblock) munmap(e->jblock, e->jblen);
 	if (e->mask_set) sigprocmask(SIG_SETMASK, &e->oldmask, NULL);
 }
 
@@ -159,24 +178,30 @@ static const char *ref_str(const struct entry *e, struct nook_ref r) {
 	return strlen(s) == r.len ? s : NULL;
 }
 
-// load maps DIR's prepared exec and checks its form.
-static const struct nook_quick *load(struct entry *e, const char *dir) {
-	char p[ENTRY_PATH];
+// map_plan maps a prepared exec or run: a regular file of root's that no
+// one else may read or write, of a size entry.c reads.
+static int map_plan(struct entry *e, const char *p, size_t min) {
 	struct stat st;
-	if (!path(p, dir, nook_quick_file, NULL)) return NULL;
 	int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) return NULL;
+	if (fd < 0) return 0;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077) ||
-	    st.st_size < sizeof(struct nook_quick) || st.st_size > NOOK_QUICK_MAX) {
+	    st.st_size < min || st.st_size > NOOK_QUICK_MAX) {
 		close(fd);
-		return NULL;
+		return 0;
 	}
 	void *m = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	if (m == MAP_FAILED) return NULL;
+	if (m == MAP_FAILED) return 0;
 	e->q = m;
 	e->qlen = st.st_size;
-	const struct nook_quick *q = m;
+	return 1;
+}
+
+// load maps DIR's prepared exec and checks its form.
+static const struct nook_quick *load(struct entry *e, const char *dir) {
+	char p[ENTRY_PATH];
+	if (!path(p, dir, nook_quick_file, NULL) || !map_plan(e, p, sizeof(struct nook_quick))) return NULL;
+	const struct nook_quick *q = (const void *)e->q;
 	if (q->magic != NOOK_QUICK_MAGIC || q->version != NOOK_QUICK_VERSION || q->size != e->qlen) return NULL;
 	if (!ref_ok(e, q->files, sizeof(struct nook_quick_file)) || !ref_ok(e, q->namespaces, sizeof(struct nook_quick_ns)) ||
 	    !ref_ok(e, q->devices, sizeof(struct nook_quick_dev)) || !ref_str(e, q->cgroup_dir) ||
@@ -188,27 +213,20 @@ static const struct nook_quick *load(struct entry *e, const char *dir) {
 static int same_file(const char *p, const struct nook_quick_file *f) {
 	struct stat st;
 	return stat(p, &st) == 0 && st.st_dev == f->dev && st.st_ino == f->ino && st.st_size == f->size &&
-	       (int64_t)st.st_mtime == f->mtime_sec && (int64_t)st.st_mtime_nsec == f->mtime_nsec;
+	       (int64_t)st.st_mtime == f->mtime_sec && (int64_t)st.st_mtime_nsec == f->mtime_nsec &&
+	       (int64_t)st.st_ctime == f->ctime_sec && (int64_t)st.st_ctime_nsec == f->ctime_nsec;
 }
 
-// unchanged: the binary, the files and the namespaces the exec was
-// prepared under are the same.
-static int unchanged(const struct entry *e, const struct nook_quick *q, const char *dir) {
-	char p[ENTRY_PATH];
-	if (!same_file("/proc/self/exe", &q->exe)) return 0;
-	const struct nook_quick_file *f = (const void *)(e->q + q->files.off);
-	for (uint32_t i = 0; i < q->files.len / sizeof *f; i++) {
-		const char *name = ref_str(e, f[i].name);
-		if (!name || !plain_name(name) || !path(p, dir, name, NULL) || !same_file(p, &f[i])) return 0;
-	}
-	// each link is read, not followed: "net:[4026531840]" holds the
-	// inode, and reading it costs half of a stat of the namespace
-	// (namespaces.Of measured the same)
-	const struct nook_quick_ns *ns = (const void *)(e->q + q->namespaces.off);
+// same_namespaces: the caller is in the namespaces nss (struct
+// nook_quick_ns[]) names. Each link is read, not followed:
+// "net:[4026531840]" holds the inode, and reading it costs half of a stat
+// of the namespace (namespaces.Of measured the same).
+static int same_namespaces(const struct entry *e, struct nook_ref nss) {
+	const struct nook_quick_ns *ns = (const void *)(e->q + nss.off);
 	int nsdir = open("/proc/self/ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (nsdir < 0) return 0;
 	int same = 1;
-	for (uint32_t i = 0; same && i < q->namespaces.len / sizeof *ns; i++) {
+	for (uint32_t i = 0; same && i < nss.len / sizeof *ns; i++) {
 		const char *name = ref_str(e, ns[i].name);
 		char link[64];
 		ssize_t n = name && plain_name(name) ? readlinkat(nsdir, name, link, sizeof link - 1) : -1;
@@ -224,6 +242,19 @@ static int unchanged(const struct entry *e, const struct nook_quick *q, const ch
 	}
 	close(nsdir);
 	return same;
+}
+
+// unchanged: the binary, the files and the namespaces the exec was
+// prepared under are the same.
+static int unchanged(const struct entry *e, const struct nook_quick *q, const char *dir) {
+	char p[ENTRY_PATH];
+	if (!same_file("/proc/self/exe", &q->exe)) return 0;
+	const struct nook_quick_file *f = (const void *)(e->q + q->files.off);
+	for (uint32_t i = 0; i < q->files.len / sizeof *f; i++) {
+		const char *name = ref_str(e, f[i].name);
+		if (!name || !plain_name(name) || !path(p, dir, name, NULL) || !same_file(p, &f[i])) return 0;
+	}
+	return same_namespaces(e, q->namespaces);
 }
 
 // start_time reads field 22 of /proc/PID/stat; 0 if it cannot.
@@ -276,11 +307,13 @@ static int devices_allowed(const struct entry *e, const struct nook_quick *q) {
 }
 
 // open_cgroups opens what the child joins: the v2 directory it is cloned
-// into, or each v1 hierarchy's tasks file.
-static int open_cgroups(struct entry *e, const struct nook_quick *q) {
-	const char *dir = ref_str(e, q->cgroup_dir);
+// into, or each v1 hierarchy's tasks file (NUL-terminated, one after
+// another, in tasks).
+static int open_cgroups(struct entry *e, struct nook_ref cgroup_dir, struct nook_ref tasks) {
+	const char *dir = ref_str(e, cgroup_dir);
+	if (!dir) return 0;
 	if (*dir && (e->cgroup_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return 0;
-	const char *t = (const char *)e->q + q->cgroup_tasks.off, *end = t + q->cgroup_tasks.len;
+	const char *t = (const char *)e->q + tasks.off, *end = t + tasks.len;
 	while (t < end) {
 		size_t n = 0;
 		while (t + n < end && t[n]) n++;
@@ -421,16 +454,320 @@ static void run(struct entry *e, const struct nook_quick *q, char **args, int na
 	}
 }
 
+// --- The run ----------------------------------------------------------------
+//
+// A plain `nook [--root DIR] run --bundle DIR ID` (QuickRun in quick.go)
+// is replayed where the state root holds a run prepared for the same
+// bundle and ID, by this binary, from the same config.json (inode, size,
+// times), with the caller in the same namespaces and its stdin, stdout and
+// stderr of the same kinds. The entry then does what Go's Run did:
+//
+//   - makes the cgroups (each mkdir, then each file write, in Go's order);
+//     where one fails, it removes what it made and leaves the run to Go;
+//   - clones the child (the same steps.c, with the plan Go compiled) into
+//     new namespaces, and the janitor beside it with Go's cleanup, then
+//     lets the child run;
+//   - waits for the command, passing the signals on, and exits with its
+//     status once the janitor has removed what the sandbox made.
+//
+// A child that fails before its command leaves the run to Go as well,
+// after the janitor has cleaned up: Go makes it again and reports the
+// error in its own words.
+
+enum { ENTRY_JANITOR_STACK = 64 << 10 };
+
+// parse_run reads [--root DIR | --root=DIR] run ARGS, where ARGS are
+// exactly --bundle DIR (or --bundle=DIR, -b DIR), then the ID: run's flags
+// end at its first argument (nook run -- COMMAND), so one after the ID
+// would be the command's.
+static int parse_run(int argc, char **argv, const char **root, const char **bundle, const char **id) {
+	int i = 1;
+	*root = nook_default_root;
+	*bundle = *id = NULL;
+	if (i + 1 < argc && strcmp(argv[i], "--root") == 0) {
+		*root = argv[i + 1];
+		i += 2;
+	} else if (i < argc && strncmp(argv[i], "--root=", 7) == 0) {
+		*root = argv[i] + 7;
+		i++;
+	}
+	if (!**root || i >= argc || strcmp(argv[i], "run") != 0) return 0;
+	for (i++; i < argc; i++) {
+		const char *a = argv[i];
+		if (*bundle == NULL && (strcmp(a, "--bundle") == 0 || strcmp(a, "-b") == 0) && i + 1 < argc) {
+			*bundle = argv[++i];
+		} else if (*bundle == NULL && strncmp(a, "--bundle=", 9) == 0) {
+			*bundle = a + 9;
+		} else if (*bundle && a[0] && a[0] != '-' && i + 1 == argc) {
+			*id = a;
+		} else {
+			return 0;
+		}
+	}
+	return *bundle && *id;
+}
+
+// clean_abs: p is absolute and as filepath.Clean leaves it, so that Go's
+// filepath.Abs of it is p itself.
+static int clean_abs(const char *p) {
+	if (p[0] != '/') return 0;
+	if (!p[1]) return 1;
+	for (const char *s = p; *s; s++) {
+		if (*s != '/') continue;
+		const char *n = s + 1;
+		if (*n == '/' || *n == 0) return 0;
+		if (n[0] == '.' && (n[1] == '/' || n[1] == 0)) return 0;
+		if (n[0] == '.' && n[1] == '.' && (n[2] == '/' || n[2] == 0)) return 0;
+	}
+	return 1;
+}
+
+// run_file names the run prepared for bundle: one of 256 files, by an
+// FNV-1a hash of its path (QuickRunFile).
+static int run_file(char *dst, const char *root, const char *bundle) {
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *s = bundle; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	static const char hex[] = "0123456789abcdef";
+	char name[8] = {'r', 'u', 'n', '-', hex[(h >> 4) & 15], hex[h & 15], 0};
+	return path(dst, root, nook_run_dir, name);
+}
+
+static const struct nook_quick_run *load_run(struct entry *e, const char *p) {
+	if (!map_plan(e, p, sizeof(struct nook_quick_run))) return NULL;
+	const struct nook_quick_run *q = (const void *)e->q;
+	if (q->magic != NOOK_QUICK_RUN_MAGIC || q->version != NOOK_QUICK_VERSION || q->size != e->qlen) return NULL;
+	if (!ref_str(e, q->bundle) || !ref_str(e, q->id) || !ref_ok(e, q->namespaces, sizeof(struct nook_quick_ns)) ||
+	    !ref_ok(e, q->mkdirs, 1) || !ref_ok(e, q->writes, sizeof(struct nook_quick_write)) ||
+	    !ref_ok(e, q->cgroup_tasks, 1) || !ref_ok(e, q->cleanup, 8) || !ref_ok(e, q->steps, 8) || q->steps.len == 0)
+		return NULL;
+	return q;
+}
+
+// same_stdio: fds 0-2 are what they were (a device the same one).
+static int same_stdio(const struct nook_quick_run *q) {
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) return 0;
+		uint32_t kind = S_ISCHR(st.st_mode) ? NOOK_QUICK_STDIO_CHAR
+			      : (st.st_mode & S_IFMT) == S_IFBLK ? NOOK_QUICK_STDIO_BLOCK
+								  : NOOK_QUICK_STDIO_OTHER;
+		if (kind != q->stdio[fd].kind || (kind != NOOK_QUICK_STDIO_OTHER && st.st_rdev != q->stdio[fd].rdev)) return 0;
+	}
+	return 1;
+}
+
+// make_cgroups makes the cgroups as Go did: every directory (each one
+// new: an existing one is another sandbox's), then every file written.
+static int make_cgroups(struct entry *e, const struct nook_quick_run *q) {
+	const char *d = (const char *)e->q + q->mkdirs.off, *end = d + q->mkdirs.len;
+	while (d < end) {
+		size_t n = 0;
+		while (d + n < end && d[n]) n++;
+		if (d + n == end || e->nmade == NOOK_MAXCGROUPS || mkdir(d, 0755) < 0) return 0;
+		e->made[e->nmade++] = d;
+		d += n + 1;
+	}
+	// one open for each run of writes to the same file, as Go's
+	// setDevicesV1 opens devices.allow once for all its rules
+	const struct nook_quick_write *w = (const void *)(e->q + q->writes.off);
+	const char *last = NULL;
+	int fd = -1, ok = 1;
+	for (uint32_t i = 0; ok && i < q->writes.len / sizeof *w; i++) {
+		const char *p = ref_str(e, w[i].path);
+		if (!p || !ref_ok(e, w[i].data, 1)) {
+			ok = 0;
+			break;
+		}
+		if (!last || strcmp(p, last) != 0) {
+			close_fd(&fd);
+			last = p;
+			if ((fd = open(p, O_WRONLY | O_CLOEXEC)) < 0) {
+				ok = 0;
+				break;
+			}
+		}
+		ok = write(fd, e->q + w[i].data.off, w[i].data.len) == (ssize_t)w[i].data.len;
+	}
+	close_fd(&fd);
+	return ok;
+}
+
+static void janitor_main(struct nook_spawn *arg) { nook_janitor_main(arg); }
+
+// start_janitor clones the janitor as Go's startJanitor does: the
+// entry's memory, a block of its own, the lifeline's read end and the
+// child's pidfd.
+static long start_janitor(struct entry *e, const struct nook_quick_run *q, int pidfd) {
+	size_t top = ENTRY_GUARD + ENTRY_JANITOR_STACK;
+	size_t opsoff = top + ((sizeof(struct nook_janitor) + 15) & ~(size_t)15);
+	e->jblen = (opsoff + q->cleanup.len + 4095) & ~(size_t)4095;
+	void *m = mmap(NULL, e->jblen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED) return -1;
+	e->jblock = m;
+	if (mprotect(e->jblock, ENTRY_GUARD, PROT_NONE) < 0) return -1;
+	memcpy(e->jblock + opsoff, e->q + q->cleanup.off, q->cleanup.len);
+	struct nook_janitor *j = (void *)(e->jblock + top);
+	j->lifeline = e->lifeline[0];
+	j->pidfd = pidfd;
+	j->jops = e->jblock + opsoff;
+	j->jops_len = q->cleanup.len;
+	struct clone_args ca = {
+		.flags = CLONE_VM,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(unsigned long)(e->jblock + ENTRY_GUARD),
+		.stack_size = ENTRY_JANITOR_STACK,
+	};
+	return nook_clone3(&ca, sizeof ca, janitor_main, (struct nook_spawn *)j);
+}
+
+// end_janitor closes the lifeline and waits until the janitor has killed
+// what is left of the sandbox and removed what it made.
+static void end_janitor(struct entry *e, long jpid) {
+	close_fd(&e->lifeline[1]);
+	while (waitpid(jpid, NULL, 0) < 0 && errno == EINTR) {
+	}
+}
+
+static void run_bundle(struct entry *e, const struct nook_quick_run *q) {
+	const unsigned char *steps = e->q + q->steps.off;
+	size_t top = ENTRY_GUARD + ENTRY_STACK;
+	size_t opsoff = top + ((sizeof(struct nook_tls) + sizeof(struct nook_spawn) + 15) & ~(size_t)15);
+	e->blen = (opsoff + q->steps.len + 4095) & ~(size_t)4095;
+	void *m = mmap(NULL, e->blen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED) return;
+	e->block = m;
+	if (mprotect(e->block, ENTRY_GUARD, PROT_NONE) < 0) return;
+	memcpy(e->block + opsoff, steps, q->steps.len);
+
+	// the signals passed on wait in the mask from before anything is
+	// made until the entry exits: none kills it with a cgroup made
+	ksigset set = q->signals | KSIG(SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, &e->oldmask) < 0) return;
+	e->mask_set = 1;
+	if (!make_cgroups(e, q) || !open_cgroups(e, q->cgroup_dir, q->cgroup_tasks)) return;
+	// the child waits for the go-ahead until its janitor exists
+	if (pipe2(e->sync, O_CLOEXEC) < 0 || pipe2(e->errp, O_CLOEXEC) < 0 || pipe2(e->lifeline, O_CLOEXEC) < 0) return;
+
+	struct nook_tls *tls = (void *)(e->block + top);
+	struct nook_spawn *s = (void *)(e->block + top + sizeof *tls);
+	tls->self = tls;
+	tls->err = 0;
+	s->ops = e->block + opsoff;
+	s->ops_len = q->steps.len;
+	s->sync_fd = e->sync[0];
+	s->err_fd = e->errp[1];
+	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = s->ns_pidfd = -1;
+	s->orphan = 0;
+	s->restore_nofile = 0; // nothing has raised it here
+	s->ncgroup_tasks = e->ntasks;
+	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];
+	s->nfds = 3;
+	for (int i = 0; i < 3; i++) s->fds[i] = i;
+
+	int pidfd = -1;
+	struct clone_args ca = {
+		.flags = q->clone_flags | CLONE_PIDFD | CLONE_SETTLS,
+		.pidfd = (uint64_t)(unsigned long)&pidfd,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(unsigned long)(e->block + ENTRY_GUARD),
+		.stack_size = ENTRY_STACK,
+		.tls = (uint64_t)(unsigned long)tls,
+	};
+	if (q->flags & NOOK_QUICK_SHARE_MEMORY) ca.flags |= CLONE_VM;
+	if (e->cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = e->cgroup_fd;
+	}
+	long pid = nook_clone3(&ca, sizeof ca, nook_child_main, s);
+	if (pid < 0) return;
+	close_fd(&e->sync[0]);
+	close_fd(&e->errp[1]);
+	close_fd(&e->cgroup_fd);
+	for (int i = 0; i < e->ntasks; i++) close_fd(&e->tasks[i]);
+	e->ntasks = 0;
+	long jpid = start_janitor(e, q, pidfd);
+	close_fd(&e->lifeline[0]);
+	if (jpid < 0) {
+		// nothing would clean up after the child: it must not run
+		pidfd_send_signal(pidfd, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		close_fd(&pidfd);
+		return;
+	}
+	// from here the janitor removes the cgroups
+	e->nmade = 0;
+	if (write(e->sync[1], "", 1) != 1) {
+		pidfd_send_signal(pidfd, SIGKILL);
+	}
+	close_fd(&e->sync[1]);
+	struct nook_error rec;
+	ssize_t n;
+	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
+	}
+	if (n < 0) {
+		// whether the command started is unknown: it must not start
+		// twice, so the run ends here, as Go ends one it cannot read
+		static const char msg[] = "nook: run: read the child's error pipe failed\n";
+		pidfd_send_signal(pidfd, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		end_janitor(e, jpid);
+		write(2, msg, sizeof msg - 1);
+		_exit(NOOK_EXIT_SETUP);
+	}
+	if (n != 0) {
+		// the child failed before its command: Go runs it again
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		close_fd(&pidfd);
+		end_janitor(e, jpid);
+		return;
+	}
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig == SIGCHLD) {
+			int st;
+			if (waitpid(pid, &st, WNOHANG) != pid) continue;
+			end_janitor(e, jpid);
+			// as Go's Container.Wait reports it
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
+		if (sig > 0) pidfd_send_signal(pidfd, sig);
+	}
+}
+
+// quick_run replays a run where everything above holds, or returns.
+static void quick_run(struct entry *e, const char *root, const char *bundle, const char *id) {
+	char p[ENTRY_PATH];
+	const struct nook_quick_run *q;
+	if (!clean_abs(bundle) || !run_file(p, root, bundle) || !(q = load_run(e, p))) return;
+	if (strcmp(ref_str(e, q->bundle), bundle) != 0 || strcmp(ref_str(e, q->id), id) != 0) return;
+	if (!same_file("/proc/self/exe", &q->exe) || !path(p, bundle, "config.json", NULL) || !same_file(p, &q->config))
+		return;
+	if (!same_namespaces(e, q->namespaces) || !same_stdio(q)) return;
+	run_bundle(e, q);
+}
+
 void nook_entry_main(uint64_t *sp) {
 	int argc = (int)sp[0];
 	char **argv = (char **)(sp + 1);
-	const char *root, *ref;
-	int cmd;
-	if (argc < 1 || !parse(argc, argv, &root, &ref, &cmd)) return;
+	const char *root, *ref, *bundle = NULL;
+	int cmd = 0, isrun = 0;
+	if (argc < 1) return;
+	if (!parse(argc, argv, &root, &ref, &cmd)) {
+		if (!parse_run(argc, argv, &root, &bundle, &ref)) return;
+		isrun = 1;
+	}
 	// errno lives behind the thread pointer
 	struct nook_tls tls = {.self = &tls};
 	if (arch_prctl_set_fs(&tls) < 0) return;
-	struct entry es = {.init_pidfd = -1, .own_pidns = -1, .cgroup_fd = -1, .sync = {-1, -1}, .errp = {-1, -1}};
+	struct entry es = {.init_pidfd = -1, .own_pidns = -1, .cgroup_fd = -1, .sync = {-1, -1}, .errp = {-1, -1},
+			   .lifeline = {-1, -1}};
 	struct entry *e = &es;
 	struct stat st;
 	char dir[ENTRY_PATH];
@@ -439,12 +776,16 @@ void nook_entry_main(uint64_t *sp) {
 	// state.Open's rule for a root: a directory of root's that only
 	// root may change
 	if (lstat(root, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) goto out;
+	if (isrun) {
+		quick_run(e, root, bundle, ref);
+		goto out;
+	}
 	if (!resolve(root, ref, dir) || !(q = load(e, dir)) || !unchanged(e, q, dir)) goto out;
 	if ((e->init_pidfd = pidfd_open(q->init_pid, 0)) < 0) goto out;
 	// after the pidfd: a start time that matches names the process the
 	// pidfd holds, not one that got its pid since
 	if (q->init_start == 0 || start_time(q->init_pid) != q->init_start) goto out;
-	if (!devices_allowed(e, q) || !open_cgroups(e, q)) goto out;
+	if (!devices_allowed(e, q) || !open_cgroups(e, q->cgroup_dir, q->cgroup_tasks)) goto out;
 	run(e, q, argv + cmd, argc - cmd);
 out:
 	release(e);

@@ -174,16 +174,19 @@ func TestLayoutMatchesC(t *testing.T) {
 		}
 	}
 	for goType, name := range map[reflect.Type]string{
-		reflect.TypeOf(stepHeader{}):   "nook_step",
-		reflect.TypeOf(errorRec{}):     "nook_error",
-		reflect.TypeOf(pathRec{}):      "nook_path", // the janitor's records
-		reflect.TypeOf(spawnArgs{}):    "nook_spawn",
-		reflect.TypeOf(janitorArgs{}):  "nook_janitor",
-		reflect.TypeOf(tlsBlock{}):     "nook_tls",
-		reflect.TypeOf(quickRec{}):     "nook_quick",
-		reflect.TypeOf(quickFileRec{}): "nook_quick_file",
-		reflect.TypeOf(quickNSRec{}):   "nook_quick_ns",
-		reflect.TypeOf(quickDevRec{}):  "nook_quick_dev",
+		reflect.TypeOf(stepHeader{}):    "nook_step",
+		reflect.TypeOf(errorRec{}):      "nook_error",
+		reflect.TypeOf(pathRec{}):       "nook_path", // the janitor's records
+		reflect.TypeOf(spawnArgs{}):     "nook_spawn",
+		reflect.TypeOf(janitorArgs{}):   "nook_janitor",
+		reflect.TypeOf(tlsBlock{}):      "nook_tls",
+		reflect.TypeOf(quickRec{}):      "nook_quick",
+		reflect.TypeOf(quickFileRec{}):  "nook_quick_file",
+		reflect.TypeOf(quickNSRec{}):    "nook_quick_ns",
+		reflect.TypeOf(quickDevRec{}):   "nook_quick_dev",
+		reflect.TypeOf(quickRunRec{}):   "nook_quick_run",
+		reflect.TypeOf(quickStdioRec{}): "nook_quick_stdio",
+		reflect.TypeOf(quickWriteRec{}): "nook_quick_write",
 	} {
 		if s := record(name); s != nil {
 			compareStruct(t, goType, s)
@@ -197,7 +200,9 @@ func TestLayoutMatchesC(t *testing.T) {
 		"NOOK_MOUNT_POINT_FILE": int(MountPointFile),
 		"NOOK_QUICK_MAGIC":      quickMagic, "NOOK_QUICK_VERSION": quickVersion, "NOOK_QUICK_MAX": quickMax,
 		"NOOK_QUICK_ANY_MINOR": int(int32(anyMinor)), "NOOK_QUICK_PID_NS": quickPidNS,
-		"NOOK_QUICK_DEVICES_HELD": quickDevHeld,
+		"NOOK_QUICK_DEVICES_HELD": quickDevHeld, "NOOK_QUICK_SHARE_MEMORY": quickShareMemory,
+		"NOOK_QUICK_RUN_MAGIC":   quickRunMagic,
+		"NOOK_QUICK_STDIO_OTHER": StdioOther, "NOOK_QUICK_STDIO_CHAR": StdioChar, "NOOK_QUICK_STDIO_BLOCK": StdioBlock,
 	} {
 		if v := enum(name); v != int64(goValue) {
 			t.Errorf("%s: C %d, Go %d", name, v, goValue)

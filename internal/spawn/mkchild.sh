@@ -73,7 +73,7 @@ cat >"$tmp/text.s" <<S
 nook_child:
 	.quad 64 + $(off nook_child_main), 64 + $(off nook_janitor_main), 64 + $(off nook_step_size)
 	.quad 64 + $(off nook_entry_main), 64 + $(off nook_quick_file), 64 + $(off nook_names_dir)
-	.quad 64 + $(off nook_default_root)
+	.quad 64 + $(off nook_default_root), 64 + $(off nook_run_dir)
 	.p2align 6
 	.incbin "$tmp/child.bin"
 	.size nook_child, . - nook_child

@@ -63,9 +63,10 @@ type QuickExec struct {
 
 // QuickFile is a file as stat(2) found it.
 type QuickFile struct {
-	Name             string // in the sandbox's directory
+	Name             string // in the sandbox's directory, or the bundle
 	Dev, Ino, Size   uint64
 	MtimeSec, MtimeN int64
+	CtimeSec, CtimeN int64
 }
 
 // QuickNamespace is a namespace of the caller's, by its /proc/self/ns
@@ -86,11 +87,13 @@ const AnyMinor = ^uint32(0)
 
 // The file's format, as spawn.h has it (checked by TestLayoutMatchesC).
 const (
-	quickMagic   = 0x6b6f6f6e
-	quickVersion = 1
-	quickMax     = 1 << 20
-	quickPidNS   = 1
-	quickDevHeld = 2
+	quickMagic       = 0x6b6f6f6e
+	quickRunMagic    = 0x6e726b6e
+	quickVersion     = 2
+	quickMax         = 1 << 20
+	quickPidNS       = 1
+	quickDevHeld     = 2
+	quickShareMemory = 4
 )
 
 type (
@@ -120,6 +123,8 @@ type (
 		size      uint64
 		mtimeSec  int64
 		mtimeNsec int64
+		ctimeSec  int64
+		ctimeNsec int64
 	}
 	// quickNSRec is struct nook_quick_ns.
 	quickNSRec struct {
@@ -159,14 +164,11 @@ func (q *QuickExec) Encode() ([]byte, error) {
 	if q.DevicesHeld {
 		h.flags |= quickDevHeld
 	}
-	for _, s := range q.Signals {
-		if s < 1 || s > 64 {
-			return nil, fmt.Errorf("spawn: quick exec: signal %d", s)
-		}
-		h.signals |= 1 << (s - 1)
+	if h.signals, err = signalSet(q.Signals); err != nil {
+		return nil, err
 	}
 	file := func(f QuickFile) quickFileRec {
-		return quickFileRec{name: w.str(f.Name), dev: f.Dev, ino: f.Ino, size: f.Size, mtimeSec: f.MtimeSec, mtimeNsec: f.MtimeN}
+		return quickFile(w, f)
 	}
 	h.exe = file(q.Exe)
 	files := make([]quickFileRec, len(q.Files))
@@ -201,6 +203,22 @@ func (q *QuickExec) Encode() ([]byte, error) {
 	h.size = uint64(len(w.buf))
 	copy(w.buf, unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)))
 	return w.buf, nil
+}
+
+func quickFile(w *quickWriter, f QuickFile) quickFileRec {
+	return quickFileRec{name: w.str(f.Name), dev: f.Dev, ino: f.Ino, size: f.Size,
+		mtimeSec: f.MtimeSec, mtimeNsec: f.MtimeN, ctimeSec: f.CtimeSec, ctimeNsec: f.CtimeN}
+}
+
+func signalSet(sigs []syscall.Signal) (uint64, error) {
+	var set uint64
+	for _, s := range sigs {
+		if s < 1 || s > 64 {
+			return 0, fmt.Errorf("spawn: quick: signal %d", s)
+		}
+		set |= 1 << (s - 1)
+	}
+	return set, nil
 }
 
 // quickWriter appends a QuickExec's parts, each 8-byte aligned, and

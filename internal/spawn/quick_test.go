@@ -106,3 +106,85 @@ func planWithArg() *Plan {
 	p.Exec(false)
 	return &p
 }
+
+// A prepared run holds the whole plan and the janitor's, the cgroups to
+// make and the files to write, each where its ref says: what entry.c
+// reads. Its file is one of 256 per state root, by the bundle's path.
+func TestQuickRunEncode(t *testing.T) {
+	var c Cleanup
+	c.Rmdir("/sys/fs/cgroup/devices/nook-x")
+	q := &QuickRun{
+		Bundle: "/srv/b", ID: "x",
+		Exe: QuickFile{Ino: 9}, Config: QuickFile{Name: "config.json", Ino: 10, CtimeSec: 6, CtimeN: 7},
+		Namespaces: []QuickNamespace{{Name: "mnt", Ino: 11}},
+		Stdio:      [3]QuickStdio{{Kind: StdioChar, Rdev: 0x103}},
+		Signals:    []syscall.Signal{15}, CloneFlags: syscall.CLONE_NEWPID, ShareMemory: true,
+		Mkdirs:      []string{"/sys/fs/cgroup/devices/nook-x"},
+		Writes:      []QuickWrite{{Path: "/sys/fs/cgroup/devices/nook-x/devices.deny", Data: []byte("a")}},
+		CgroupTasks: []string{"/sys/fs/cgroup/devices/nook-x/tasks"},
+		Cleanup:     &c, Steps: planWithArg(),
+	}
+	b, err := q.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (*quickRunRec)(unsafe.Pointer(&b[0]))
+	if h.magic != quickRunMagic || h.version != quickVersion || h.size != uint64(len(b)) || h.flags != quickShareMemory ||
+		h.cloneFlags != syscall.CLONE_NEWPID || h.signals != 1<<14 {
+		t.Fatalf("header %+v", *h)
+	}
+	if h.config.ino != 10 || h.config.ctimeSec != 6 || h.config.ctimeNsec != 7 || h.stdio[0].kind != StdioChar || h.stdio[0].rdev != 0x103 || h.stdio[1].kind != StdioOther {
+		t.Errorf("config %+v, stdio %+v", h.config, h.stdio)
+	}
+	str := func(r ref) string {
+		if b[r.off+r.len] != 0 {
+			t.Errorf("ref %+v: no NUL", r)
+		}
+		return string(b[r.off : r.off+r.len])
+	}
+	list := func(r ref) string { return string(b[r.off : r.off+r.len]) }
+	if str(h.bundle) != "/srv/b" || str(h.id) != "x" || list(h.mkdirs) != "/sys/fs/cgroup/devices/nook-x\x00" ||
+		list(h.cgroupTasks) != "/sys/fs/cgroup/devices/nook-x/tasks\x00" {
+		t.Errorf("bundle %q, id %q, mkdirs %q, tasks %q", str(h.bundle), str(h.id), list(h.mkdirs), list(h.cgroupTasks))
+	}
+	w := (*quickWriteRec)(unsafe.Pointer(&b[h.writes.off]))
+	if h.writes.len != uint32(unsafe.Sizeof(*w)) || str(w.path) != "/sys/fs/cgroup/devices/nook-x/devices.deny" || string(b[w.data.off:w.data.off+w.data.len]) != "a" {
+		t.Errorf("writes %+v", h.writes)
+	}
+	if !bytes.Equal(b[h.steps.off:h.steps.off+h.steps.len], q.Steps.Bytes()) || !bytes.Equal(b[h.cleanup.off:h.cleanup.off+h.cleanup.len], c.Bytes()) {
+		t.Error("the plans are not whole")
+	}
+	for _, r := range []ref{h.namespaces, h.writes, h.cleanup, h.steps} {
+		if r.off%8 != 0 {
+			t.Errorf("ref %+v not 8-byte aligned", r)
+		}
+	}
+	if f := QuickRunFile("/run/nook", "/srv/b"); !strings.HasPrefix(f, "/run/nook/"+QuickRunDir()+"/run-") || len(f) != len("/run/nook/"+QuickRunDir()+"/run-00") {
+		t.Errorf("QuickRunFile: %s", f)
+	}
+}
+
+func TestQuickRunRefuses(t *testing.T) {
+	var c Cleanup
+	ok := func() *QuickRun { return &QuickRun{Bundle: "/b", ID: "x", Cleanup: &c, Steps: planWithArg()} }
+	for name, mod := range map[string]func(*QuickRun){
+		"no plan":              func(q *QuickRun) { q.Steps = nil },
+		"no cleanup":           func(q *QuickRun) { q.Cleanup = nil },
+		"a relative bundle":    func(q *QuickRun) { q.Bundle = "b" },
+		"an unclean bundle":    func(q *QuickRun) { q.Bundle = "/b/../c" },
+		"no ID":                func(q *QuickRun) { q.ID = "" },
+		"an empty cgroup":      func(q *QuickRun) { q.Mkdirs = []string{""} },
+		"a stdio of no kind":   func(q *QuickRun) { q.Stdio[1].Kind = 9 },
+		"too many cgroups":     func(q *QuickRun) { q.Mkdirs = make([]string, maxCgroups+1) },
+		"a NUL in a file name": func(q *QuickRun) { q.Writes = []QuickWrite{{Path: "a\x00"}} },
+	} {
+		q := ok()
+		mod(q)
+		if _, err := q.Encode(); err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+	}
+	if _, err := ok().Encode(); err != nil {
+		t.Errorf("the plain run: %v", err)
+	}
+}

@@ -306,7 +306,8 @@ struct nook_janitor {
 
 enum nook_quick_format {
 	NOOK_QUICK_MAGIC = 0x6b6f6f6e,	// "nook", little-endian
-	NOOK_QUICK_VERSION = 1,		// change with any change of the format
+	NOOK_QUICK_VERSION = 2,		// change with any change of the format
+	NOOK_QUICK_RUN_MAGIC = 0x6e726b6e, // "nkrn", little-endian: a struct nook_quick_run
 	NOOK_QUICK_MAX = 1 << 20,	// the largest file entry.c reads
 	NOOK_QUICK_ANY_MINOR = -1,	// struct nook_quick_dev: every minor
 };
@@ -314,18 +315,31 @@ enum nook_quick_format {
 enum nook_quick_flag {
 	NOOK_QUICK_PID_NS = 1,		// the command is cloned into init's pid namespace
 	NOOK_QUICK_DEVICES_HELD = 2,	// a device cgroup holds the command's devices back
+	NOOK_QUICK_SHARE_MEMORY = 4,	// run: the child shares the entry's memory (CLONE_VM)
 };
 
-// A file of the sandbox's directory as it was when the exec was prepared;
-// the state and the spec are replaced (renamed over), never rewritten, so
-// another inode, size or time means another state.
+// What one of the caller's stdin, stdout and stderr was when a run was
+// prepared (struct nook_quick_run): whether the sandbox needs a device
+// cgroup may depend on it.
+enum nook_quick_stdio_kind {
+	NOOK_QUICK_STDIO_OTHER = 0, // open, and not a device
+	NOOK_QUICK_STDIO_CHAR = 1,
+	NOOK_QUICK_STDIO_BLOCK = 2,
+};
+
+// A file as it was when the exec or run was prepared: the sandbox's state
+// and spec are replaced (renamed over), never rewritten, and any write to a
+// bundle's config.json changes its ctime, so another inode, size or time
+// means another file.
 struct nook_quick_file {
-	struct nook_ref name; // in the sandbox's directory ("" for exe)
+	struct nook_ref name; // in the sandbox's directory or the bundle ("" for exe)
 	uint64_t dev;
 	uint64_t ino;
 	uint64_t size;
 	int64_t mtime_sec;
 	int64_t mtime_nsec;
+	int64_t ctime_sec;
+	int64_t ctime_nsec;
 };
 
 // A namespace of the caller's (/proc/self/ns/NAME) as it was: which of
@@ -359,6 +373,48 @@ struct nook_quick {
 	struct nook_ref cgroup_tasks; // v1: each hierarchy's tasks file, each NUL-terminated
 	struct nook_ref head;	    // the plan's steps before the command's arguments
 	struct nook_ref tail;	    // and after them
+};
+
+// --- the prepared run -------------------------------------------------------
+//
+// A prepared run (quick.go, QuickRun) is a plain `nook run --bundle DIR ID`
+// worked out by Go, kept in the state root's NOOK run directory under a
+// name from the bundle's path, for entry.c to start the next one of the
+// same bundle and ID: it makes the cgroups as Go made them, clones the
+// same child and janitor, waits, and exits with the command's status.
+
+// A file written while the cgroups are made: a v1 device rule, say.
+struct nook_quick_write {
+	struct nook_ref path;
+	struct nook_ref data;
+};
+
+struct nook_quick_stdio {
+	uint64_t rdev;
+	uint32_t kind; // enum nook_quick_stdio_kind
+	uint32_t pad;
+};
+
+struct nook_quick_run {
+	uint32_t magic;   // NOOK_QUICK_RUN_MAGIC
+	uint32_t version; // NOOK_QUICK_VERSION
+	uint64_t size;	  // of the whole file
+	uint32_t flags;	  // enum nook_quick_flag
+	uint32_t pad;
+	uint64_t clone_flags; // the child's CLONE_NEW*
+	uint64_t signals;     // KSIG(n) of each signal passed on to the command
+	struct nook_quick_file exe;    // the nook binary that prepared it
+	struct nook_quick_file config; // the bundle's config.json
+	struct nook_quick_stdio stdio[3];
+	struct nook_ref bundle;	      // the bundle's absolute, clean path
+	struct nook_ref id;	      // the container's ID
+	struct nook_ref namespaces;   // struct nook_quick_ns[]: the caller's
+	struct nook_ref mkdirs;	      // the cgroups made, in order, each NUL-terminated
+	struct nook_ref writes;	      // struct nook_quick_write[], in order, after the mkdirs
+	struct nook_ref cgroup_dir;   // v2: the cgroup the child is cloned into, or ""
+	struct nook_ref cgroup_tasks; // v1: each hierarchy's tasks file, each NUL-terminated
+	struct nook_ref cleanup;      // the janitor's steps
+	struct nook_ref steps;	      // the child's plan, whole
 };
 
 // nook_entry_main runs before Go's runtime (entry_amd64.s), with sp the

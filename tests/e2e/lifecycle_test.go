@@ -17,6 +17,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/internal/testutil"
 	"github.com/nookrun/nook/network"
 	"github.com/nookrun/nook/state"
@@ -31,7 +32,8 @@ func lifeRoot(t *testing.T) string {
 	t.Cleanup(func() {
 		ents, _ := os.ReadDir(root)
 		for _, e := range ents {
-			if e.Name() != ".names" {
+			// .quick: runs kept for the entry to replay, not sandboxes
+			if e.Name() != ".names" && e.Name() != spawn.QuickRunDir() {
 				b, _ := os.ReadFile(filepath.Join(root, e.Name(), "state.json"))
 				t.Errorf("state left in %s: %s\n%s", root, e.Name(), testutil.Trunc(string(b), 600))
 				testutil.Run(t, "--root", root, "rm", "-f", e.Name())

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/internal/testutil"
 	"github.com/nookrun/nook/namespaces"
@@ -155,4 +157,168 @@ func TestExecBeforeGo(t *testing.T) {
 		t.Errorf("exec into a stopped sandbox: %q", errOut)
 	}
 	nook(t, "--root", root, "rm", "q")
+}
+
+// quickBundle writes an OCI bundle on a busybox root whose process runs
+// script, in new pid, mount, uts, ipc, network and cgroup namespaces, with
+// the device rules of runc's default spec where devices is set.
+func quickBundle(t *testing.T, script string, devices bool) string {
+	t.Helper()
+	bundle := t.TempDir()
+	linux := map[string]any{"namespaces": []map[string]string{
+		{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}, {"type": "cgroup"},
+	}}
+	if devices {
+		linux["resources"] = map[string]any{"devices": []map[string]any{
+			{"allow": false, "access": "rwm"},
+			{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+		}}
+	}
+	cfg := map[string]any{
+		"ociVersion": "1.0.2",
+		"process":    map[string]any{"args": []string{"sh", "-c", script}, "cwd": "/", "env": []string{"PATH=/bin"}},
+		"root":       map[string]any{"path": testutil.BusyboxRootfs(t)},
+		"hostname":   "qrun",
+		"mounts": []map[string]any{
+			{"destination": "/proc", "type": "proc", "source": "proc"},
+			{"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": []string{"nosuid", "mode=755"}},
+		},
+		"linux": linux,
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle
+}
+
+// A plain `nook run --bundle DIR ID` (no option but --root) replays the
+// plan that the run before it of the same bundle and ID kept in the state
+// root, before Go's runtime starts (entry.c): the nook that waits for the
+// command is one thread. The sandbox is the one Go makes (host name,
+// namespaces of its own, the device cgroup on cgroup v1), the command's
+// status and the signals passed on are the same, and the cgroup is gone
+// when nook returns. A changed config.json, an option, or a command that
+// fails to start is Go's run again.
+func TestRunBundleBeforeGo(t *testing.T) {
+	e2e(t)
+	root := lifeRoot(t)
+	id := "qrun-" + testutil.Mark(t)
+	wait := "trap 'exit 7' TERM; echo ready; sleep 300 & wait"
+	bundle := quickBundle(t, wait, false)
+	kept := spawn.QuickRunFile(root, bundle)
+	run := func(args ...string) (*testutil.Running, int) {
+		return execThreads(t, append([]string{"--root", root, "run"}, args...)...)
+	}
+
+	// the first run is Go's, and keeps its plan for root's eyes only
+	r, n := run("--bundle", bundle, id)
+	if n < 2 {
+		t.Errorf("the first run ran in %d thread: not Go's?", n)
+	}
+	r.Signal(syscall.SIGTERM)
+	if _, _, code := r.Wait(5 * time.Second); code != 7 {
+		t.Errorf("Go's run, TERM passed on: exit status %d, want 7", code)
+	}
+	fi, err := os.Stat(kept)
+	if err != nil {
+		t.Fatalf("no plan kept: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("the kept plan has mode %v", fi.Mode())
+	}
+
+	// the next starts before Go (--bundle in any of its forms), and passes
+	// TERM on all the same
+	for _, args := range [][]string{{"--bundle", bundle, id}, {"-b", bundle, id}, {"--bundle=" + bundle, id}} {
+		r, n = run(args...)
+		if n != 1 {
+			t.Errorf("run %v with a kept plan ran in %d threads, want 1", args, n)
+		}
+		r.Signal(syscall.SIGTERM)
+		if _, _, code := r.Wait(5 * time.Second); code != 7 {
+			t.Errorf("run before Go, TERM passed on: exit status %d, want 7", code)
+		}
+	}
+
+	// an option is Go's run
+	r, n = run("--debug", "--bundle", bundle, id)
+	if n < 2 {
+		t.Errorf("run --debug ran in %d thread: not Go's?", n)
+	}
+	r.Signal(syscall.SIGTERM)
+	r.Wait(5 * time.Second)
+
+	// the sandbox is Go's: its own namespaces, the spec's host name, the
+	// command's exit status; on cgroup v1 the device cgroup is made
+	// before and removed after (on v2 its device program is Go's to
+	// load: no plan is kept there, and both runs are Go's)
+	types := []namespaces.Type{namespaces.PID, namespaces.Mount, namespaces.UTS, namespaces.IPC, namespaces.Network, namespaces.Cgroup}
+	var script strings.Builder
+	for _, typ := range types {
+		script.WriteString("readlink /proc/self/ns/" + namespaces.ProcName(typ) + "; ")
+	}
+	script.WriteString("hostname; echo $$; cat /dev/null && echo null; trap 'exit 3' TERM; echo ready; sleep 300 & wait")
+	devBundle := quickBundle(t, script.String(), true)
+	devID := id + "-dev"
+	outs := make([]string, 2)
+	for i := range outs {
+		r, n := run("--bundle", devBundle, devID)
+		if want := i == 0 || cgroups.DetectMode() == cgroups.Unified; (n > 1) != want {
+			t.Errorf("run %d with device rules: %d threads", i, n)
+		}
+		if cgroups.DetectMode() != cgroups.Unified {
+			if b, err := os.ReadFile("/sys/fs/cgroup/devices/nook-" + devID + "/cgroup.procs"); err != nil || len(testutil.Lines(string(b))) == 0 {
+				t.Errorf("run %d: the sandbox is not in its device cgroup: %q %v", i, b, err)
+			}
+		}
+		r.Signal(syscall.SIGTERM)
+		var code int
+		outs[i], _, code = r.Wait(5 * time.Second)
+		if code != 3 {
+			t.Errorf("run %d: exit status %d, want 3", i, code)
+		}
+		if left, _ := filepath.Glob("/sys/fs/cgroup/*/nook-" + devID); len(left) > 0 {
+			t.Errorf("run %d: cgroups left: %v", i, left)
+		}
+		lines := testutil.Lines(outs[i])
+		if len(lines) != len(types)+4 {
+			t.Fatalf("run %d:\n%s", i, outs[i])
+		}
+		for j, typ := range types {
+			if lines[j] == nsLink(t, os.Getpid(), typ) {
+				t.Errorf("run %d: /proc/self/ns/%s is the host's", i, namespaces.ProcName(typ))
+			}
+		}
+		if got := strings.Join(lines[len(types):], " "); got != "qrun 1 null ready" {
+			t.Errorf("run %d: host name, pid, /dev/null: %q", i, got)
+		}
+	}
+
+	// a command that is not there: the child fails before it, and Go
+	// does the run again, and says why; the plan is dropped
+	missing := quickBundle(t, "true", false)
+	cfg := filepath.Join(missing, "config.json")
+	nook(t, "--root", root, "run", "--bundle", missing, id)
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a config.json written since (the same size, so only its times tell)
+	// is Go's to read
+	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), `"sh"`, `"/x"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errOut := nookFails(t, 127, "--root", root, "run", "--bundle", missing, id); !strings.Contains(errOut, "/x") {
+		t.Errorf("run of a missing command: %q", errOut)
+	}
+	if _, err := os.Stat(spawn.QuickRunFile(root, missing)); err == nil {
+		t.Errorf("the plan of a run that failed was kept")
+	}
+	if left, _ := filepath.Glob("/sys/fs/cgroup/*/nook-" + id); len(left) > 0 {
+		t.Errorf("cgroups left: %v", left)
+	}
 }
