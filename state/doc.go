@@ -16,6 +16,10 @@
 //	ROOT/ID/lock         flock(2)ed by whoever changes the state
 //	ROOT/ID/output.log   what a detached sandbox wrote (size-capped)
 //	ROOT/.names/NAME     a symlink to ID: names are unique per root
+//	ROOT/.quick/run-XX   a plain nook run --bundle's plan, which nook's entry
+//	                     point replays before Go starts (internal/spawn:
+//	                     QuickRun): one file for each of 256 hashes of the
+//	                     bundle's path, a cache, not a sandbox's state
 //
 // Named sandboxes (`nook run -d --name`) and OCI containers (`nook
 // create ID`) share the layout, so `nook list` shows both, as runc's list

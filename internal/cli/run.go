@@ -84,6 +84,10 @@ the rest. The environment is the image's, not nook's.
 
 With --bundle, nook runs an OCI bundle the way "runc run" does: the
 bundle's config.json says everything, and COMMAND is the container's ID.
+A plain "nook [--root DIR] run --bundle DIR ID" keeps its plan in the
+state directory (.quick), and the next one of the same bundle and ID is
+started from it before Go's runtime starts, while config.json, the nook
+binary and the caller's namespaces and stdio are as they were.
 
 With -d, COMMAND runs in the background under a nook monitor and nook
 prints the sandbox's ID once COMMAND runs; its output goes to a log (nook

@@ -58,7 +58,7 @@
 //	steps.c    the child: from clone to its last step, one function per step
 //	init.c     the last step: exec the command, or become its init (PID 1)
 //	janitor.c  cleanup on the host, raw system calls only
-//	entry.c    before Go's runtime: a plain nook exec, replayed (below)
+//	entry.c    before Go's runtime: a plain nook exec or run --bundle, replayed (below)
 //	sys.h      the little of libc they use: system calls, errno, strings
 //
 // and the parent's side is Go: child.go maps the blocks and clones the
@@ -170,6 +170,31 @@
 // its children: a sandbox's processes get their caller's limit. A binary
 // linked without -E (go build, go test) never replays, and its children
 // keep the raised limit.
+//
+// # Before Go: a replayed run
+//
+// `nook run --bundle DIR ID`, the OCI form runc and crun are timed in,
+// spends as much of its time in Go's start, in compiling the spec and in
+// Go's exit as in the sandbox itself. So the run Go does keeps its plan
+// too (QuickRun), in the state root, in the file QuickRunFile names (one
+// of 256 by a hash of the bundle's path): the whole child plan, the
+// janitor's, the clone's namespaces, the cgroups it made as mkdirs and
+// file writes (cgroups.Log), and what all of it depends on: config.json
+// (inode, size, mtime and ctime: any write changes the ctime), the
+// binary, the caller's namespaces, what its stdin, stdout and stderr are.
+// For `nook [--root DIR] run --bundle DIR ID` as root, entry.c checks
+// those, makes the cgroups (a mkdir that finds one there leaves the run to
+// Go, which reports the clash), clones the child into new namespaces and
+// the janitor beside it, lets the child run, waits with the signals
+// passed on, and exits with the command's status once the janitor has
+// removed the cgroups: what Go's Run does, with the same C. A failure
+// anywhere before the command runs cleans up and leaves the run to Go,
+// as for an exec. Go keeps a plan only where the entry can do all that
+// its run did: no terminal, user namespace, hook, pid namespace to join,
+// record, time limit or cgroup it cannot list as mkdirs and writes (v2
+// and its device program, a cgroupsPath's parents, limits set through
+// opencontainers/cgroups), and no warning, which the entry would not
+// repeat.
 //
 // Only linux/amd64 has the object and the trampoline: elsewhere a plan can
 // still be built, decoded and listed, and Start fails with

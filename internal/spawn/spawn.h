@@ -377,10 +377,10 @@ struct nook_quick {
 
 // --- the prepared run -------------------------------------------------------
 //
-// A prepared run (quick.go, QuickRun) is a plain `nook run --bundle DIR ID`
-// worked out by Go, kept in the state root's NOOK run directory under a
-// name from the bundle's path, for entry.c to start the next one of the
-// same bundle and ID: it makes the cgroups as Go made them, clones the
+// A prepared run (quickrun.go, QuickRun) is a plain `nook run --bundle DIR
+// ID` worked out by Go, kept in the state root (nook_run_dir, a file named
+// by a hash of the bundle's path), for entry.c to start the next one of
+// the same bundle and ID: it makes the cgroups as Go made them, clones the
 // same child and janitor, waits, and exits with the command's status.
 
 // A file written while the cgroups are made: a v1 device rule, say.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/internal/testutil"
 	"github.com/nookrun/nook/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -59,7 +60,8 @@ func stateRoot(t *testing.T) string {
 	t.Cleanup(func() {
 		ents, _ := os.ReadDir(root)
 		for _, e := range ents {
-			if e.Name() != ".names" {
+			// .quick: runs kept for nook's entry to replay, not containers
+			if e.Name() != ".names" && e.Name() != spawn.QuickRunDir() {
 				t.Errorf("state left in %s: %s", root, e.Name())
 				testutil.Run(t, "--root", root, "delete", "--force", e.Name())
 			}
