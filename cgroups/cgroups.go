@@ -165,18 +165,28 @@ type Options struct {
 }
 
 // Log is what Create did on the host, for a caller that replays it (the
-// container package's prepared runs): each directory made, in order, then
-// each file written, with what. Complete is false where Create did
-// anything it does not list here: a limit set through
-// opencontainers/cgroups, a parent made for a cgroupsPath, the v2 tree
-// (controllers enabled, a device program), a limit dropped.
+// container package's prepared runs): each directory made, in order, each
+// device program attached (v2), then each file written, with what; and
+// what must hold for that to be all: the controllers the shared v2 parent
+// passes on. Complete is false where Create did anything it does not list
+// here: a limit set through opencontainers/cgroups, a parent made for a
+// cgroupsPath, a limit dropped.
 type Log struct {
-	Mkdirs   []string
+	Mkdirs []string
+	// Programs are the v2 device programs, attached right after the
+	// mkdirs: Path is the cgroup, Data the program's instructions
+	// (struct bpf_insn).
+	Programs []LogWrite
 	Writes   []LogWrite
+	// Checks are files that must hold every word of Data (a
+	// cgroup.subtree_control and the controllers Create found or made
+	// enabled there), or the rest does not make the same cgroup.
+	Checks   []LogWrite
 	Complete bool
 }
 
-// LogWrite is one write(2) of Data to the file at Path.
+// LogWrite is one write(2) of Data to the file at Path (or, in
+// Log.Programs and Log.Checks, a program or the words for Path).
 type LogWrite struct {
 	Path string
 	Data []byte

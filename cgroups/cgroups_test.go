@@ -559,8 +559,9 @@ func checkAccount(t *testing.T, m *Manager, s *Stats, ended bool) {
 
 // With Options.Log, Create lists what it did on the host, in order, for a
 // caller that will do it again itself: on cgroup v1 device rules are a
-// mkdir and file writes; a limit set through opencontainers/cgroups, or
-// anything on v2, leaves the list incomplete.
+// mkdir and file writes, on v2 a mkdir, a device program and the shared
+// parent's controllers to find enabled; a limit set through
+// opencontainers/cgroups leaves the list incomplete.
 func TestCreateLogsWhatItDid(t *testing.T) {
 	requireRoot(t)
 	t.Parallel()
@@ -573,24 +574,16 @@ func TestCreateLogsWhatItDid(t *testing.T) {
 	defer m.Destroy()
 	l := m.Log()
 	if m.Mode() == Unified {
-		if l == nil || l.Complete {
-			t.Errorf("v2: log %+v, want an incomplete one", l)
+		// the leaf, its device program, and the parent's controllers
+		leaf := filepath.Join(v2Parent, name)
+		if l == nil || !l.Complete || !slices.Equal(l.Mkdirs, []string{leaf}) || len(l.Writes) != 0 ||
+			len(l.Programs) != 1 || l.Programs[0].Path != leaf || len(l.Programs[0].Data)%8 != 0 ||
+			len(l.Checks) != 1 || l.Checks[0].Path != v2Parent+"/cgroup.subtree_control" ||
+			!strings.Contains(string(l.Checks[0].Data), "memory") {
+			t.Errorf("v2: log %+v", l)
 		}
-		return
-	}
-	dir := filepath.Join(Root, "devices", "nook-"+name)
-	want := &Log{Mkdirs: []string{dir}, Complete: true, Writes: []LogWrite{
-		{Path: dir + "/devices.deny", Data: []byte("a")},
-		{Path: dir + "/devices.deny", Data: []byte("a")},
-		{Path: dir + "/devices.allow", Data: []byte("c 1:3 rwm")},
-	}}
-	if !slices.Equal(l.Mkdirs, want.Mkdirs) || !l.Complete || len(l.Writes) != len(want.Writes) {
-		t.Fatalf("log %+v, want %+v", l, want)
-	}
-	for i, w := range l.Writes {
-		if w.Path != want.Writes[i].Path || string(w.Data) != string(want.Writes[i].Data) {
-			t.Errorf("write %d: %s %q, want %s %q", i, w.Path, w.Data, want.Writes[i].Path, want.Writes[i].Data)
-		}
+	} else {
+		checkLogV1(t, l, name)
 	}
 
 	limit := int64(64)
@@ -606,6 +599,24 @@ func TestCreateLogsWhatItDid(t *testing.T) {
 		defer m3.Destroy()
 		if m3.Log() != nil {
 			t.Error("a log kept without Options.Log")
+		}
+	}
+}
+
+func checkLogV1(t *testing.T, l *Log, name string) {
+	t.Helper()
+	dir := filepath.Join(Root, "devices", "nook-"+name)
+	want := &Log{Mkdirs: []string{dir}, Complete: true, Writes: []LogWrite{
+		{Path: dir + "/devices.deny", Data: []byte("a")},
+		{Path: dir + "/devices.deny", Data: []byte("a")},
+		{Path: dir + "/devices.allow", Data: []byte("c 1:3 rwm")},
+	}}
+	if !slices.Equal(l.Mkdirs, want.Mkdirs) || !l.Complete || len(l.Writes) != len(want.Writes) {
+		t.Fatalf("log %+v, want %+v", l, want)
+	}
+	for i, w := range l.Writes {
+		if w.Path != want.Writes[i].Path || string(w.Data) != string(want.Writes[i].Data) {
+			t.Errorf("write %d: %s %q, want %s %q", i, w.Path, w.Data, want.Writes[i].Path, want.Writes[i].Data)
 		}
 	}
 }

@@ -63,7 +63,7 @@ type progAttachAttr struct {
 // right after it makes the cgroup); AttachDevices is for cgroups that nook
 // does not create itself.
 func AttachDevices(dir string, rules []specs.LinuxDeviceCgroup) error {
-	prog, err := loadDevices(rules)
+	_, prog, err := loadDevices(rules)
 	if err == nil && prog >= 0 {
 		err = attachDeviceProgram(dir, prog)
 		unix.Close(prog)
@@ -74,14 +74,17 @@ func AttachDevices(dir string, rules []specs.LinuxDeviceCgroup) error {
 	return nil
 }
 
-// loadDevices compiles and loads the program for rules and returns its file
-// descriptor, or -1 (and no error) if the rules allow every device.
-func loadDevices(rules []specs.LinuxDeviceCgroup) (int, error) {
+// loadDevices compiles and loads the program for rules and returns its
+// instructions and file descriptor, or -1 (and no error) if the rules allow
+// every device.
+func loadDevices(rules []specs.LinuxDeviceCgroup) (code []byte, fd int, err error) {
 	p, err := canonDevices(rules)
 	if err != nil || p.allowsAll() {
-		return -1, err
+		return nil, -1, err
 	}
-	return loadDeviceProgram(deviceProgram(p))
+	code = deviceProgram(p)
+	fd, err = loadDeviceProgram(code)
+	return code, fd, err
 }
 
 // eBPF instruction encoding (include/uapi/linux/bpf.h, struct bpf_insn):

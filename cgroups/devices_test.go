@@ -9,15 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
+	"github.com/nookrun/nook/internal/testutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -591,31 +590,7 @@ func spawnInto(t *testing.T, dir string, cmd *exec.Cmd) *proc {
 }
 
 // progIDs lists the device programs attached to the cgroup dir itself.
-func progIDs(t *testing.T, dir string) []uint32 {
-	t.Helper()
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	ids := make([]uint32, 64)
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	pin.Pin(&ids[0])
-	attr := struct {
-		targetFD, attachType, queryFlags, attachFlags uint32
-		progIDs                                       uint64
-		progCnt                                       uint32
-		_                                             uint32
-	}{targetFD: uint32(fd), attachType: unix.BPF_CGROUP_DEVICE, progIDs: uint64(uintptr(unsafe.Pointer(&ids[0]))), progCnt: uint32(len(ids))}
-	if _, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_QUERY, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr)); errno != 0 {
-		t.Fatalf("BPF_PROG_QUERY %s: %v", dir, errno)
-	}
-	if attr.progCnt > 0 && attr.attachFlags != unix.BPF_F_ALLOW_MULTI {
-		t.Errorf("attach flags %#x, want BPF_F_ALLOW_MULTI", attr.attachFlags)
-	}
-	return ids[:attr.progCnt]
-}
+func progIDs(t *testing.T, dir string) []uint32 { return testutil.DevicePrograms(t, dir) }
 
 // TestAttachDevices attaches programs to fresh cgroups in the host's v2 tree
 // (/sys/fs/cgroup/unified on a hybrid host, which accepts them without any

@@ -21,7 +21,6 @@ import (
 var v2Base = []string{"memory", "pids", "cpu"}
 
 func (m *Manager) createV2(r *specs.LinuxResources) error {
-	m.unlogged() // controllers enabled, limits and device programs: not listed
 	cpu := r.CPU
 	if cpu == nil {
 		cpu = &specs.LinuxCPU{}
@@ -40,9 +39,10 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 	// available, and attached right after the mkdir, before any process
 	// can join. -1 if there are no rules or they allow everything.
 	devProg := -1
+	var devCode []byte
 	if len(r.Devices) > 0 {
 		var err error
-		if devProg, err = loadDevices(r.Devices); err != nil {
+		if devCode, devProg, err = loadDevices(r.Devices); err != nil {
 			if err := m.fail("devices", err); err != nil {
 				return err
 			}
@@ -59,6 +59,7 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 	var enabled map[string]bool
 	var why map[string]error
 	if m.path != "" {
+		m.unlogged() // parents placed for the path: not for replaying
 		if os.Geteuid() != 0 {
 			return fmt.Errorf("cgroups: path %q: %w", m.path, notSupported("placing a cgroup by path needs root"))
 		}
@@ -88,6 +89,15 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		}
 		err = m.mkdir(leaf)
 		if err == nil {
+			if m.log != nil {
+				var words []string
+				for _, c := range want {
+					if enabled[c] {
+						words = append(words, c)
+					}
+				}
+				m.log.Checks = append(m.log.Checks, LogWrite{Path: place.parent + "/cgroup.subtree_control", Data: []byte(strings.Join(words, " "))})
+			}
 			break
 		}
 		// ENOENT: RemoveParent in another process removed the
@@ -101,6 +111,8 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 			if err := m.fail("devices", err); err != nil {
 				return err
 			}
+		} else if m.log != nil {
+			m.log.Programs = append(m.log.Programs, LogWrite{Path: leaf, Data: devCode})
 		}
 	}
 	m.ctrl = make(map[string]string, len(want))
@@ -120,6 +132,7 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 	// limit applies one limit through the library's fs2 setters, after
 	// checking that the controller it needs is enabled.
 	limit := func(name, ctrl string, res *cgroups.Resources) error {
+		m.unlogged() // through the library
 		if !enabled[ctrl] {
 			return m.fail(name, notSupported("%s controller not available: %v", ctrl, why[ctrl]))
 		}
@@ -161,6 +174,7 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		}
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
+		m.unlogged()
 		if !enabled["pids"] {
 			if err := m.fail("pids limit", notSupported("pids controller not available: %v", why["pids"])); err != nil {
 				return err
@@ -195,6 +209,9 @@ func (m *Manager) createV2(r *specs.LinuxResources) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if len(keys) > 0 {
+		m.unlogged()
+	}
 	for _, k := range keys {
 		c, _, _ := strings.Cut(k, ".")
 		if c == "cgroup" {

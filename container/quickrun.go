@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
 	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
@@ -52,7 +53,8 @@ func (q *QuickRun) warnf(next func(format string, args ...any)) func(format stri
 // stdout and stderr and nothing else passed, no terminal, no user
 // namespace (no ID maps to write), no pid namespace to clone into, no hook,
 // no limit to watch or account to read, no record in the state root, and
-// cgroups made by directories and file writes alone (cgroups.Log). A plan
+// cgroups made by directories, device programs and file writes alone
+// (cgroups.Log). A plan
 // that cannot be written costs the next run its speed, nothing else.
 func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 	o := &c.opts
@@ -62,17 +64,21 @@ func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 		!o.ForwardSignals || o.Accounting || o.Limits != (Limits{}) || c.watch != nil || hasHooks(c.spec) {
 		return
 	}
-	var mkdirs, tasks []string
-	var writes []spawn.QuickWrite
+	r := &spawn.QuickRun{
+		Bundle: q.bundle, ID: c.id,
+		CloneFlags: c.plan.cloneFlags, ShareMemory: c.plan.shareMemory,
+		Cleanup: cleanup, Steps: &c.plan.steps,
+	}
 	if c.cgroup != nil {
 		l := c.cgroup.Log()
-		if l == nil || !l.Complete || c.cgroup.UnifiedDir() != "" {
+		if l == nil || !l.Complete {
 			return
 		}
-		mkdirs, tasks = l.Mkdirs, c.cgroup.TasksFiles()
-		for _, w := range l.Writes {
-			writes = append(writes, spawn.QuickWrite{Path: w.Path, Data: w.Data})
+		r.Mkdirs, r.CgroupDir = l.Mkdirs, c.cgroup.UnifiedDir()
+		if r.CgroupDir == "" {
+			r.CgroupTasks = c.cgroup.TasksFiles()
 		}
+		r.Checks, r.Programs, r.Writes = quickWrites(l.Checks), quickWrites(l.Programs), quickWrites(l.Writes)
 	}
 	config, err := quickFile(filepath.Join(q.bundle, "config.json"))
 	if err != nil || config != q.config {
@@ -86,12 +92,7 @@ func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 	if err != nil {
 		return
 	}
-	r := &spawn.QuickRun{
-		Bundle: q.bundle, ID: c.id, Exe: exe, Config: config,
-		CloneFlags: c.plan.cloneFlags, ShareMemory: c.plan.shareMemory,
-		Mkdirs: mkdirs, Writes: writes, CgroupTasks: tasks,
-		Cleanup: cleanup, Steps: &c.plan.steps,
-	}
+	r.Exe, r.Config = exe, config
 	for fd := range r.Stdio {
 		var st unix.Stat_t
 		if unix.Fstat(fd, &st) != nil {
@@ -134,6 +135,14 @@ func (q *QuickRun) forget() {
 	if q != nil && q.ok {
 		os.Remove(spawn.QuickRunFile(q.root, q.bundle))
 	}
+}
+
+func quickWrites(ws []cgroups.LogWrite) []spawn.QuickWrite {
+	var out []spawn.QuickWrite
+	for _, w := range ws {
+		out = append(out, spawn.QuickWrite{Path: w.Path, Data: w.Data})
+	}
+	return out
 }
 
 // hasHooks: the spec has a hook of any kind (some run in Go, around the

@@ -35,6 +35,8 @@
 // and the thread pointer restored.
 #include "child.h"
 
+#include <linux/bpf.h>
+
 // in this block, reached PC-relative (mkchild.sh allows nothing else)
 __attribute__((visibility("hidden"))) void nook_child_main(struct nook_spawn *s);
 
@@ -540,7 +542,8 @@ static const struct nook_quick_run *load_run(struct entry *e, const char *p) {
 	const struct nook_quick_run *q = (const void *)e->q;
 	if (q->magic != NOOK_QUICK_RUN_MAGIC || q->version != NOOK_QUICK_VERSION || q->size != e->qlen) return NULL;
 	if (!ref_str(e, q->bundle) || !ref_str(e, q->id) || !ref_ok(e, q->namespaces, sizeof(struct nook_quick_ns)) ||
-	    !ref_ok(e, q->mkdirs, 1) || !ref_ok(e, q->writes, sizeof(struct nook_quick_write)) ||
+	    !ref_ok(e, q->checks, sizeof(struct nook_quick_write)) || !ref_ok(e, q->mkdirs, 1) ||
+	    !ref_ok(e, q->programs, sizeof(struct nook_quick_write)) || !ref_ok(e, q->writes, sizeof(struct nook_quick_write)) ||
 	    !ref_ok(e, q->cgroup_tasks, 1) || !ref_ok(e, q->cleanup, 8) || !ref_ok(e, q->steps, 8) || q->steps.len == 0)
 		return NULL;
 	return q;
@@ -559,9 +562,74 @@ static int same_stdio(const struct nook_quick_run *q) {
 	return 1;
 }
 
-// make_cgroups makes the cgroups as Go did: every directory (each one
-// new: an existing one is another sandbox's), then every file written.
+// holds_words: the file at path lists every space-separated word of
+// words (a cgroup.subtree_control and the controllers Go had enabled).
+static int holds_words(const char *path, const unsigned char *words, size_t n) {
+	char buf[1024];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (len < 0) return 0;
+	buf[len] = 0;
+	for (size_t at = 0; at < n;) {
+		while (at < n && words[at] == ' ') at++;
+		size_t end = at;
+		while (end < n && words[end] != ' ') end++;
+		if (end == at) break;
+		int found = 0;
+		for (const char *p = buf; *p && !found;) {
+			while (*p == ' ' || *p == '\n') p++;
+			const char *w = p;
+			while (*p && *p != ' ' && *p != '\n') p++;
+			found = (size_t)(p - w) == end - at && memcmp(w, words + at, end - at) == 0;
+		}
+		if (!found) return 0;
+		at = end;
+	}
+	return 1;
+}
+
+// attach_program loads a v2 device program as Go's loadDeviceProgram
+// does and attaches it to the cgroup at dir (BPF_F_ALLOW_MULTI).
+static int attach_program(const char *dir, const unsigned char *code, size_t len) {
+	static const char license[] = "Apache-2.0";
+	union bpf_attr load;
+	memset(&load, 0, sizeof load);
+	load.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	load.insn_cnt = len / 8;
+	load.insns = (uint64_t)(unsigned long)code;
+	load.license = (uint64_t)(unsigned long)license;
+	memcpy(load.prog_name, "nook_devices", 13);
+	long prog;
+	for (int try = 0; (prog = SYS3(__NR_bpf, BPF_PROG_LOAD, &load, sizeof load)) < 0 && errno == EAGAIN && try < 100; try++) {
+	}
+	if (prog < 0) return 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long r = -1;
+	if (fd >= 0) {
+		union bpf_attr at;
+		memset(&at, 0, sizeof at);
+		at.target_fd = fd;
+		at.attach_bpf_fd = prog;
+		at.attach_type = BPF_CGROUP_DEVICE;
+		at.attach_flags = BPF_F_ALLOW_MULTI;
+		r = SYS3(__NR_bpf, BPF_PROG_ATTACH, &at, sizeof at);
+		close(fd);
+	}
+	close(prog); // the attachment holds its own reference
+	return r == 0;
+}
+
+// make_cgroups makes the cgroups as Go did, once the files Go found so
+// hold still: every directory (each one new: an existing one is another
+// sandbox's), every device program attached, then every file written.
 static int make_cgroups(struct entry *e, const struct nook_quick_run *q) {
+	const struct nook_quick_write *c = (const void *)(e->q + q->checks.off);
+	for (uint32_t i = 0; i < q->checks.len / sizeof *c; i++) {
+		const char *p = ref_str(e, c[i].path);
+		if (!p || !ref_ok(e, c[i].data, 1) || !holds_words(p, e->q + c[i].data.off, c[i].data.len)) return 0;
+	}
 	const char *d = (const char *)e->q + q->mkdirs.off, *end = d + q->mkdirs.len;
 	while (d < end) {
 		size_t n = 0;
@@ -569,6 +637,11 @@ static int make_cgroups(struct entry *e, const struct nook_quick_run *q) {
 		if (d + n == end || e->nmade == NOOK_MAXCGROUPS || mkdir(d, 0755) < 0) return 0;
 		e->made[e->nmade++] = d;
 		d += n + 1;
+	}
+	const struct nook_quick_write *pr = (const void *)(e->q + q->programs.off);
+	for (uint32_t i = 0; i < q->programs.len / sizeof *pr; i++) {
+		const char *p = ref_str(e, pr[i].path);
+		if (!p || !ref_ok(e, pr[i].data, 8) || !attach_program(p, e->q + pr[i].data.off, pr[i].data.len)) return 0;
 	}
 	// one open for each run of writes to the same file, as Go's
 	// setDevicesV1 opens devices.allow once for all its rules

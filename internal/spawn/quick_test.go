@@ -119,7 +119,9 @@ func TestQuickRunEncode(t *testing.T) {
 		Namespaces: []QuickNamespace{{Name: "mnt", Ino: 11}},
 		Stdio:      [3]QuickStdio{{Kind: StdioChar, Rdev: 0x103}},
 		Signals:    []syscall.Signal{15}, CloneFlags: syscall.CLONE_NEWPID, ShareMemory: true,
+		Checks:      []QuickWrite{{Path: "/sys/fs/cgroup/nook/cgroup.subtree_control", Data: []byte("memory pids")}},
 		Mkdirs:      []string{"/sys/fs/cgroup/devices/nook-x"},
+		Programs:    []QuickWrite{{Path: "/sys/fs/cgroup/nook/x", Data: make([]byte, 16)}},
 		Writes:      []QuickWrite{{Path: "/sys/fs/cgroup/devices/nook-x/devices.deny", Data: []byte("a")}},
 		CgroupTasks: []string{"/sys/fs/cgroup/devices/nook-x/tasks"},
 		Cleanup:     &c, Steps: planWithArg(),
@@ -154,7 +156,19 @@ func TestQuickRunEncode(t *testing.T) {
 	if !bytes.Equal(b[h.steps.off:h.steps.off+h.steps.len], q.Steps.Bytes()) || !bytes.Equal(b[h.cleanup.off:h.cleanup.off+h.cleanup.len], c.Bytes()) {
 		t.Error("the plans are not whole")
 	}
-	for _, r := range []ref{h.namespaces, h.writes, h.cleanup, h.steps} {
+	for name, r := range map[string]ref{"checks": h.checks, "programs": h.programs} {
+		rec := (*quickWriteRec)(unsafe.Pointer(&b[r.off]))
+		if r.len != uint32(unsafe.Sizeof(*rec)) || r.off%8 != 0 || rec.data.off%8 != 0 {
+			t.Errorf("%s %+v", name, r)
+		}
+	}
+	if c := (*quickWriteRec)(unsafe.Pointer(&b[h.checks.off])); str(c.path) != "/sys/fs/cgroup/nook/cgroup.subtree_control" || string(b[c.data.off:c.data.off+c.data.len]) != "memory pids" {
+		t.Errorf("check %+v", *c)
+	}
+	if p := (*quickWriteRec)(unsafe.Pointer(&b[h.programs.off])); str(p.path) != "/sys/fs/cgroup/nook/x" || p.data.len != 16 {
+		t.Errorf("program %+v", *p)
+	}
+	for _, r := range []ref{h.namespaces, h.checks, h.programs, h.writes, h.cleanup, h.steps} {
 		if r.off%8 != 0 {
 			t.Errorf("ref %+v not 8-byte aligned", r)
 		}
@@ -177,6 +191,7 @@ func TestQuickRunRefuses(t *testing.T) {
 		"a stdio of no kind":   func(q *QuickRun) { q.Stdio[1].Kind = 9 },
 		"too many cgroups":     func(q *QuickRun) { q.Mkdirs = make([]string, maxCgroups+1) },
 		"a NUL in a file name": func(q *QuickRun) { q.Writes = []QuickWrite{{Path: "a\x00"}} },
+		"half an instruction":  func(q *QuickRun) { q.Programs = []QuickWrite{{Path: "/c", Data: make([]byte, 12)}} },
 	} {
 		q := ok()
 		mod(q)

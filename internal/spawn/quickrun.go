@@ -35,10 +35,15 @@ type QuickRun struct {
 	// ShareMemory it shares the entry's memory (CLONE_VM).
 	CloneFlags  uint64
 	ShareMemory bool
-	// Mkdirs are the cgroups made, in order (each must not exist yet), and
-	// Writes the files written in them after.
-	Mkdirs []string
-	Writes []QuickWrite
+	// Checks are files that must hold every (space-separated) word of
+	// their Data before anything is made: the shared v2 parent's
+	// controllers. Mkdirs are the cgroups made, in order (each must not
+	// exist yet), Programs the v2 device programs (struct bpf_insn[])
+	// attached to them right after, and Writes the files written in them.
+	Checks   []QuickWrite
+	Mkdirs   []string
+	Programs []QuickWrite
+	Writes   []QuickWrite
 	// CgroupDir is the v2 cgroup the child is cloned into, CgroupTasks the
 	// v1 hierarchies' tasks files it writes itself into.
 	CgroupDir   string
@@ -83,7 +88,9 @@ type (
 		bundle      ref
 		id          ref
 		namespaces  ref
+		checks      ref
 		mkdirs      ref
+		programs    ref
 		writes      ref
 		cgroupDir   ref
 		cgroupTasks ref
@@ -164,12 +171,15 @@ func (q *QuickRun) Encode() ([]byte, error) {
 		nss[i] = quickNSRec{name: w.str(ns.Name), ino: ns.Ino}
 	}
 	h.namespaces = appendRecs(w, nss)
+	h.checks = quickWrites(w, q.Checks)
 	h.mkdirs = w.blob(strings0(w, q.Mkdirs))
-	writes := make([]quickWriteRec, len(q.Writes))
-	for i, wr := range q.Writes {
-		writes[i] = quickWriteRec{path: w.str(wr.Path), data: w.blob(wr.Data)}
+	for _, p := range q.Programs {
+		if len(p.Data) == 0 || len(p.Data)%8 != 0 {
+			return nil, fmt.Errorf("spawn: quick run: a device program of %d bytes", len(p.Data))
+		}
 	}
-	h.writes = appendRecs(w, writes)
+	h.programs = quickWrites(w, q.Programs)
+	h.writes = quickWrites(w, q.Writes)
 	h.cgroupDir = w.str(q.CgroupDir)
 	h.cgroupTasks = w.blob(strings0(w, q.CgroupTasks))
 	h.cleanup = w.blob(q.Cleanup.Bytes())
@@ -183,6 +193,15 @@ func (q *QuickRun) Encode() ([]byte, error) {
 	h.size = uint64(len(w.buf))
 	copy(w.buf, unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)))
 	return w.buf, nil
+}
+
+// quickWrites appends ws' paths and data, then their records.
+func quickWrites(w *quickWriter, ws []QuickWrite) ref {
+	recs := make([]quickWriteRec, len(ws))
+	for i, wr := range ws {
+		recs[i] = quickWriteRec{path: w.str(wr.Path), data: w.blob(wr.Data)}
+	}
+	return appendRecs(w, recs)
 }
 
 // strings0 is ss, each NUL-terminated, one after another.

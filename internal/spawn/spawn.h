@@ -409,7 +409,9 @@ struct nook_quick_run {
 	struct nook_ref bundle;	      // the bundle's absolute, clean path
 	struct nook_ref id;	      // the container's ID
 	struct nook_ref namespaces;   // struct nook_quick_ns[]: the caller's
+	struct nook_ref checks;	      // struct nook_quick_write[]: files that must hold every word of data, first
 	struct nook_ref mkdirs;	      // the cgroups made, in order, each NUL-terminated
+	struct nook_ref programs;     // struct nook_quick_write[]: v2 device programs (struct bpf_insn[]) to attach to path
 	struct nook_ref writes;	      // struct nook_quick_write[], in order, after the mkdirs
 	struct nook_ref cgroup_dir;   // v2: the cgroup the child is cloned into, or ""
 	struct nook_ref cgroup_tasks; // v1: each hierarchy's tasks file, each NUL-terminated

@@ -253,9 +253,8 @@ func TestRunBundleBeforeGo(t *testing.T) {
 	r.Wait(5 * time.Second)
 
 	// the sandbox is Go's: its own namespaces, the spec's host name, the
-	// command's exit status; on cgroup v1 the device cgroup is made
-	// before and removed after (on v2 its device program is Go's to
-	// load: no plan is kept there, and both runs are Go's)
+	// command's exit status; its device cgroup (v1), or its cgroup and
+	// device program (v2), made before and removed after
 	types := []namespaces.Type{namespaces.PID, namespaces.Mount, namespaces.UTS, namespaces.IPC, namespaces.Network, namespaces.Cgroup}
 	var script strings.Builder
 	for _, typ := range types {
@@ -267,13 +266,18 @@ func TestRunBundleBeforeGo(t *testing.T) {
 	outs := make([]string, 2)
 	for i := range outs {
 		r, n := run("--bundle", devBundle, devID)
-		if want := i == 0 || cgroups.DetectMode() == cgroups.Unified; (n > 1) != want {
+		if (n > 1) != (i == 0) {
 			t.Errorf("run %d with device rules: %d threads", i, n)
 		}
-		if cgroups.DetectMode() != cgroups.Unified {
-			if b, err := os.ReadFile("/sys/fs/cgroup/devices/nook-" + devID + "/cgroup.procs"); err != nil || len(testutil.Lines(string(b))) == 0 {
-				t.Errorf("run %d: the sandbox is not in its device cgroup: %q %v", i, b, err)
+		cg := "/sys/fs/cgroup/devices/nook-" + devID
+		if cgroups.DetectMode() == cgroups.Unified {
+			cg = "/sys/fs/cgroup/nook/" + devID
+			if n := len(testutil.DevicePrograms(t, cg)); n != 1 {
+				t.Errorf("run %d: %d device programs on %s, want 1", i, n, cg)
 			}
+		}
+		if b, err := os.ReadFile(cg + "/cgroup.procs"); err != nil || len(testutil.Lines(string(b))) == 0 {
+			t.Errorf("run %d: the sandbox is not in its cgroup %s: %q %v", i, cg, b, err)
 		}
 		r.Signal(syscall.SIGTERM)
 		var code int
@@ -281,8 +285,8 @@ func TestRunBundleBeforeGo(t *testing.T) {
 		if code != 3 {
 			t.Errorf("run %d: exit status %d, want 3", i, code)
 		}
-		if left, _ := filepath.Glob("/sys/fs/cgroup/*/nook-" + devID); len(left) > 0 {
-			t.Errorf("run %d: cgroups left: %v", i, left)
+		if _, err := os.Stat(cg); err == nil {
+			t.Errorf("run %d: cgroup %s left", i, cg)
 		}
 		lines := testutil.Lines(outs[i])
 		if len(lines) != len(types)+4 {
