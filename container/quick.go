@@ -48,24 +48,15 @@ func (in *Instance) keepQuick(st *state.State, e *enterPlan, steps *spawn.Plan) 
 	if err != nil {
 		return
 	}
-	exe, err := quickFile("/proc/self/exe")
-	if err != nil {
-		return
-	}
-	ours, err := namespaces.Of(0)
+	c, err := newQuickCaller()
 	if err != nil {
 		return
 	}
 	q := &spawn.QuickExec{
 		Init: st.Init.Pid, InitStart: st.Init.StartTime,
-		Files: []spawn.QuickFile{stateFile, specFile}, Exe: exe,
+		Files: []spawn.QuickFile{stateFile, specFile}, Exe: c.exe, Namespaces: c.namespaces, Signals: c.signals,
 		DevicesHeld: devicesHeld(e.cgroups), PidNS: e.pidNS,
 		CgroupDir: e.joined.dir, CgroupTasks: e.joined.taskPaths, Steps: steps,
-	}
-	for _, t := range namespaces.All() {
-		if ino, ok := ours[t]; ok {
-			q.Namespaces = append(q.Namespaces, spawn.QuickNamespace{Name: namespaces.ProcName(t), Ino: ino})
-		}
 	}
 	for _, r := range StandardDevices() {
 		if r.Type == "c" && r.Major != nil {
@@ -76,14 +67,42 @@ func (in *Instance) keepQuick(st *state.State, e *enterPlan, steps *spawn.Plan) 
 			q.Devices = append(q.Devices, d)
 		}
 	}
-	for _, sig := range forwarded {
-		q.Signals = append(q.Signals, sig.(syscall.Signal))
-	}
 	b, err := q.Encode()
 	if err != nil {
 		return
 	}
 	state.WriteFile(filepath.Join(s.Path(id), name), b)
+}
+
+// quickCaller is what a kept exec or run holds of the nook that keeps it:
+// the binary (another one compiles its own plan), the caller's
+// namespaces (which of a sandbox's a plan joins, or which it makes, can
+// depend on them) and the signals passed on.
+type quickCaller struct {
+	exe        spawn.QuickFile
+	namespaces []spawn.QuickNamespace
+	signals    []syscall.Signal
+}
+
+func newQuickCaller() (*quickCaller, error) {
+	exe, err := quickFile("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	ours, err := namespaces.Of(0)
+	if err != nil {
+		return nil, err
+	}
+	c := &quickCaller{exe: exe}
+	for _, t := range namespaces.All() {
+		if ino, ok := ours[t]; ok {
+			c.namespaces = append(c.namespaces, spawn.QuickNamespace{Name: namespaces.ProcName(t), Ino: ino})
+		}
+	}
+	for _, sig := range forwarded {
+		c.signals = append(c.signals, sig.(syscall.Signal))
+	}
+	return c, nil
 }
 
 // quickFile is path as stat(2) finds it; Name is its base name.

@@ -3,11 +3,9 @@ package container
 import (
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/nookrun/nook/cgroups"
 	"github.com/nookrun/nook/internal/spawn"
-	"github.com/nookrun/nook/namespaces"
 	"github.com/nookrun/nook/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -84,15 +82,11 @@ func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 	if err != nil || config != q.config {
 		return // changed since it was read
 	}
-	exe, err := quickFile("/proc/self/exe")
+	caller, err := newQuickCaller()
 	if err != nil {
 		return
 	}
-	ours, err := namespaces.Of(0)
-	if err != nil {
-		return
-	}
-	r.Exe, r.Config = exe, config
+	r.Config, r.Exe, r.Namespaces, r.Signals = config, caller.exe, caller.namespaces, caller.signals
 	for fd := range r.Stdio {
 		var st unix.Stat_t
 		if unix.Fstat(fd, &st) != nil {
@@ -104,14 +98,6 @@ func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 		case unix.S_IFBLK:
 			r.Stdio[fd] = spawn.QuickStdio{Kind: spawn.StdioBlock, Rdev: st.Rdev}
 		}
-	}
-	for _, t := range namespaces.All() {
-		if ino, ok := ours[t]; ok {
-			r.Namespaces = append(r.Namespaces, spawn.QuickNamespace{Name: namespaces.ProcName(t), Ino: ino})
-		}
-	}
-	for _, sig := range forwarded {
-		r.Signals = append(r.Signals, sig.(syscall.Signal))
 	}
 	b, err := r.Encode()
 	if err != nil {

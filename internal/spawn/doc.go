@@ -178,10 +178,12 @@
 // Go's exit as in the sandbox itself. So the run Go does keeps its plan
 // too (QuickRun), in the state root, in the file QuickRunFile names (one
 // of 256 by a hash of the bundle's path): the whole child plan, the
-// janitor's, the clone's namespaces, the cgroups it made as mkdirs and
-// file writes (cgroups.Log), and what all of it depends on: config.json
-// (inode, size, mtime and ctime: any write changes the ctime), the
-// binary, the caller's namespaces, what its stdin, stdout and stderr are.
+// janitor's, the clone's namespaces, the cgroups it made as mkdirs, v2
+// device programs and file writes (cgroups.Log), and what all of it
+// depends on: config.json (inode, size, mtime and ctime: any write
+// changes the ctime), the binary, the caller's namespaces, what its
+// stdin, stdout and stderr are, the controllers the shared v2 parent
+// passes on.
 // For `nook [--root DIR] run --bundle DIR ID` as root, entry.c checks
 // those, makes the cgroups (a mkdir that finds one there leaves the run to
 // Go, which reports the clash), clones the child into new namespaces and
@@ -191,10 +193,11 @@
 // anywhere before the command runs cleans up and leaves the run to Go,
 // as for an exec. Go keeps a plan only where the entry can do all that
 // its run did: no terminal, user namespace, hook, pid namespace to join,
-// record, time limit or cgroup it cannot list as mkdirs and writes (v2
-// and its device program, a cgroupsPath's parents, limits set through
-// opencontainers/cgroups), and no warning, which the entry would not
-// repeat.
+// record, time limit or cgroup it cannot list (a cgroupsPath's parents,
+// limits set through opencontainers/cgroups), and no warning, which the
+// entry would not repeat. The entry loads and attaches a v2 device
+// program with bpf(2) as cgroups' loader does: the same instructions,
+// type, licence and BPF_F_ALLOW_MULTI.
 //
 // Only linux/amd64 has the object and the trampoline: elsewhere a plan can
 // still be built, decoded and listed, and Start fails with

@@ -129,9 +129,9 @@ static int plain_name(const char *s) {
 	return s[0] && s[0] != '.' && !strchr(s, '/');
 }
 
-// The command line: [--root DIR | --root=DIR] exec SANDBOX [--] COMMAND...
-// (cobra's reading of it, with exec's flags ending at SANDBOX).
-static int parse(int argc, char **argv, const char **root, const char **ref, int *cmd) {
+// parse_root reads [--root DIR | --root=DIR] NAME, the start of either
+// command line, and returns the index of the argument after NAME, or 0.
+static int parse_root(int argc, char **argv, const char *name, const char **root) {
 	int i = 1;
 	*root = nook_default_root;
 	if (i + 1 < argc && strcmp(argv[i], "--root") == 0) {
@@ -141,9 +141,15 @@ static int parse(int argc, char **argv, const char **root, const char **ref, int
 		*root = argv[i] + 7;
 		i++;
 	}
-	if (!**root || i >= argc || strcmp(argv[i], "exec") != 0) return 0;
-	i++;
-	if (i >= argc || argv[i][0] == '-' || !plain_name(argv[i])) return 0;
+	if (!**root || i >= argc || strcmp(argv[i], name) != 0) return 0;
+	return i + 1;
+}
+
+// The command line: [--root DIR | --root=DIR] exec SANDBOX [--] COMMAND...
+// (cobra's reading of it, with exec's flags ending at SANDBOX).
+static int parse(int argc, char **argv, const char **root, const char **ref, int *cmd) {
+	int i = parse_root(argc, argv, "exec", root);
+	if (!i || i >= argc || argv[i][0] == '-' || !plain_name(argv[i])) return 0;
 	*ref = argv[i++];
 	if (i < argc && strcmp(argv[i], "--") == 0) i++;
 	if (i >= argc || !argv[i][0]) return 0;
@@ -352,21 +358,117 @@ static size_t plan(const struct entry *e, const struct nook_quick *q, char **arg
 	return at + q->tail.len;
 }
 
+// child_block maps the child's block as child.go lays it out (a guard
+// page, its stack, its thread control block and struct nook_spawn, then
+// cap bytes for its plan at s->ops) and fills in what every start of it
+// here shares: fds 0-2 as they are, no terminal, init or held start, and
+// the limit on open files as the caller has it (nothing has raised it
+// before Go). NULL where it cannot be mapped.
+static struct nook_spawn *child_block(struct entry *e, size_t cap) {
+	size_t top = ENTRY_GUARD + ENTRY_STACK;
+	size_t opsoff = top + ((sizeof(struct nook_tls) + sizeof(struct nook_spawn) + 15) & ~(size_t)15);
+	e->blen = (opsoff + cap + 4095) & ~(size_t)4095;
+	void *m = mmap(NULL, e->blen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (m == MAP_FAILED) return NULL;
+	e->block = m;
+	if (mprotect(e->block, ENTRY_GUARD, PROT_NONE) < 0) return NULL;
+	struct nook_tls *tls = (void *)(e->block + top);
+	struct nook_spawn *s = (void *)(e->block + top + sizeof *tls);
+	tls->self = tls;
+	s->ops = e->block + opsoff;
+	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = s->ns_pidfd = -1;
+	s->nfds = 3;
+	for (int i = 0; i < 3; i++) s->fds[i] = i;
+	return s;
+}
+
+// clone_child clones the child on its block with flags (its namespaces,
+// CLONE_VM or not), into the v2 cgroup where there is one, after it gets
+// the pipes and the v1 tasks files; it returns its pid (or -1) and its
+// pidfd in *pidfd, and closes the ends the child keeps.
+static long clone_child(struct entry *e, struct nook_spawn *s, uint64_t flags, int *pidfd) {
+	s->sync_fd = e->sync[0];
+	s->err_fd = e->errp[1];
+	s->ncgroup_tasks = e->ntasks;
+	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];
+	struct clone_args ca = {
+		.flags = flags | CLONE_PIDFD | CLONE_SETTLS,
+		.pidfd = (uint64_t)(unsigned long)pidfd,
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(unsigned long)(e->block + ENTRY_GUARD),
+		.stack_size = ENTRY_STACK,
+		.tls = (uint64_t)(unsigned long)((struct nook_tls *)s - 1),
+	};
+	if (e->cgroup_fd >= 0) {
+		ca.flags |= CLONE_INTO_CGROUP;
+		ca.cgroup = e->cgroup_fd;
+	}
+	long pid = nook_clone3(&ca, sizeof ca, nook_child_main, s);
+	if (pid < 0) return -1;
+	close_fd(&e->sync[0]);
+	close_fd(&e->errp[1]);
+	return pid;
+}
+
+// end_janitor closes the lifeline and waits until the janitor (jpid, or
+// none: -1) has killed what is left of the sandbox and removed what it
+// made.
+static void end_janitor(struct entry *e, long jpid) {
+	close_fd(&e->lifeline[1]);
+	while (jpid > 0 && waitpid(jpid, NULL, 0) < 0 && errno == EINTR) {
+	}
+}
+
+// finish reads the released child's error pipe. At EOF the command
+// exec'd (the pipe is close-on-exec): finish waits for it with the
+// signals of set passed on, ends the janitor, and exits with its status,
+// as Go's Wait reports it. A record, or part of one: the child failed or
+// died before the command ran; it is reaped, the janitor ends, and finish
+// returns for Go to do it all again. An unreadable pipe leaves unknown
+// whether the command started: it must not start twice, so the child is
+// killed and nook exits 125, as Go ends a start it cannot read.
+static void finish(struct entry *e, long pid, int pidfd, long jpid, ksigset set) {
+	struct nook_error rec;
+	ssize_t n;
+	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
+	}
+	if (n < 0) {
+		static const char msg[] = "nook: read the child's error pipe failed\n";
+		pidfd_send_signal(pidfd, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		end_janitor(e, jpid);
+		write(2, msg, sizeof msg - 1);
+		_exit(NOOK_EXIT_SETUP);
+	}
+	if (n != 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+		}
+		end_janitor(e, jpid);
+		return;
+	}
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si);
+		if (sig == SIGCHLD) {
+			int st;
+			if (waitpid(pid, &st, WNOHANG) != pid) continue;
+			end_janitor(e, jpid);
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
+		if (sig > 0) pidfd_send_signal(pidfd, sig);
+	}
+}
+
 // run starts the command and, once it has exec'd, waits for it, passing
 // the signals on, and exits with its status. It returns where the command
 // did not start.
 static void run(struct entry *e, const struct nook_quick *q, char **args, int nargs) {
 	size_t cap = q->head.len + q->tail.len;
 	for (int i = 0; i < nargs; i++) cap += sizeof(struct nook_step) + sizeof(struct nook_path) + strlen(args[i]) + 8;
-	size_t top = ENTRY_GUARD + ENTRY_STACK;
-	size_t opsoff = top + ((sizeof(struct nook_tls) + sizeof(struct nook_spawn) + 15) & ~(size_t)15);
-	e->blen = (opsoff + cap + 4095) & ~(size_t)4095;
-	void *m = mmap(NULL, e->blen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (m == MAP_FAILED) return;
-	e->block = m;
-	if (mprotect(e->block, ENTRY_GUARD, PROT_NONE) < 0) return;
-	size_t opslen = plan(e, q, args, nargs, e->block + opsoff, cap);
-	if (!opslen) return;
+	struct nook_spawn *s = child_block(e, cap);
+	if (!s || !(s->ops_len = plan(e, q, args, nargs, (unsigned char *)s->ops, cap))) return;
+	s->ns_pidfd = e->init_pidfd;
 
 	// the signals passed on, and the child's end, wait in the mask
 	// from before the child exists until the entry exits: none is lost
@@ -378,23 +480,6 @@ static void run(struct entry *e, const struct nook_quick *q, char **args, int na
 	close_fd(&e->sync[1]);
 	if (pipe2(e->errp, O_CLOEXEC) < 0) return;
 
-	struct nook_tls *tls = (void *)(e->block + top);
-	struct nook_spawn *s = (void *)(e->block + top + sizeof *tls);
-	tls->self = tls;
-	tls->err = 0;
-	s->ops = e->block + opsoff;
-	s->ops_len = opslen;
-	s->sync_fd = e->sync[0];
-	s->err_fd = e->errp[1];
-	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = -1;
-	s->orphan = 0;
-	s->restore_nofile = 0; // nothing has raised it here
-	s->ns_pidfd = e->init_pidfd;
-	s->ncgroup_tasks = e->ntasks;
-	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];
-	s->nfds = 3;
-	for (int i = 0; i < 3; i++) s->fds[i] = i;
-
 	if (q->flags & NOOK_QUICK_PID_NS) {
 		// this thread's children go into init's pid namespace: the
 		// command is cloned straight into it, as Go's exec does
@@ -403,57 +488,10 @@ static void run(struct entry *e, const struct nook_quick *q, char **args, int na
 		e->pidns_joined = 1;
 	}
 	int pidfd = -1;
-	struct clone_args ca = {
-		.flags = CLONE_VM | CLONE_PIDFD | CLONE_SETTLS,
-		.pidfd = (uint64_t)(unsigned long)&pidfd,
-		.exit_signal = SIGCHLD,
-		.stack = (uint64_t)(unsigned long)(e->block + ENTRY_GUARD),
-		.stack_size = ENTRY_STACK,
-		.tls = (uint64_t)(unsigned long)tls,
-	};
-	if (e->cgroup_fd >= 0) {
-		ca.flags |= CLONE_INTO_CGROUP;
-		ca.cgroup = e->cgroup_fd;
-	}
-	long pid = nook_clone3(&ca, sizeof ca, nook_child_main, s);
+	long pid = clone_child(e, s, CLONE_VM, &pidfd);
 	if (pid < 0) return;
-	close_fd(&e->sync[0]);
-	close_fd(&e->errp[1]);
-	// EOF: the command exec'd (the pipe is close-on-exec); a record, or
-	// part of one: the child failed or died before the command ran, and
-	// Go does it again
-	struct nook_error rec;
-	ssize_t n;
-	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
-	}
-	if (n < 0) {
-		// whether the command started is unknown: it must not start
-		// twice, so it ends here, as Go's exec ends one it cannot read
-		static const char msg[] = "nook: exec: read the child's error pipe failed\n";
-		pidfd_send_signal(pidfd, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-		}
-		write(2, msg, sizeof msg - 1);
-		_exit(NOOK_EXIT_SETUP);
-	}
-	if (n != 0) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-		}
-		close_fd(&pidfd);
-		return;
-	}
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig == SIGCHLD) {
-			int st;
-			if (waitpid(pid, &st, WNOHANG) != pid) continue;
-			// as Go's Execution.Wait reports it
-			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-		}
-		if (sig > 0) pidfd_send_signal(pidfd, sig);
-	}
+	finish(e, pid, pidfd, -1, set);
+	close_fd(&pidfd);
 }
 
 // --- The run ----------------------------------------------------------------
@@ -483,18 +521,10 @@ enum { ENTRY_JANITOR_STACK = 64 << 10 };
 // end at its first argument (nook run -- COMMAND), so one after the ID
 // would be the command's.
 static int parse_run(int argc, char **argv, const char **root, const char **bundle, const char **id) {
-	int i = 1;
-	*root = nook_default_root;
+	int i = parse_root(argc, argv, "run", root);
 	*bundle = *id = NULL;
-	if (i + 1 < argc && strcmp(argv[i], "--root") == 0) {
-		*root = argv[i + 1];
-		i += 2;
-	} else if (i < argc && strncmp(argv[i], "--root=", 7) == 0) {
-		*root = argv[i] + 7;
-		i++;
-	}
-	if (!**root || i >= argc || strcmp(argv[i], "run") != 0) return 0;
-	for (i++; i < argc; i++) {
+	if (!i) return 0;
+	for (; i < argc; i++) {
 		const char *a = argv[i];
 		if (*bundle == NULL && (strcmp(a, "--bundle") == 0 || strcmp(a, "-b") == 0) && i + 1 < argc) {
 			*bundle = argv[++i];
@@ -696,24 +726,11 @@ static long start_janitor(struct entry *e, const struct nook_quick_run *q, int p
 	return nook_clone3(&ca, sizeof ca, janitor_main, (struct nook_spawn *)j);
 }
 
-// end_janitor closes the lifeline and waits until the janitor has killed
-// what is left of the sandbox and removed what it made.
-static void end_janitor(struct entry *e, long jpid) {
-	close_fd(&e->lifeline[1]);
-	while (waitpid(jpid, NULL, 0) < 0 && errno == EINTR) {
-	}
-}
-
 static void run_bundle(struct entry *e, const struct nook_quick_run *q) {
-	const unsigned char *steps = e->q + q->steps.off;
-	size_t top = ENTRY_GUARD + ENTRY_STACK;
-	size_t opsoff = top + ((sizeof(struct nook_tls) + sizeof(struct nook_spawn) + 15) & ~(size_t)15);
-	e->blen = (opsoff + q->steps.len + 4095) & ~(size_t)4095;
-	void *m = mmap(NULL, e->blen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	if (m == MAP_FAILED) return;
-	e->block = m;
-	if (mprotect(e->block, ENTRY_GUARD, PROT_NONE) < 0) return;
-	memcpy(e->block + opsoff, steps, q->steps.len);
+	struct nook_spawn *s = child_block(e, q->steps.len);
+	if (!s) return;
+	memcpy((unsigned char *)s->ops, e->q + q->steps.off, q->steps.len);
+	s->ops_len = q->steps.len;
 
 	// the signals passed on wait in the mask from before anything is
 	// made until the entry exits: none kills it with a cgroup made
@@ -723,41 +740,9 @@ static void run_bundle(struct entry *e, const struct nook_quick_run *q) {
 	if (!make_cgroups(e, q) || !open_cgroups(e, q->cgroup_dir, q->cgroup_tasks)) return;
 	// the child waits for the go-ahead until its janitor exists
 	if (pipe2(e->sync, O_CLOEXEC) < 0 || pipe2(e->errp, O_CLOEXEC) < 0 || pipe2(e->lifeline, O_CLOEXEC) < 0) return;
-
-	struct nook_tls *tls = (void *)(e->block + top);
-	struct nook_spawn *s = (void *)(e->block + top + sizeof *tls);
-	tls->self = tls;
-	tls->err = 0;
-	s->ops = e->block + opsoff;
-	s->ops_len = q->steps.len;
-	s->sync_fd = e->sync[0];
-	s->err_fd = e->errp[1];
-	s->tty_sock = s->status_fd = s->hold_fd = s->start_err_fd = s->net_fd = s->ns_pidfd = -1;
-	s->orphan = 0;
-	s->restore_nofile = 0; // nothing has raised it here
-	s->ncgroup_tasks = e->ntasks;
-	for (int i = 0; i < e->ntasks; i++) s->cgroup_tasks[i] = e->tasks[i];
-	s->nfds = 3;
-	for (int i = 0; i < 3; i++) s->fds[i] = i;
-
 	int pidfd = -1;
-	struct clone_args ca = {
-		.flags = q->clone_flags | CLONE_PIDFD | CLONE_SETTLS,
-		.pidfd = (uint64_t)(unsigned long)&pidfd,
-		.exit_signal = SIGCHLD,
-		.stack = (uint64_t)(unsigned long)(e->block + ENTRY_GUARD),
-		.stack_size = ENTRY_STACK,
-		.tls = (uint64_t)(unsigned long)tls,
-	};
-	if (q->flags & NOOK_QUICK_SHARE_MEMORY) ca.flags |= CLONE_VM;
-	if (e->cgroup_fd >= 0) {
-		ca.flags |= CLONE_INTO_CGROUP;
-		ca.cgroup = e->cgroup_fd;
-	}
-	long pid = nook_clone3(&ca, sizeof ca, nook_child_main, s);
+	long pid = clone_child(e, s, q->clone_flags | ((q->flags & NOOK_QUICK_SHARE_MEMORY) ? CLONE_VM : 0), &pidfd);
 	if (pid < 0) return;
-	close_fd(&e->sync[0]);
-	close_fd(&e->errp[1]);
 	close_fd(&e->cgroup_fd);
 	for (int i = 0; i < e->ntasks; i++) close_fd(&e->tasks[i]);
 	e->ntasks = 0;
@@ -773,45 +758,10 @@ static void run_bundle(struct entry *e, const struct nook_quick_run *q) {
 	}
 	// from here the janitor removes the cgroups
 	e->nmade = 0;
-	if (write(e->sync[1], "", 1) != 1) {
-		pidfd_send_signal(pidfd, SIGKILL);
-	}
+	if (write(e->sync[1], "", 1) != 1) pidfd_send_signal(pidfd, SIGKILL);
 	close_fd(&e->sync[1]);
-	struct nook_error rec;
-	ssize_t n;
-	while ((n = read(e->errp[0], &rec, sizeof rec)) < 0 && errno == EINTR) {
-	}
-	if (n < 0) {
-		// whether the command started is unknown: it must not start
-		// twice, so the run ends here, as Go ends one it cannot read
-		static const char msg[] = "nook: run: read the child's error pipe failed\n";
-		pidfd_send_signal(pidfd, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-		}
-		end_janitor(e, jpid);
-		write(2, msg, sizeof msg - 1);
-		_exit(NOOK_EXIT_SETUP);
-	}
-	if (n != 0) {
-		// the child failed before its command: Go runs it again
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-		}
-		close_fd(&pidfd);
-		end_janitor(e, jpid);
-		return;
-	}
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&set, &si);
-		if (sig == SIGCHLD) {
-			int st;
-			if (waitpid(pid, &st, WNOHANG) != pid) continue;
-			end_janitor(e, jpid);
-			// as Go's Container.Wait reports it
-			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-		}
-		if (sig > 0) pidfd_send_signal(pidfd, sig);
-	}
+	finish(e, pid, pidfd, jpid, set);
+	close_fd(&pidfd);
 }
 
 // quick_run replays a run where everything above holds, or returns.
