@@ -52,8 +52,8 @@ func (q *QuickRun) warnf(next func(format string, args ...any)) func(format stri
 // namespace (no ID maps to write), no pid namespace to clone into, no hook,
 // no limit to watch or account to read, no record in the state root, and
 // cgroups made by directories, device programs and file writes alone
-// (cgroups.Log). A plan
-// that cannot be written costs the next run its speed, nothing else.
+// (cgroups.Log). A plan that cannot be written costs the next run its
+// speed, nothing else.
 func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 	o := &c.opts
 	if q == nil || !q.ok || q.warned || os.Geteuid() != 0 || cleanup == nil ||
@@ -123,6 +123,7 @@ func (q *QuickRun) forget() {
 	}
 }
 
+// quickWrites is a cgroups.Log list as spawn.QuickRun holds it.
 func quickWrites(ws []cgroups.LogWrite) []spawn.QuickWrite {
 	var out []spawn.QuickWrite
 	for _, w := range ws {
