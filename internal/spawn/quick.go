@@ -187,21 +187,23 @@ func (q *QuickExec) Encode() ([]byte, error) {
 	h.namespaces = appendRecs(w, nss)
 	h.devices = appendRecs(w, devs)
 	h.cgroupDir = w.str(q.CgroupDir)
-	var tasks []byte
-	for _, t := range q.CgroupTasks {
-		tasks = append(append(tasks, t...), 0)
-	}
-	h.cgroupTasks = w.blob(tasks)
+	h.cgroupTasks = w.blob(strings0(w, q.CgroupTasks))
 	h.head = w.blob(head)
 	h.tail = w.blob(tail)
+	return quickDone(w, &h, &h.size, "exec")
+}
+
+// quickDone puts the header h, its size field (*size) set, at the start
+// of the file w wrote, and returns the file, or w's first error.
+func quickDone[H any](w *quickWriter, h *H, size *uint64, what string) ([]byte, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
 	if len(w.buf) > quickMax {
-		return nil, fmt.Errorf("spawn: quick exec: %d bytes, more than %d", len(w.buf), quickMax)
+		return nil, fmt.Errorf("spawn: quick %s: %d bytes, more than %d", what, len(w.buf), quickMax)
 	}
-	h.size = uint64(len(w.buf))
-	copy(w.buf, unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)))
+	*size = uint64(len(w.buf))
+	copy(w.buf, unsafe.Slice((*byte)(unsafe.Pointer(h)), unsafe.Sizeof(*h)))
 	return w.buf, nil
 }
 

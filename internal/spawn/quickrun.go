@@ -184,15 +184,7 @@ func (q *QuickRun) Encode() ([]byte, error) {
 	h.cgroupTasks = w.blob(strings0(w, q.CgroupTasks))
 	h.cleanup = w.blob(q.Cleanup.Bytes())
 	h.steps = w.blob(q.Steps.Bytes())
-	if w.err != nil {
-		return nil, w.err
-	}
-	if len(w.buf) > quickMax {
-		return nil, fmt.Errorf("spawn: quick run: %d bytes, more than %d", len(w.buf), quickMax)
-	}
-	h.size = uint64(len(w.buf))
-	copy(w.buf, unsafe.Slice((*byte)(unsafe.Pointer(&h)), unsafe.Sizeof(h)))
-	return w.buf, nil
+	return quickDone(w, &h, &h.size, "run")
 }
 
 // quickWrites appends ws' paths and data, then their records.
