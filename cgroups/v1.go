@@ -234,7 +234,6 @@ func (m *Manager) limitV1(limit, ctrl string, own bool, set func(dir string) (st
 	if err := m.fail(name, err); err != nil {
 		return err
 	}
-	m.unlogged()
 	if own && m.sharedBy(dir) == 1 {
 		_ = unix.Rmdir(dir)
 		m.forget(dir)
@@ -298,11 +297,8 @@ func explainCpuset(err error, parent, what string) error {
 // opencontainers/cgroups/devices, which also brings the systemd-driver device
 // properties and the eBPF loader; all v1 needs is two files written line by
 // line. The files are opened once for all rules. Each write is told to
-// logWrite, where it is not nil.
+// logWrite.
 func setDevicesV1(dir string, rules []specs.LinuxDeviceCgroup, logWrite func(path, data string)) error {
-	if logWrite == nil {
-		logWrite = func(string, string) {}
-	}
 	deny, err := cgroups.OpenFile(dir, "devices.deny", unix.O_WRONLY)
 	if err != nil {
 		return err

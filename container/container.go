@@ -626,7 +626,7 @@ func Run(ctx context.Context, id string, spec *specs.Spec, opts *Options) (*Resu
 			c.opts.QuickRun.forget()
 			return nil, err
 		}
-		c.opts.QuickRun.keep(c, c.cleanup)
+		c.opts.QuickRun.keep(c)
 		return c, nil
 	})
 }

@@ -54,9 +54,9 @@ func (q *QuickRun) warnf(next func(format string, args ...any)) func(format stri
 // cgroups made by directories, device programs and file writes alone
 // (cgroups.Log). A plan that cannot be written costs the next run its
 // speed, nothing else.
-func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
+func (q *QuickRun) keep(c *Container) {
 	o := &c.opts
-	if q == nil || !q.ok || q.warned || os.Geteuid() != 0 || cleanup == nil ||
+	if q == nil || !q.ok || q.warned || os.Geteuid() != 0 || c.cleanup == nil ||
 		c.plan.tty || c.plan.newUser || c.plan.pidNS != "" || o.hold || o.Record != nil || o.Setup != nil || o.Init ||
 		len(o.ExtraFiles) > 0 || len(o.Remove) > 0 || o.Stdin != nil || o.Stdout != nil || o.Stderr != nil ||
 		!o.ForwardSignals || o.Accounting || o.Limits != (Limits{}) || c.watch != nil || hasHooks(c.spec) {
@@ -65,7 +65,7 @@ func (q *QuickRun) keep(c *Container, cleanup *spawn.Cleanup) {
 	r := &spawn.QuickRun{
 		Bundle: q.bundle, ID: c.id,
 		CloneFlags: c.plan.cloneFlags, ShareMemory: c.plan.shareMemory,
-		Cleanup: cleanup, Steps: &c.plan.steps,
+		Cleanup: c.cleanup, Steps: &c.plan.steps,
 	}
 	if c.cgroup != nil {
 		l := c.cgroup.Log()
